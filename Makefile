@@ -1,0 +1,32 @@
+# Two commands do all set-up: `make run` and `make test`. Both are idempotent: the venv is
+# rebuilt only when pyproject.toml changes (stamp files), so a second call starts at once.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# The CPU wheel of torch on this machine's disk; override (e.g. TORCH_SPEC=torch) on a GPU box.
+TORCH_SPEC ?= torch==2.13.0
+RUN_ARGS ?=
+
+.PHONY: run test install dev clean
+
+run: $(VENV)/.installed
+	$(VENV)/bin/cifarlab train $(RUN_ARGS)
+
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

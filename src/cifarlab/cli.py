@@ -1,0 +1,180 @@
+"""The ``cifarlab`` command: a thin layer over the library.
+
+Each subcommand parses flags, calls one library function and prints its result. Errors a user can
+cause come back as one ``cifarlab: error: ...`` line and a non-zero exit status, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Sequence
+
+from .config import OPTIMIZERS, SCHEDULES, SELECT_ON
+from .errors import CifarlabError, ConfigError, install_cli_warning_format
+
+
+def _add_data_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="PATH", help="CIFAR-10 archive or folder (default: $CIFARLAB_DATA, cache, download)")
+    p.add_argument("--offline", action="store_true", default=None, help="never download the data set")
+
+
+def _train_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train a model; prints the run folder last",
+                       description="Train a recipe (default: quick); flags override the recipe's settings.")  # fmt: skip
+    p.add_argument("--recipe", help="named recipe (see 'cifarlab recipes')")
+    p.add_argument("--model", help="registered model (see 'cifarlab models')")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--lr", type=float, help="base learning rate")
+    g.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
+    g.add_argument("--momentum", type=float, help="SGD momentum")
+    g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (SGD)")
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--patience", type=int, help="early-stopping patience in epochs (<= 0: off)")
+    g.add_argument("--schedule", help=f"LR schedule: {', '.join(SCHEDULES)}")
+    g.add_argument("--warmup-epochs", type=float, help="linear LR warm-up length in epochs")
+    g.add_argument("--label-smoothing", type=float)
+    g.add_argument("--select-on", help="accuracy watched for early stopping and best weights: val (default) "
+                   "or test (the notebook's protocol; then --val-size defaults to 0)")  # fmt: skip
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps")
+    d = p.add_argument_group("data")
+    _add_data_flags(d)
+    d.add_argument("--train-batches", metavar="LIST", help="data_batch files to train on, e.g. 1 or 1,2 or 1-3")
+    d.add_argument("--train-limit", type=int, metavar="N", help="train on the first N selected images only")
+    d.add_argument("--val-size", type=int, metavar="N", help="validation images held out (default 5000; 0: none)")
+    d.add_argument("--split-seed", type=int, help="seed of the validation split")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", metavar="DIR", help="parent folder of run folders (default: runs)")
+    o.add_argument("--name", help="run folder name (default: <recipe>-<time>)")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+# flag name -> config field name, for flags that override the recipe one to one
+_TRAIN_OVERRIDES = {
+    "model": "model", "epochs": "epochs", "lr": "lr", "optimizer": "optimizer", "momentum": "momentum",
+    "nesterov": "nesterov", "weight_decay": "weight_decay", "batch_size": "batch_size", "patience": "patience",
+    "schedule": "schedule", "warmup_epochs": "warmup_epochs", "label_smoothing": "label_smoothing",
+    "select_on": "select_on", "seed": "seed", "device": "device", "data": "data", "offline": "offline",
+    "train_limit": "train_limit", "val_size": "val_size", "split_seed": "split_seed", "out": "out", "name": "name",
+}  # fmt: skip
+
+
+def config_from_args(args: argparse.Namespace):
+    """The recipe's config with every given flag applied on top."""
+    from .config import apply_overrides
+    from .data import parse_train_batches
+    from .recipes import DEFAULT_RECIPE, get_recipe
+
+    config = get_recipe(args.recipe or DEFAULT_RECIPE).config()
+    overrides: dict[str, Any] = {
+        field: getattr(args, flag) for flag, field in _TRAIN_OVERRIDES.items() if getattr(args, flag) is not None
+    }
+    if args.train_batches is not None:
+        overrides["train_batches"] = parse_train_batches(args.train_batches)
+    if args.select_on == "test" and args.val_size is None:
+        overrides["val_size"] = 0  # the notebook's protocol: all training images, watch test
+    if args.select_on is not None and args.select_on not in SELECT_ON:
+        raise ConfigError(f"--select-on must be one of {', '.join(SELECT_ON)}, got '{args.select_on}'")
+    return apply_overrides(config, overrides).validate()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .experiment import run_experiment
+
+    config = config_from_args(args)
+    run_dir = run_experiment(config, progress=not args.no_progress)
+    import json
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    print(
+        f"done: best epoch {summary['best_epoch']} of {summary['epochs_run']} (selected on {summary['selected_on']}); "
+        f"test accuracy {100 * summary['test_acc']:.2f}%; {summary['wall_seconds']:.0f}s"
+    )
+    print(run_dir)
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from .recipes import DEFAULT_RECIPE, RECIPES
+
+    for r in RECIPES.values():
+        cfg = r.config()
+        t = cfg.train
+        mark = " (default)" if r.name == DEFAULT_RECIPE else ""
+        print(f"{r.name}{mark}\n    {r.description}")
+        batches = ",".join(map(str, cfg.data.train_batches))
+        print(
+            f"    model={cfg.model} optimizer={t.optimizer} lr={t.lr:g} weight_decay={t.weight_decay:g} "
+            f"batch_size={t.batch_size} epochs={t.epochs} patience={t.patience} schedule={t.schedule} "
+            f"train_batches={batches}"
+        )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import count_parameters, create_model, forward_flops, list_models, model_info
+
+    print(f"{'name':<12} {'parameters':>12} {'MFLOPs/image':>13}  description")
+    for name in list_models():
+        m = create_model(name)
+        print(f"{name:<12} {count_parameters(m):>12,} {forward_flops(m) / 1e6:>13.2f}  {model_info(name).description}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_run, evaluate_weights
+
+    if args.weights or args.model:
+        if not (args.weights and args.model):
+            raise ConfigError("--weights FILE needs --model NAME (and the other way round)")
+        if args.run_dir:
+            raise ConfigError("give either a RUN_DIR or --model with --weights, not both")
+        result = evaluate_weights(args.model, args.weights, data=args.data, offline=bool(args.offline))
+        print(f"{args.model} with {args.weights}")
+        print(result.table())
+        return 0
+    if not args.run_dir:
+        raise ConfigError("pass a RUN_DIR, or --model NAME --weights FILE")
+    result = evaluate_run(args.run_dir, data=args.data, offline=bool(args.offline))
+    print(result.table())
+    print(f"wrote evaluation.json and confusion.png in {args.run_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cifarlab", description="Train, evaluate and compare CIFAR-10 classifiers.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _train_parser(sub).set_defaults(func=cmd_train)
+    sub.add_parser("recipes", help="list the named recipes").set_defaults(func=cmd_recipes)
+    sub.add_parser("models", help="list the registered models").set_defaults(func=cmd_models)
+    p = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix")
+    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run folder (writes its report files there)")
+    p.add_argument("--model", help="with --weights: the registered model the weights belong to")
+    p.add_argument("--weights", metavar="FILE", help="a plain state_dict file (e.g. the notebook's .pth)")
+    _add_data_flags(p)
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    install_cli_warning_format()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CifarlabError as e:
+        print(f"cifarlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cifarlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `cifarlab models | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Typed configuration: one source of defaults, validated, overridable from the CLI, saved with every run.
+
+A run is fully described by an :class:`ExperimentConfig` (model + :class:`DataConfig` +
+:class:`TrainConfig`); ``config.json`` in every run folder is ``asdict`` of it, and
+:func:`ExperimentConfig.from_dict` reads it back, so any run can be rerun from its folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import ConfigError, unknown_name
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine", "onecycle")
+SELECT_ON = ("val", "test")
+
+
+@dataclass
+class DataConfig:
+    data: str | None = None  # archive or folder; None: $CIFARLAB_DATA, then the cache, then download
+    offline: bool = False  # never download
+    train_batches: tuple[int, ...] = (1, 2, 3, 4, 5)  # which data_batch_k files to train on
+    train_limit: int | None = None  # keep only the first N selected training images
+    val_size: int = 5000  # stratified validation images held out of the training images (0: none)
+    split_seed: int = 0  # seed of the validation split (fixed across training seeds on purpose)
+
+    def validate(self) -> None:
+        if not self.train_batches or any(b not in range(1, 6) for b in self.train_batches):
+            raise ConfigError(f"--train-batches {self.train_batches} must be numbers 1..5, e.g. --train-batches 1,2")
+        if self.train_limit is not None and self.train_limit <= 0:
+            raise ConfigError(f"--train-limit must be a positive number of images, got {self.train_limit}")
+        if self.val_size < 0:
+            raise ConfigError(f"--val-size must be 0 or more, got {self.val_size}")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    lr: float = 0.1
+    optimizer: str = "sgd"  # sgd | adam | adamw
+    momentum: float = 0.0  # sgd only; the notebook's SGD had none
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    eval_batch_size: int = 1000
+    patience: int = -1  # stop after this many epochs without improvement; <= 0: never stop early
+    min_delta: float = 0.001  # the notebook's rule: an improvement must beat the best by more than this
+    select_on: str = "val"  # watched accuracy for early stopping / best weights: val | test (notebook)
+    restore_best: bool = True  # end the run with the weights of the best epoch
+    schedule: str = "constant"  # constant | step | cosine | onecycle
+    warmup_epochs: float = 0.0  # linear warm-up from 0, before the schedule
+    step_size: int = 30  # 'step' schedule: epochs between decays
+    gamma: float = 0.1  # 'step' schedule: decay factor
+    label_smoothing: float = 0.0
+    seed: int = 0
+    device: str = "auto"  # auto (cuda, mps, cpu) | cpu | cuda | cuda:1 | mps
+
+    def validate(self, check_optimizer: bool = True) -> None:
+        if self.epochs <= 0:
+            raise ConfigError(f"--epochs must be a positive number, got {self.epochs}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"--lr must be a positive number, got {self.lr}")
+        if self.batch_size <= 0:
+            raise ConfigError(f"--batch-size must be a positive number, got {self.batch_size}")
+        if self.eval_batch_size <= 0:
+            raise ConfigError(f"eval_batch_size must be a positive number, got {self.eval_batch_size}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"--weight-decay must be 0 or more, got {self.weight_decay}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"--warmup-epochs must be 0 or more, got {self.warmup_epochs}")
+        if check_optimizer and self.optimizer not in OPTIMIZERS:
+            raise unknown_name("optimizer", self.optimizer, OPTIMIZERS)
+        if self.schedule not in SCHEDULES:
+            raise unknown_name("schedule", self.schedule, SCHEDULES)
+        if self.select_on not in SELECT_ON:
+            raise unknown_name("--select-on value", self.select_on, SELECT_ON)
+        if self.step_size <= 0:
+            raise ConfigError(f"--step-size must be a positive number of epochs, got {self.step_size}")
+
+
+@dataclass
+class ExperimentConfig:
+    model: str = "cnn3"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    recipe: str | None = None
+    name: str | None = None  # run folder name; default <recipe or model>-<timestamp>
+    out: str = "runs"
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> "ExperimentConfig":
+        from .models import model_info
+
+        model_info(self.model)  # raises a ConfigError with a suggestion
+        self.data.validate()
+        self.train.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ExperimentConfig":
+        d = dict(d)
+        data = _build(DataConfig, d.pop("data", {}))
+        train = _build(TrainConfig, d.pop("train", {}))
+        return _build(cls, d, data=data, train=train)
+
+
+def _build(cls, values: dict[str, Any], **extra):
+    """Instantiate a config dataclass from a dict, ignoring keys that newer versions dropped."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in values.items() if k in names}
+    if "train_batches" in kwargs:
+        kwargs["train_batches"] = tuple(kwargs["train_batches"])
+    return cls(**kwargs, **extra)
+
+
+def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
+    """Set fields by name: top-level, ``data.<field>``/``train.<field>``, or a bare field of either."""
+    data_fields = {f.name for f in dataclasses.fields(DataConfig)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    top_fields = {f.name for f in dataclasses.fields(ExperimentConfig)} - {"data", "train"}
+    for key, value in overrides.items():
+        section, _, name = key.rpartition(".")
+        if section == "data" or (not section and name in data_fields):
+            setattr(config.data, name, value)
+        elif section == "train" or (not section and name in train_fields):
+            setattr(config.train, name, value)
+        elif not section and name in top_fields:
+            setattr(config, name, value)
+        else:
+            raise unknown_name("setting", key, sorted(data_fields | train_fields | top_fields))
+    return config

@@ -1,0 +1,55 @@
+"""Errors and warnings users see.
+
+Every failure a user can cause (bad flag, missing data, broken file) raises a subclass of
+:class:`CifarlabError` whose message is one line saying what is wrong and what to do. The CLI prints
+that line and exits non-zero, without a traceback; the Python API lets it propagate.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import warnings
+
+
+class CifarlabError(Exception):
+    """A user-facing error: one line, what went wrong and what to do about it."""
+
+
+class ConfigError(CifarlabError, ValueError):
+    """An invalid setting (unknown name, out-of-range value)."""
+
+
+class DataError(CifarlabError):
+    """The data set cannot be found, downloaded, extracted or parsed."""
+
+
+class RunError(CifarlabError):
+    """A run folder is missing, incomplete or cannot be written."""
+
+
+class CifarlabWarning(UserWarning):
+    """Something the user should know, but that does not stop the work."""
+
+
+def warn(message: str) -> None:
+    """Emit a one-line :class:`CifarlabWarning`."""
+    warnings.warn(message, CifarlabWarning, stacklevel=2)
+
+
+def unknown_name(kind: str, name: str, choices: list[str] | tuple[str, ...], hint: str = "") -> ConfigError:
+    """A ConfigError for an unknown name that suggests the closest valid one."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    suggestion = f" Did you mean '{close[0]}'?" if close else ""
+    listing = f" Choose one of: {', '.join(sorted(choices))}." if len(choices) <= 20 else ""
+    return ConfigError(f"unknown {kind} '{name}'.{suggestion}{listing}{hint}")
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+    stream = file if file is not None else sys.stderr
+    stream.write(f"cifarlab: warning: {message}\n")
+
+
+def install_cli_warning_format() -> None:
+    """Show warnings as a single 'cifarlab: warning: ...' line (used by the CLI)."""
+    warnings.showwarning = _one_line_warning

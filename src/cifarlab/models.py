@@ -1,0 +1,238 @@
+"""The model zoo: a registry by name with one contract.
+
+Contract: ``model(x)`` takes float images ``(N, 3, 32, 32)`` scaled to ``[0, 1]`` and returns logits
+``(N, num_classes)``. Any input normalisation lives *inside* the model, so a loaded model needs nothing
+else to predict.
+
+The notebook's six networks (and the 64-channel ``cnn3_wide`` its code actually trained) are plain
+``nn.Sequential`` stacks with the notebook's exact layer order, so the ``state_dict`` files it saved
+(keys ``0.weight``, ``1.running_mean`` ...) load without any key mapping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .errors import unknown_name
+
+# Channel statistics of the official CIFAR-10 training set, used by models that normalise inside.
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    builder: Callable[..., nn.Module]
+    description: str
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(name: str, description: str = ""):
+    """Decorator: register ``builder(num_classes=10, **kwargs) -> nn.Module`` under ``name``."""
+
+    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model '{name}' is already registered")
+        doc = description or (builder.__doc__ or "").strip().splitlines()[0]
+        _REGISTRY[name] = ModelInfo(name, builder, doc)
+        return builder
+
+    return wrap
+
+
+def list_models() -> list[str]:
+    return list(_REGISTRY)
+
+
+def model_info(name: str) -> ModelInfo:
+    if name not in _REGISTRY:
+        raise unknown_name("model", name, list(_REGISTRY), " Run 'cifarlab models' to list them.")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, num_classes: int = 10, **kwargs) -> nn.Module:
+    """Build a registered model by name (fresh weights, seeded by the global torch RNG)."""
+    return model_info(name).builder(num_classes=num_classes, **kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def forward_flops(model: nn.Module, image_size: int = 32) -> int:
+    """Forward FLOPs for one image, counted by torch's own FlopCounterMode (a multiply-add = 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    x = torch.zeros(1, 3, image_size, image_size, device=device)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def init_xavier_normal(model: nn.Module) -> nn.Module:
+    """The notebook's ``init_net``: Xavier-normal weights for every Linear and Conv2d (biases untouched)."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_normal_(m.weight)
+    return model
+
+
+class Normalize(nn.Module):
+    """Per-channel ``(x - mean) / std`` as part of the model (buffers travel with the weights)."""
+
+    def __init__(self, mean=CIFAR_MEAN, std=CIFAR_STD):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+# --- the notebook's networks -------------------------------------------------------------------
+
+
+@register_model("softmax")
+def softmax(num_classes: int = 10) -> nn.Module:
+    """Softmax regression: Flatten, Linear(3072, 10) (notebook, Xavier init)."""
+    return init_xavier_normal(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, num_classes)))
+
+
+@register_model("mlp_first")
+def mlp_first(num_classes: int = 10, hidden: int = 96, dropout: float = 0.0) -> nn.Module:
+    """The notebook's first MLP: 3072-96-10, ReLU, Dropout(0) (Xavier init)."""
+    return init_xavier_normal(
+        nn.Sequential(
+            nn.Flatten(), nn.Linear(3072, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes)
+        )
+    )
+
+
+@register_model("mlp_final")
+def mlp_final(num_classes: int = 10, dropout: float = 0.2) -> nn.Module:
+    """The notebook's final MLP: 3072-1024-512-256-10, Dropout 0.2 after the first two (Xavier init)."""
+    return init_xavier_normal(
+        nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(3072, 1024), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(1024, 512), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(512, 256), nn.ReLU(),
+            nn.Linear(256, num_classes),
+        )
+    )  # fmt: skip
+
+
+@register_model("cnn1")
+def cnn1(num_classes: int = 10) -> nn.Module:
+    """Notebook CNN 1: Conv(3,64)-ReLU-Conv(64,32)-ReLU-MaxPool-Linear(8192,256)-ReLU-Linear (Xavier init)."""
+    return init_xavier_normal(
+        nn.Sequential(
+            nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(64, 32, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(32 * 16 * 16, 256), nn.ReLU(), nn.Linear(256, num_classes),
+        )
+    )  # fmt: skip
+
+
+@register_model("cnn2")
+def cnn2(num_classes: int = 10) -> nn.Module:
+    """Notebook CNN 2: two Conv-BN-ReLU-Pool blocks (32, 64), Linear(4096,256), Dropout 0.5 (Xavier init)."""
+    return init_xavier_normal(
+        nn.Sequential(
+            *_conv_bn_relu(3, 32), nn.MaxPool2d(2),
+            *_conv_bn_relu(32, 64), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * 8 * 8, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, num_classes),
+        )
+    )  # fmt: skip
+
+
+def _cnn3(widths: tuple[int, int, int, int, int], num_classes: int) -> nn.Sequential:
+    w1, w2, w3, w4, w5 = widths
+    # Layer order (and so the state_dict keys) is exactly the notebook's: conv=0,3,7,10,14; linear=19,22.
+    return nn.Sequential(
+        *_conv_bn_relu(3, w1), *_conv_bn_relu(w1, w2), nn.MaxPool2d(2),
+        *_conv_bn_relu(w2, w3), *_conv_bn_relu(w3, w4), nn.MaxPool2d(2),
+        *_conv_bn_relu(w4, w5), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(w5 * 4 * 4, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, num_classes),
+    )  # fmt: skip
+
+
+@register_model("cnn3")
+def cnn3(num_classes: int = 10) -> nn.Module:
+    """Notebook CNN 3 (write-up): 5 Conv-BN-ReLU (32,32,64,64,128), 3 pools, Linear(2048,256) (default init)."""
+    return _cnn3((32, 32, 64, 64, 128), num_classes)
+
+
+@register_model("cnn3_wide")
+def cnn3_wide(num_classes: int = 10) -> nn.Module:
+    """Notebook CNN 3 as coded (its saved weights): widths 64,64,64,64,128 (default init)."""
+    return _cnn3((64, 64, 64, 64, 128), num_classes)
+
+
+# --- beyond the notebook ------------------------------------------------------------------------
+
+
+class BasicBlock(nn.Module):
+    """Pre-BN-free ResNet basic block (He et al. 2016): two 3x3 convs and a shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """ResNet for 32x32 inputs: 3x3 stem, no max-pool, four stages, global average pool."""
+
+    def __init__(self, blocks=(2, 2, 2, 2), widths=(64, 128, 256, 512), num_classes: int = 10):
+        super().__init__()
+        self.normalize = Normalize()
+        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
+        layers: list[nn.Module] = []
+        c_in = widths[0]
+        for i, (n, w) in enumerate(zip(blocks, widths)):
+            for j in range(n):
+                layers.append(BasicBlock(c_in, w, stride=2 if (i > 0 and j == 0) else 1))
+                c_in = w
+        self.layers = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layers(self.stem(self.normalize(x))))
+
+
+@register_model("resnet18")
+def resnet18(num_classes: int = 10, width: int = 64) -> nn.Module:
+    """ResNet-18, CIFAR variant (3x3 stem, no max-pool), normalisation inside."""
+    return ResNet((2, 2, 2, 2), (width, 2 * width, 4 * width, 8 * width), num_classes)

@@ -1,0 +1,110 @@
+"""Figures drawn from metric rows (never the other way round): curves, confusion matrix, live plot."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+# A bare Figure renders through the Agg canvas without pyplot: no GUI backend, no global state.
+from matplotlib.figure import Figure
+
+
+def _series(rows: Sequence[dict], key: str) -> tuple[list[int], list[float]]:
+    pts = [(r["epoch"], r[key]) for r in rows if key in r and not math.isnan(float(r[key]))]
+    return [p[0] for p in pts], [float(p[1]) for p in pts]
+
+
+def curves_figure(rows: Sequence[dict], title: str = "") -> Figure:
+    """Loss and accuracy per epoch for train/val/test, like the notebook's Plotter."""
+    fig = Figure(figsize=(11, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for split, style in (("train", "-"), ("val", "--"), ("test", ":")):
+        for ax, metric in ((ax_loss, "loss"), (ax_acc, "acc")):
+            xs, ys = _series(rows, f"{split}_{metric}")
+            if xs:
+                ax.plot(xs, ys, style, marker="o" if len(xs) < 30 else None, ms=3, label=split)
+    for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    """Write a PNG atomically (temp file + os.replace): a reader never sees half an image."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, format="png")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "") -> Path:
+    return save_figure(curves_figure(rows, title), path)
+
+
+def plot_confusion(matrix, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
+    """Confusion matrix (rows: true class, columns: predicted), counts annotated, colour by row share."""
+    import numpy as np
+
+    m = np.asarray(matrix, dtype=float)
+    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig = Figure(figsize=(7.5, 6.5))
+    ax = fig.subplots()
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
+                    color="white" if share[i, j] > 0.5 else "black")  # fmt: skip
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of true class")
+    ax.set_title(title or "confusion matrix")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where a live figure replaces the PNG-only feedback)."""
+    try:
+        from IPython import get_ipython  # type: ignore
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+class LivePlot:
+    """Trainer callback redrawing loss/accuracy curves in place each epoch, in Jupyter."""
+
+    def __init__(self, title: str = ""):
+        self.title = title
+        self._handle = None
+
+    def on_epoch_end(self, trainer, row) -> None:
+        import io
+
+        from IPython.display import Image, display  # type: ignore
+
+        buf = io.BytesIO()
+        curves_figure(trainer.history.rows, self.title).savefig(buf, format="png", dpi=90)
+        image = Image(data=buf.getvalue(), format="png")
+        if self._handle is None:
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)

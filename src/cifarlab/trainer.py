@@ -1,0 +1,385 @@
+"""The Trainer: the notebook's API, with an honest training loop underneath.
+
+``Trainer(net, num_epochs=20, learning_rate=0.1, weight_decay=0, batch_size=256, patience=-1,
+loss=..., optimizer=...)`` and ``.train(X, y, X_test, y_test)`` work as in the notebook; ``.history``
+holds one row per epoch. What changed underneath:
+
+- Data stays a tensor on the training device; a batch is a shuffled index slice (no DataLoader, no
+  per-sample Python). uint8 images are scaled to [0, 1] per batch, so the resident copy stays small.
+- Early stopping and best-weight selection watch *validation* accuracy (``select_on='val'``); the
+  notebook watched test accuracy, which ``select_on='test'`` reproduces.
+- No host synchronisation inside the step loop: losses and hit counts accumulate on the device and
+  are read once per epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import sys
+import time
+from dataclasses import fields
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import OPTIMIZERS, TrainConfig
+from .errors import CifarlabError, ConfigError, unknown_name
+from .schedules import lr_factor
+
+METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds")
+
+
+class TrainingDiverged(CifarlabError):
+    """The loss became NaN or infinite."""
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; anything else must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
+    if device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ConfigError(f"--device {name}: MPS is not available here; use --device cpu or auto")
+    return device
+
+
+class EarlyStopping:
+    """The notebook's rule: an epoch improves only if it beats the best by more than ``min_delta``;
+    stop after ``patience`` epochs in a row without improvement (``patience <= 0``: never stop)."""
+
+    def __init__(self, patience: int = -1, min_delta: float = 0.001):
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = -math.inf
+        self.best_epoch = 0
+        self.bad_epochs = 0
+
+    def update(self, value: float, epoch: int) -> bool:
+        """Record ``value`` for ``epoch``; return True if it is a new best."""
+        if value > self.best + self.min_delta:
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience > 0 and self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.bad_epochs = state["best"], state["best_epoch"], state["bad_epochs"]
+
+
+class History:
+    """Per-epoch rows; ``history['test_acc']`` gives a column as a list, like the notebook's dict."""
+
+    def __init__(self, rows: Iterable[dict[str, float]] = ()):
+        self.rows: list[dict[str, float]] = list(rows)
+
+    def append(self, row: dict[str, float]) -> None:
+        self.rows.append(row)
+
+    def __getitem__(self, key: str | int):
+        if isinstance(key, int):
+            return self.rows[key]
+        return [row[key] for row in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __repr__(self) -> str:
+        return f"History({len(self.rows)} epochs)"
+
+
+def as_float_images(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float in [0, 1]; float images pass through unchanged."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000, loss_fn: Callable | None = None
+) -> tuple[float, float]:
+    """Mean loss (plain cross-entropy unless ``loss_fn``) and accuracy of ``model`` on (x, y), eval mode."""
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for i in range(0, len(x), batch_size):
+        xb = as_float_images(x[i : i + batch_size].to(device, non_blocking=True))
+        yb = y[i : i + batch_size].to(device, non_blocking=True)
+        out = model(xb)
+        loss_sum += loss_fn(out, yb) * len(yb)
+        correct += (out.argmax(1) == yb).sum()
+    model.train(was_training)
+    n = max(len(x), 1)
+    return loss_sum.item() / n, correct.item() / n
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits for all of ``x`` (eval mode), on the CPU."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outs = [model(as_float_images(x[i : i + batch_size].to(device))).float().cpu() for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat(outs) if outs else torch.empty(0, 0)
+
+
+def build_optimizer(optimizer: str | type, params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """An optimizer by name (sgd with momentum/nesterov, adam, adamw) or a torch.optim class."""
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        return optimizer(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    name = str(optimizer).lower()
+    if name == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
+            weight_decay=cfg.weight_decay,
+        )  # fmt: skip
+    if name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise unknown_name("optimizer", name, OPTIMIZERS)
+
+
+def _build_loss(loss, label_smoothing: float) -> Callable:
+    if loss is None:
+        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    if isinstance(loss, type):
+        return loss(label_smoothing=label_smoothing) if label_smoothing else loss()
+    return loss
+
+
+class Trainer:
+    """Train a classifier on tensors that stay on the device.
+
+    Callbacks are objects with any of ``on_train_begin(trainer)``, ``on_epoch_end(trainer, row)``
+    and ``on_train_end(trainer, summary)``; :class:`cifarlab.runs.RunWriter` is one.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        num_epochs: int = 20,
+        learning_rate: float = 0.1,
+        weight_decay: float = 0.0,
+        batch_size: int = 256,
+        patience: int = -1,
+        loss: Callable | type | None = None,
+        optimizer: str | type = "sgd",
+        *,
+        config: TrainConfig | None = None,
+        callbacks: Iterable[Any] = (),
+        progress: bool = True,
+        log: Callable[[str], None] | None = print,
+        **options: Any,
+    ):
+        if config is None:
+            names = {f.name for f in fields(TrainConfig)}
+            bad = sorted(set(options) - names)
+            if bad:
+                raise unknown_name("Trainer option", bad[0], sorted(names))
+            # A torch.optim class (the notebook passed Optim=SGD) is recorded by its name.
+            opt_name = optimizer if isinstance(optimizer, str) else optimizer.__name__.lower()
+            config = TrainConfig(
+                epochs=num_epochs, lr=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
+                patience=patience, optimizer=opt_name, **options,
+            )  # fmt: skip
+        self._optimizer_spec = optimizer if isinstance(optimizer, type) else config.optimizer
+        config.validate(check_optimizer=not isinstance(self._optimizer_spec, type))
+        self.config = config
+        self.net = net
+        self.loss_fn = _build_loss(loss, config.label_smoothing)
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.log = log or (lambda msg: None)
+        self.device = resolve_device(config.device)
+        self.history = History()
+        self.summary: dict[str, Any] = {}
+        self.stopper = EarlyStopping(config.patience, config.min_delta)
+        self.step = 0
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def train(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        X_test: torch.Tensor | None = None,
+        y_test: torch.Tensor | None = None,
+        *,
+        X_val: torch.Tensor | None = None,
+        y_val: torch.Tensor | None = None,
+    ) -> History:
+        """Train on (X, y); evaluate validation and test sets after every epoch.
+
+        Images are ``(N, 3, 32, 32)``, uint8 or float in [0, 1]; labels int64. Returns the history.
+        """
+        cfg = self.config
+        watched = "val" if cfg.select_on == "val" else "test"
+        has = {"val": X_val is not None, "test": X_test is not None}
+        if not has[watched] and (cfg.patience > 0):
+            hint = "pass X_val/y_val (cifarlab: --val-size > 0)" if watched == "val" else "pass X_test/y_test"
+            raise ConfigError(f"early stopping watches {watched} accuracy but there is no {watched} set: {hint}")
+        if len(X) != len(y) or len(X) == 0:
+            raise ConfigError(f"training set has {len(X)} images and {len(y)} labels; need equal, non-zero counts")
+
+        device = self.device
+        torch.manual_seed(cfg.seed)  # dropout and any other global-RNG use
+        shuffle_gen = torch.Generator().manual_seed(cfg.seed)
+        model = self.net.to(device)
+        X, y = X.to(device), y.to(device)
+        sets = {
+            "val": (X_val.to(device), y_val.to(device)) if has["val"] else None,
+            "test": (X_test.to(device), y_test.to(device)) if has["test"] else None,
+        }
+        opt = build_optimizer(self._optimizer_spec, model.parameters(), cfg)
+        self.optimizer = opt
+        base_lrs = [g["lr"] for g in opt.param_groups]
+        n, bs = len(X), cfg.batch_size
+        steps_per_epoch = math.ceil(n / bs)  # the last, partial batch is kept, as the notebook's DataLoader did
+        total_steps = steps_per_epoch * cfg.epochs
+        warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
+        best_state = None
+        t_start = time.perf_counter()
+        for cb in self.callbacks:
+            getattr(cb, "on_train_begin", lambda t: None)(self)
+
+        for epoch in range(len(self.history) + 1, cfg.epochs + 1):
+            model.train()
+            perm = torch.randperm(n, generator=shuffle_gen).to(device)
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            lr = base_lrs[0]
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
+                       disable=None if self.progress else True, file=sys.stderr)  # fmt: skip
+            t0 = time.perf_counter()
+            for i in range(steps_per_epoch):
+                idx = perm[i * bs : (i + 1) * bs]
+                xb, yb = as_float_images(X[idx]), y[idx]
+                factor = lr_factor(
+                    self.step, total_steps, cfg.schedule, warmup_steps=warmup_steps,
+                    steps_per_epoch=steps_per_epoch, step_size=cfg.step_size, gamma=cfg.gamma,
+                )  # fmt: skip
+                for group, base in zip(opt.param_groups, base_lrs):
+                    group["lr"] = base * factor
+                lr = base_lrs[0] * factor
+                out = model(xb)
+                loss = self.loss_fn(out, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss_sum += loss.detach() * len(idx)
+                correct += (out.detach().argmax(1) == yb).sum()
+                self.step += 1
+                bar.update()
+            train_loss = loss_sum.item() / n  # the one host sync of the epoch
+            seconds = time.perf_counter() - t0
+            bar.close()
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(
+                    f"training loss became {train_loss} in epoch {epoch}; lower the learning rate (--lr {cfg.lr:g})"
+                )
+            row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / n}
+            for split in ("val", "test"):
+                if sets[split] is not None:
+                    row[f"{split}_loss"], row[f"{split}_acc"] = evaluate(model, *sets[split], cfg.eval_batch_size)
+                else:
+                    row[f"{split}_loss"] = row[f"{split}_acc"] = float("nan")
+            row["lr"], row["seconds"] = lr, seconds
+            self.history.append(row)
+
+            if has[watched] and self.stopper.update(row[f"{watched}_acc"], epoch):
+                if cfg.restore_best:
+                    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            self.log(self._epoch_line(row))
+            for cb in self.callbacks:
+                getattr(cb, "on_epoch_end", lambda t, r: None)(self, row)
+            if self.stopper.should_stop:
+                self.log(f"early stop: no {watched} accuracy gain > {cfg.min_delta} in {cfg.patience} epochs")
+                break
+
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        self.summary = self._summary(sets, watched, time.perf_counter() - t_start)
+        for cb in self.callbacks:
+            getattr(cb, "on_train_end", lambda t, s: None)(self, self.summary)
+        return self.history
+
+    # -- reporting --------------------------------------------------------------------------------
+
+    def _epoch_line(self, row: dict[str, float]) -> str:
+        def part(split: str) -> str:
+            acc = row[f"{split}_acc"]
+            return "" if math.isnan(acc) else f"  {split} loss {row[f'{split}_loss']:.4f} acc {100 * acc:.2f}%"
+
+        return (
+            f"epoch {row['epoch']:>3}/{self.config.epochs}  train loss {row['train_loss']:.4f} "
+            f"acc {100 * row['train_acc']:.2f}%{part('val')}{part('test')}  lr {row['lr']:.2e}  {row['seconds']:.1f}s"
+        )
+
+    def _summary(self, sets, watched: str, wall: float) -> dict[str, Any]:
+        cfg, rows = self.config, self.history.rows
+        best_epoch = self.stopper.best_epoch if (sets[watched] is not None and cfg.restore_best) else rows[-1]["epoch"]
+        best_row = rows[best_epoch - 1]
+        summary: dict[str, Any] = {
+            "selected_on": watched if sets[watched] is not None else "last epoch",
+            "best_epoch": best_epoch,
+            "epochs_run": len(rows),
+            "stopped_early": self.stopper.should_stop,
+            "best_val_acc": _nanmax(r["val_acc"] for r in rows),
+            "best_test_acc": _nanmax(r["test_acc"] for r in rows),
+            "val_acc_at_best": best_row["val_acc"],
+            "final_train_acc": rows[-1]["train_acc"],
+            "final_val_acc": rows[-1]["val_acc"],
+            "final_test_acc": rows[-1]["test_acc"],
+        }
+        # test_acc/test_loss are those of exactly the weights the model now holds (the best epoch's).
+        if sets["test"] is not None:
+            summary["test_loss"], summary["test_acc"] = evaluate(self.net, *sets["test"], cfg.eval_batch_size)
+        else:
+            summary["test_loss"] = summary["test_acc"] = float("nan")
+        summary.update(
+            wall_seconds=wall,
+            train_seconds=sum(r["seconds"] for r in rows),
+            device=str(self.device),
+            device_name=_device_name(self.device),
+            torch_version=torch.__version__,
+            python_version=platform.python_version(),
+            seed=cfg.seed,
+        )
+        return summary
+
+
+def _nanmax(values: Iterable[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return max(finite) if finite else float("nan")
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()

@@ -1,0 +1,106 @@
+"""Registry-driven model tests: every registered model honours the one contract."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from cifarlab.errors import ConfigError
+from cifarlab.models import count_parameters, create_model, forward_flops, list_models
+
+# Parameter counts of the notebook's networks, computed by hand from its layer list:
+# e.g. cnn3 = convs (896 + 9248 + 18496 + 36928 + 73856) + BN 2*(32+32+64+64+128) + 2048*256+256 + 256*10+10.
+NOTEBOOK_PARAMS = {
+    "softmax": 3072 * 10 + 10,
+    "mlp_first": 3072 * 96 + 96 + 96 * 10 + 10,
+    "mlp_final": 3072 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10,
+    "cnn1": (3 * 64 * 9 + 64) + (64 * 32 * 9 + 32) + 8192 * 256 + 256 + 2570,
+    "cnn2": (3 * 32 * 9 + 32) + 64 + (32 * 64 * 9 + 64) + 128 + 4096 * 256 + 256 + 2570,
+    "cnn3": 667_178,
+    "cnn3_wide": (3 * 64 * 9 + 64) + 3 * (64 * 64 * 9 + 64) + (64 * 128 * 9 + 128) + 2 * (4 * 64 + 128) + 2048 * 256
+    + 256 + 2570,
+    "resnet18": 11_173_962,
+}
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "reference"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_contract_shape_finite_and_gradients(name):
+    torch.manual_seed(0)
+    model = create_model(name)
+    x = torch.rand(4, 3, 32, 32)
+    out = model(x)
+    assert out.shape == (4, 10)
+    assert torch.isfinite(out).all()
+    out.logsumexp(1).sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, f"parameters without a finite gradient: {missing}"
+    zero = [n for n, p in model.named_parameters() if p.grad.abs().sum() == 0]
+    assert not zero, f"parameters with an all-zero gradient: {zero}"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_parameter_counts(name):
+    assert name in NOTEBOOK_PARAMS, f"add the expected parameter count of new model '{name}'"
+    assert count_parameters(create_model(name)) == NOTEBOOK_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_num_classes_and_eval_determinism(name):
+    model = create_model(name, num_classes=7).eval()
+    x = torch.rand(3, 3, 32, 32)
+    assert model(x).shape == (3, 7)
+    assert torch.equal(model(x), model(x))
+
+
+def test_flops_match_hand_count():
+    # softmax: one 3072x10 matmul (2 FLOPs per multiply-add) -> 61440; cnn1 convs+linears by hand.
+    assert forward_flops(create_model("softmax")) == 2 * 3072 * 10
+    cnn1 = 2 * (3 * 64 * 9 * 1024 + 64 * 32 * 9 * 1024 + 8192 * 256 + 256 * 10)
+    assert forward_flops(create_model("cnn1")) == cnn1
+
+
+def test_xavier_init_on_notebook_models_only():
+    torch.manual_seed(0)
+    w = create_model("mlp_final")[1].weight  # Linear(3072, 1024)
+    expected_std = (2.0 / (3072 + 1024)) ** 0.5
+    assert abs(w.std().item() - expected_std) / expected_std < 0.02
+    # cnn3 keeps PyTorch's default (Kaiming-uniform) init, as in the notebook: bounded by 1/sqrt(fan_in)
+    conv = create_model("cnn3")[0]
+    bound = 1 / (3 * 9) ** 0.5
+    assert conv.weight.abs().max().item() <= bound + 1e-6  # Xavier-normal (std 0.08) would exceed it
+    assert create_model("cnn2")[0].weight.abs().max().item() > bound  # ...as cnn2's Xavier init does
+
+
+def test_unknown_model_suggests_closest():
+    with pytest.raises(ConfigError, match="Did you mean 'cnn3_wide'"):
+        create_model("cnn3wide")
+
+
+def _notebook_cnn3_wide() -> nn.Sequential:
+    """The notebook's own layer list for its saved cnn3 (64-channel), written out independently."""
+    c = lambda i, o: [nn.Conv2d(i, o, kernel_size=3, padding=1), nn.BatchNorm2d(o), nn.ReLU()]  # noqa: E731
+    return nn.Sequential(
+        *c(3, 64), *c(64, 64), nn.MaxPool2d(2, 2), *c(64, 64), *c(64, 64), nn.MaxPool2d(2, 2),
+        *c(64, 128), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(2048, 256), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(256, 10),
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(not (REFERENCE / "notebook-weights").exists(), reason="notebook weights not in ../shared")
+def test_notebook_weights_load_and_match_plain_sequential():
+    state = torch.load(REFERENCE / "notebook-weights" / "cnn3.pth", map_location="cpu", weights_only=True)
+    ours = create_model("cnn3_wide")
+    ours.load_state_dict(state)
+    ref = _notebook_cnn3_wide()
+    ref.load_state_dict(state)
+    x = torch.rand(16, 3, 32, 32)
+    assert torch.equal(ours.eval()(x), ref.eval()(x))
+    mlp = torch.load(REFERENCE / "notebook-weights" / "mlp_first.pth", map_location="cpu", weights_only=True)
+    create_model("mlp_first").load_state_dict(mlp)
+    assert isinstance(mlp, OrderedDict)

@@ -1,0 +1,177 @@
+"""Trainer semantics against reference computations and scripted histories."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from cifarlab.config import TrainConfig
+from cifarlab.errors import ConfigError
+from cifarlab.schedules import lr_factor
+from cifarlab.trainer import EarlyStopping, Trainer, TrainingDiverged, evaluate
+
+
+def toy_data(n=600, seed=0):
+    """Linearly separable-ish images: class k has a brighter channel pattern k."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 10, (n,), generator=g)
+    x = torch.rand(n, 3, 32, 32, generator=g) * 0.5
+    x.view(n, -1)[torch.arange(n), y * 300] += 0.5
+    return (x * 255).to(torch.uint8), y
+
+
+def softmax_net(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))
+
+
+# --- early stopping ---------------------------------------------------------------------------
+
+
+def test_early_stopping_scripted_history():
+    accs = [0.5, 0.6, 0.6005, 0.59, 0.61, 0.6105, 0.6, 0.6, 0.9]
+    es = EarlyStopping(patience=3, min_delta=0.001)
+    improved, stopped_at = [], None
+    for epoch, acc in enumerate(accs, 1):
+        improved.append(es.update(acc, epoch))
+        if es.should_stop:
+            stopped_at = epoch
+            break
+    # 0.6005 does not beat 0.6 by more than 0.001; 0.6105 does not beat 0.61 by more than 0.001.
+    assert improved == [True, True, False, False, True, False, False, False]
+    assert stopped_at == 8 and es.best_epoch == 5 and es.best == 0.61
+
+
+def test_early_stopping_disabled_never_stops():
+    es = EarlyStopping(patience=-1)
+    for epoch in range(1, 50):
+        es.update(0.1, epoch)
+    assert not es.should_stop and es.best_epoch == 1
+
+
+def test_trainer_stops_early_and_restores_best_weights():
+    x, y = toy_data(400)
+    xt, yt = toy_data(200, seed=1)
+    # lr 0 after warm-up... simpler: a tiny lr keeps accuracy flat, so patience 2 must stop at epoch 3.
+    trainer = Trainer(softmax_net(), num_epochs=10, learning_rate=1e-9, patience=2, select_on="test", log=None,
+                      progress=False)  # fmt: skip
+    history = trainer.train(x, y, xt, yt)
+    assert len(history) == 3 and trainer.summary["stopped_early"]
+    assert trainer.summary["best_epoch"] == 1
+    # summary test_acc is the accuracy of exactly the weights the model holds now
+    assert trainer.summary["test_acc"] == evaluate(trainer.net, xt, yt)[1]
+
+
+def test_patience_without_watched_set_is_refused():
+    x, y = toy_data(100)
+    with pytest.raises(ConfigError, match="no val set"):
+        Trainer(softmax_net(), num_epochs=2, patience=3, log=None).train(x, y)
+
+
+# --- the loop against a hand-written reference -------------------------------------------------
+
+
+def test_one_epoch_equals_reference_sgd_loop():
+    x, y = toy_data(300)
+    bs, lr, seed = 64, 0.05, 7
+    trainer = Trainer(softmax_net(), num_epochs=1, learning_rate=lr, batch_size=bs, seed=seed, log=None,
+                      progress=False, momentum=0.9, weight_decay=1e-3)  # fmt: skip
+    trainer.train(x, y)
+
+    ref = softmax_net()
+    opt = torch.optim.SGD(ref.parameters(), lr=lr, momentum=0.9, weight_decay=1e-3)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    losses = []
+    for i in range(0, len(x), bs):  # last partial batch kept, like a DataLoader with drop_last=False
+        idx = perm[i : i + bs]
+        loss = nn.functional.cross_entropy(ref(x[idx].float() / 255), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item() * len(idx))
+    for p, q in zip(trainer.net.parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q)
+    assert trainer.history["train_loss"][0] == pytest.approx(sum(losses) / len(x), rel=1e-5)
+
+
+def test_same_seed_identical_metrics_different_seed_differs():
+    x, y = toy_data(300)
+    xv, yv = toy_data(100, seed=2)
+
+    def run(seed):
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Flatten(), nn.Linear(3072, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 10))
+        t = Trainer(net, num_epochs=3, learning_rate=0.05, seed=seed, log=None, progress=False)
+        h = t.train(x, y, X_val=xv, y_val=yv)
+        # NaN (no test set) never equals itself: compare it as None
+        return [{k: None if v != v else v for k, v in r.items() if k != "seconds"} for r in h]
+
+    a, b, c = run(1), run(1), run(2)
+    assert a == b
+    assert a != c
+
+
+def test_notebook_style_signature_with_classes():
+    x, y = toy_data(200)
+    t = Trainer(softmax_net(), num_epochs=2, learning_rate=1e-3, weight_decay=0, batch_size=50, patience=-1,
+                loss=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, log=None, progress=False)  # fmt: skip
+    h = t.train(x, y, x, y)
+    assert isinstance(t.optimizer, torch.optim.Adam)
+    assert len(h["test_acc"]) == 2 and h["epoch"] == [1, 2]
+    assert math.isnan(h["val_acc"][0])
+    assert h["train_loss"][1] < h["train_loss"][0]
+
+
+def test_label_smoothing_reaches_the_loss():
+    t = Trainer(softmax_net(), label_smoothing=0.2, log=None)
+    assert t.loss_fn.label_smoothing == 0.2
+
+
+def test_non_finite_loss_stops_with_a_hint():
+    x, y = toy_data(100)
+    nan_loss = lambda out, target: (out * float("nan")).sum()  # noqa: E731
+    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
+        Trainer(softmax_net(), num_epochs=2, loss=nan_loss, log=None, progress=False).train(x, y)
+
+
+def test_unknown_option_and_bad_values():
+    with pytest.raises(ConfigError, match="Did you mean 'momentum'"):
+        Trainer(softmax_net(), momentun=0.9)
+    with pytest.raises(ConfigError, match="--lr must be a positive"):
+        Trainer(softmax_net(), learning_rate=0)
+    with pytest.raises(ConfigError, match="unknown optimizer 'adm'. Did you mean 'adam'"):
+        Trainer(softmax_net(), optimizer="adm")
+
+
+# --- schedules --------------------------------------------------------------------------------
+
+
+def test_schedules_are_pure_functions_of_the_step():
+    total = 100
+    assert [lr_factor(s, total) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
+    # warm-up: linear from 1/10 to 1 over 10 steps, then the schedule
+    assert [lr_factor(s, total, "cosine", warmup_steps=10) for s in (0, 4, 9)] == [0.1, 0.5, 1.0]
+    assert lr_factor(10, total, "cosine", warmup_steps=10) == 1.0
+    assert lr_factor(55, total, "cosine", warmup_steps=10) == pytest.approx(0.5)
+    assert lr_factor(99, total, "cosine") == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.99)))
+    assert lr_factor(50, total, "onecycle") == pytest.approx(0.5)
+    assert lr_factor(60, total, "onecycle", warmup_steps=20) == pytest.approx(0.5)
+    assert lr_factor(0, total, "onecycle", warmup_steps=20) == pytest.approx(0.05)
+    # step: x0.1 every 3 epochs of 10 steps
+    assert [lr_factor(s, total, "step", steps_per_epoch=10, step_size=3) for s in (29, 30, 60)] == pytest.approx(
+        [1.0, 0.1, 0.01]
+    )
+
+
+def test_trainer_applies_schedule_per_step():
+    x, y = toy_data(100)
+    t = Trainer(softmax_net(), num_epochs=4, learning_rate=0.2, batch_size=50, schedule="onecycle",
+                warmup_epochs=1, log=None, progress=False)  # fmt: skip
+    t.train(x, y)
+    # 2 steps per epoch, 8 in all, warm-up 2: the last step's factor is 1 - 5/6
+    expected = [0.2 * lr_factor(2 * e - 1, 8, "onecycle", warmup_steps=2) for e in range(1, 5)]
+    assert t.history["lr"] == pytest.approx(expected)
+    assert TrainConfig().min_delta == 0.001
