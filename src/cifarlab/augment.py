@@ -1,0 +1,112 @@
+"""Data augmentation as batched tensor ops on the training device.
+
+Written by hand rather than taken from a transforms library on purpose: per-sample transforms run one
+Python call per image on the host, which costs more than the whole training step for small CIFAR
+networks. Here a batch ``(N, C, H, W)`` is augmented with a handful of tensor ops, wherever it lives,
+and every random draw comes from an explicit ``torch.Generator`` so a seeded run is reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def random_translate(x: torch.Tensor, pad: int, gen: torch.Generator, mode: str = "reflect") -> torch.Tensor:
+    """Random crop of size (H, W) from the image padded by ``pad`` on each side (a translation).
+
+    Offsets ``dy, dx`` are uniform in ``[0, 2 * pad]``, one pair per image. ``mode`` is the padding:
+    ``reflect`` (mirror, no artificial black border) or ``constant`` (zeros).
+    """
+    if pad <= 0:
+        return x
+    n, c, h, w = x.shape
+    xp = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode=mode) if mode != "constant" else \
+        torch.nn.functional.pad(x, (pad, pad, pad, pad))  # fmt: skip
+    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=gen, device=gen.device).to(x.device)
+    rows = offsets[0, :, None] + torch.arange(h, device=x.device)  # (N, H)
+    cols = offsets[1, :, None] + torch.arange(w, device=x.device)  # (N, W)
+    # One gather: out[n, c, i, j] = xp[n, c, rows[n, i], cols[n, j]]
+    n_idx = torch.arange(n, device=x.device)[:, None, None, None]
+    c_idx = torch.arange(c, device=x.device)[None, :, None, None]
+    return xp[n_idx, c_idx, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Mirror each image left-right with probability 1/2."""
+    flip = torch.rand(len(x), generator=gen, device=gen.device).to(x.device) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def alternating_flip(x: torch.Tensor, indices: torch.Tensor, epoch: int, flip_bits: torch.Tensor) -> torch.Tensor:
+    """Flip image ``i`` in every other epoch: if ``flip_bits[i] xor (epoch % 2)``.
+
+    ``flip_bits`` is one random bit per training image drawn once per run, so over any two consecutive
+    epochs every image is seen once flipped and once not (fewer repeats than independent coin flips).
+    """
+    flip = flip_bits[indices].to(x.device).bool() ^ bool(epoch % 2)
+    return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """Zero one ``size x size`` square per image; its centre is uniform over the image (clipped at edges)."""
+    if size <= 0:
+        return x
+    n, _, h, w = x.shape
+    centre = torch.stack([
+        torch.randint(0, h, (n,), generator=gen, device=gen.device),
+        torch.randint(0, w, (n,), generator=gen, device=gen.device),
+    ]).to(x.device)  # fmt: skip
+    top = centre[0] - size // 2
+    left = centre[1] - size // 2
+    ys = torch.arange(h, device=x.device)[None, :]
+    xs = torch.arange(w, device=x.device)[None, :]
+    in_rows = (ys >= top[:, None]) & (ys < top[:, None] + size)  # (N, H)
+    in_cols = (xs >= left[:, None]) & (xs < left[:, None] + size)  # (N, W)
+    hole = in_rows[:, :, None] & in_cols[:, None, :]  # (N, H, W)
+    return x.masked_fill(hole[:, None], 0)
+
+
+@dataclass
+class AugmentConfig:
+    translate: int = 0  # pixels of random translation (pad-and-crop); 0: off
+    pad_mode: str = "reflect"  # reflect | constant
+    flip: str = "none"  # none | random | alternating
+    cutout: int = 0  # side of the cutout square; 0: off
+
+
+class BatchAugment:
+    """Applies an :class:`AugmentConfig` to training batches, with its own seeded generator."""
+
+    def __init__(self, cfg: AugmentConfig, num_images: int, seed: int, device: torch.device):
+        self.cfg = cfg
+        # The generator lives on the host: draws are tiny and identical on every device, so a seed
+        # gives the same augmentation on CPU and GPU.
+        self.gen = torch.Generator().manual_seed(seed + 1_000_003)
+        self.flip_bits = torch.randint(0, 2, (num_images,), generator=self.gen)
+        self.device = device
+
+    @property
+    def active(self) -> bool:
+        c = self.cfg
+        return c.translate > 0 or c.flip != "none" or c.cutout > 0
+
+    def __call__(self, x: torch.Tensor, indices: torch.Tensor, epoch: int) -> torch.Tensor:
+        c = self.cfg
+        if c.flip == "random":
+            x = random_flip(x, self.gen)
+        elif c.flip == "alternating":
+            x = alternating_flip(x, indices.cpu(), epoch, self.flip_bits)
+        if c.translate > 0:
+            x = random_translate(x, c.translate, self.gen, c.pad_mode)
+        if c.cutout > 0:
+            x = cutout(x, c.cutout, self.gen)
+        return x
+
+    def state_dict(self) -> dict:
+        return {"gen": self.gen.get_state(), "flip_bits": self.flip_bits}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["gen"])
+        self.flip_bits = state["flip_bits"]
