@@ -24,6 +24,10 @@ NOTEBOOK_PARAMS = {
     "cnn3_wide": (3 * 64 * 9 + 64) + 3 * (64 * 64 * 9 + 64) + (64 * 128 * 9 + 128) + 2 * (4 * 64 + 128) + 2048 * 256
     + 256 + 2570,
     "resnet18": 11_173_962,
+    "resnet9": 6_573_120,  # Page's DAWNBench ResNet-9 (no biases on convs, bias-free head)
+    # whiten 24*3*2*2+24, groups 24->64, 64->256, 256->256 (two convs, two scale-free BNs each), head 256*10
+    "fastnet": 24 * 12 + 24 + sum(9 * a * b + 9 * b * b + 4 * b for a, b in ((24, 64), (64, 256), (256, 256)))
+    + 2560,
 }
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "reference"
@@ -38,9 +42,10 @@ def test_contract_shape_finite_and_gradients(name):
     assert out.shape == (4, 10)
     assert torch.isfinite(out).all()
     out.logsumexp(1).sum().backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    missing = [n for n, p in trainable if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing, f"parameters without a finite gradient: {missing}"
-    zero = [n for n, p in model.named_parameters() if p.grad.abs().sum() == 0]
+    zero = [n for n, p in trainable if p.grad.abs().sum() == 0]
     assert not zero, f"parameters with an all-zero gradient: {zero}"
 
 
@@ -104,3 +109,19 @@ def test_notebook_weights_load_and_match_plain_sequential():
     mlp = torch.load(REFERENCE / "notebook-weights" / "mlp_first.pth", map_location="cpu", weights_only=True)
     create_model("mlp_first").load_state_dict(mlp)
     assert isinstance(mlp, OrderedDict)
+
+
+def test_fastnet_whitening_decorrelates_patches():
+    torch.manual_seed(0)
+    model = create_model("fastnet")
+    x = (torch.rand(400, 3, 32, 32) * 255).to(torch.uint8)
+    x[:, 1] = x[:, 0]  # strongly correlated channels: whitening must undo it
+    model.init_from_data(x)
+    z = torch.nn.functional.conv2d(model.normalize(x.float() / 255), model.whiten.weight)[:, :12]
+    z = z.permute(1, 0, 2, 3).reshape(12, -1)
+    cov = torch.cov(z)
+    strong = cov.diag()[:8]  # the strongest directions come out with unit variance...
+    assert torch.allclose(strong, torch.ones(8), atol=0.05)
+    off = cov[:8, :8] - torch.diag(cov.diag()[:8])
+    assert off.abs().max() < 0.05  # ...and uncorrelated
+    assert not model.whiten.weight.requires_grad

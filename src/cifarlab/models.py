@@ -236,3 +236,121 @@ class ResNet(nn.Module):
 def resnet18(num_classes: int = 10, width: int = 64) -> nn.Module:
     """ResNet-18, CIFAR variant (3x3 stem, no max-pool), normalisation inside."""
     return ResNet((2, 2, 2, 2), (width, 2 * width, 4 * width, 8 * width), num_classes)
+
+
+# --- fast networks (issue 3): airbench-class whitened net and ResNet-9 ---------------------------
+
+
+class _GhostlessBN(nn.BatchNorm2d):
+    """BatchNorm without a learnable scale (weight frozen at 1): the scale is redundant before a
+    conv and fast CIFAR trainers find training it only adds noise. Low momentum-to-running-stats."""
+
+    def __init__(self, channels: int, momentum: float = 0.4, eps: float = 1e-12):
+        super().__init__(channels, momentum=momentum, eps=eps)
+        self.weight.requires_grad_(False)
+
+
+class _ConvGroup(nn.Module):
+    """conv3x3 -> maxpool2 -> BN -> GELU -> conv3x3 -> BN -> GELU, dirac-initialised convs."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding="same", bias=False)
+        self.pool = nn.MaxPool2d(2)
+        self.norm1 = _GhostlessBN(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding="same", bias=False)
+        self.norm2 = _GhostlessBN(c_out)
+        self.act = nn.GELU()
+        for conv in (self.conv1, self.conv2):
+            # Identity (dirac) init on the first channels: the deep plain net starts close to a
+            # shallow one, which is what lets it train fast without residual connections.
+            w = conv.weight.data
+            nn.init.dirac_(w[: min(w.size(0), w.size(1))])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.norm1(self.pool(self.conv1(x))))
+        return self.act(self.norm2(self.conv2(x)))
+
+
+class FastNet(nn.Module):
+    """Whitened plain ConvNet in the style of airbench (Jordan 2024, arXiv 2404.00498).
+
+    A frozen 2x2 patch-whitening conv (initialised from the eigenvectors of the training patches'
+    covariance by :meth:`init_from_data`) feeds three conv groups and a max-pooled linear head.
+    """
+
+    def __init__(self, num_classes: int = 10, widths=(64, 256, 256), head_scale: float = 1 / 9):
+        super().__init__()
+        self.normalize = Normalize()
+        self.whiten = nn.Conv2d(3, 24, kernel_size=2, padding=0, bias=True)
+        self.whiten.weight.requires_grad_(False)
+        self.act = nn.GELU()
+        w1, w2, w3 = widths
+        self.groups = nn.Sequential(_ConvGroup(24, w1), _ConvGroup(w1, w2), _ConvGroup(w2, w3))
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.head = nn.Linear(w3, num_classes, bias=False)
+        self.head_scale = head_scale
+        self.data_initialised = False
+
+    @torch.no_grad()
+    def init_from_data(self, images: torch.Tensor, eps: float = 5e-4) -> None:
+        """Set the whitening filters from 2x2 patches of (a sample of) the training images."""
+        x = self.normalize(images.float() / 255 if images.dtype == torch.uint8 else images.float())
+        patches = x.unfold(2, 2, 1).unfold(3, 2, 1)  # (N, 3, 31, 31, 2, 2)
+        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3 * 2 * 2).double()  # (N*31*31, 12): (c, kh, kw)
+        patches = patches - patches.mean(0)
+        cov = patches.T @ patches / len(patches)
+        eigvals, eigvecs = torch.linalg.eigh(cov)  # ascending
+        filters = (eigvecs.T / torch.sqrt(eigvals + eps)[:, None]).flip(0)  # (12, 12), strongest first
+        filters = filters.reshape(12, 3, 2, 2)  # (out, in, kh, kw), the patch order above
+        w = torch.cat([filters, -filters]).float().to(self.whiten.weight.device)
+        self.whiten.weight.copy_(w)
+        self.data_initialised = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.whiten(self.normalize(x)))
+        x = self.pool(self.groups(x)).flatten(1)
+        return self.head(x) * self.head_scale
+
+
+@register_model("fastnet")
+def fastnet(num_classes: int = 10, width: float = 1.0) -> nn.Module:
+    """airbench-class whitened ConvNet, widths 64/256/256 x width (needs init_from_data)."""
+    return FastNet(num_classes, tuple(max(8, round(w * width)) for w in (64, 256, 256)))
+
+
+def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+class _Residual(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(_conv_bn(channels, channels), _conv_bn(channels, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+@register_model("resnet9")
+def resnet9(num_classes: int = 10, width: int = 64) -> nn.Module:
+    """ResNet-9 of "How to train your ResNet" (Page 2018, DAWNBench), normalisation inside."""
+    w = width
+    return nn.Sequential(
+        Normalize(),
+        _conv_bn(3, w),
+        _conv_bn(w, 2 * w), nn.MaxPool2d(2), _Residual(2 * w),
+        _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),
+        _conv_bn(4 * w, 8 * w), nn.MaxPool2d(2), _Residual(8 * w),
+        nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(8 * w, num_classes, bias=False),
+        _Scale(0.125),
+    )  # fmt: skip
+
+
+class _Scale(nn.Module):
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
