@@ -138,7 +138,7 @@ def save_model(path: str | Path, model: nn.Module, config: ExperimentConfig, cla
         "classes": list(classes),
         "config": config.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         **(extra or {}),
     }
     return atomic_torch_save(payload, path)
@@ -202,7 +202,10 @@ def load_model_file(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.exists():
         raise RunError(f"{path} does not exist; pass a run folder that holds a model.pt")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        # weights_only: a model file must never run code on load. Files written by cifarlab 0.1.0
+        # development builds stored torch.__version__ as a TorchVersion object: allow that one class.
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line answer
         raise RunError(f"{path} is not a readable model file ({type(e).__name__}); it may be truncated") from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:

@@ -367,7 +367,7 @@ class Trainer:
             train_seconds=sum(r["seconds"] for r in rows),
             device=str(self.device),
             device_name=_device_name(self.device),
-            torch_version=torch.__version__,
+            torch_version=str(torch.__version__),
             python_version=platform.python_version(),
             seed=cfg.seed,
         )

@@ -1,0 +1,88 @@
+"""Shared fixtures: a fake CIFAR-10 (folder and archive), isolated caches, and the real data set if present.
+
+Caches: every test gets its own empty ``$CIFARLAB_CACHE`` (deleted afterwards: one load can put ~400 MB
+there, an extracted copy plus the parsed tensors), so no test touches ``~/.cache`` or sees another
+test's cache. Fixtures of wider scope (which run before the per-test one) get a session-wide cache set
+by :func:`_session_cache`, for the same reason. The real data set uses its own session-scoped cache, so
+its 170 MB archive is extracted and parsed once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cifarlab.data import CifarArrays, load_cifar10
+
+sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import fakecifar`
+
+import fakecifar
+
+# Read before any fixture changes the environment: CI points CIFARLAB_DATA at the real data set.
+REAL_DATA = os.environ.get("CIFARLAB_DATA", "").strip()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A session-wide ``$CIFARLAB_CACHE``, for session/module fixtures and the subprocesses they start."""
+    cache = tmp_path_factory.mktemp("session-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CIFARLAB_CACHE", str(cache))
+        yield cache
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """This test's own empty ``$CIFARLAB_CACHE`` (removed after the test to keep /tmp small)."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("CIFARLAB_CACHE", str(cache))
+    yield cache
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fake_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid fake ``cifar-10-batches-py`` folder (60,000 learnable images). Read-only by convention."""
+    return fakecifar.make_fake_batches(tmp_path_factory.mktemp("fake"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def fake_archive(tmp_path_factory: pytest.TempPathFactory, fake_folder: Path) -> Path:
+    """``cifar-10-python.tar.gz`` packing :func:`fake_folder` (a few MB). Read-only by convention."""
+    return fakecifar.make_fake_archive(tmp_path_factory.mktemp("fake-archive") / "cifar-10-python.tar.gz",
+                                       folder=fake_folder)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The real data set's location from ``$CIFARLAB_DATA`` (as CI sets it), or skip the test."""
+    if not REAL_DATA:
+        pytest.skip("CIFARLAB_DATA is not set: no real CIFAR-10 to test against")
+    path = Path(REAL_DATA).expanduser()
+    if not path.exists():
+        pytest.skip(f"CIFARLAB_DATA={REAL_DATA} does not exist")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A cache shared by every real-data test of the session: the real archive is extracted once."""
+    cache = tmp_path_factory.mktemp("real-cache")
+    yield cache
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def real_arrays(real_data: Path, real_cache_dir: Path) -> tuple[CifarArrays, list[warnings.WarningMessage]]:
+    """The real data set, loaded once per session, with the warnings that first load emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        arrays = load_cifar10(real_data, cache_dir=real_cache_dir, offline=True, progress=False)
+    return arrays, list(caught)

@@ -1,0 +1,171 @@
+"""The CLI end to end, as a user runs it: the real console script in a subprocess, on small data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import cifarlab
+from cifarlab.data import load_cifar10
+from cifarlab.trainer import METRIC_COLUMNS, evaluate
+
+CLI = str(Path(sys.executable).parent / "cifarlab")
+SMALL = ["--train-limit", "1500", "--val-size", "300", "--no-progress"]
+
+
+def cli(*args, env=None, check=True, timeout=240) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, env=full_env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"cifarlab {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("cifarlab: error:")]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_models_and_recipes_listing():
+    out = cli("models").stdout
+    for name in cifarlab.list_models():
+        assert name in out
+    assert "667,178" in out and "714,314" in out  # cnn3 and cnn3_wide parameter counts
+    recipes = cli("recipes").stdout
+    for name in ("seed-softmax", "seed-mlp-first", "seed-mlp-final", "seed-cnn1", "seed-cnn2", "seed-cnn3",
+                 "seed-cnn3-wide"):  # fmt: skip
+        assert f"\n{name}\n" in f"\n{recipes}"
+    assert "train_batches=1\n" in recipes.split("seed-mlp-first")[1].split("seed-mlp-final")[0]
+
+
+@pytest.fixture(scope="module")
+def trained_run(fake_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    proc = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "3", "--seed", "3",
+               "--out", out, "--name", "e2e", *SMALL)  # fmt: skip
+    return out, proc
+
+
+def test_train_end_to_end_writes_a_complete_run(trained_run, fake_folder):
+    out, proc = trained_run
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    assert run_dir == out / "e2e"
+    assert {p.name for p in run_dir.iterdir()} >= {"config.json", "metrics.csv", "curves.png", "model.pt",
+                                                   "summary.json"}  # fmt: skip
+    with open(run_dir / "metrics.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == list(METRIC_COLUMNS)
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert all(r[1] and r[3] and r[5] for r in rows[1:])  # train, val and test columns all filled
+
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"] == "softmax" and config["recipe"] == "seed-softmax"
+    assert config["train"]["epochs"] == 3 and config["data"]["train_limit"] == 1500
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for key in ("best_val_acc", "best_epoch", "epochs_run", "final_test_acc", "test_acc", "wall_seconds",
+                "device", "torch_version", "seed"):  # fmt: skip
+        assert key in summary
+    assert summary["epochs_run"] == 3 and summary["seed"] == 3 and summary["torch_version"] == torch.__version__
+    assert summary["train_images"] == 1200 and summary["val_images"] == 300
+
+    # model.pt rebuilds in one call, and summary's test_acc is exactly what those weights score
+    run = cifarlab.load_run(run_dir)
+    arrays = load_cifar10(fake_folder)
+    assert run.classes == list(arrays.classes)
+    assert summary["test_acc"] == evaluate(run.model, arrays.test_x, arrays.test_y)[1]
+    probs = run.predict(arrays.test_x[:5])
+    assert probs.shape == (5, 10) and torch.allclose(probs.sum(1), torch.ones(5))
+    assert summary["test_acc"] > 0.25  # well above chance (0.1): it learned
+
+
+def test_same_seed_reproduces_metrics_and_names_never_collide(trained_run, fake_folder):
+    out, first = trained_run
+    proc = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "3", "--seed", "3",
+               "--out", out, "--name", "e2e", *SMALL)  # fmt: skip
+    second = Path(proc.stdout.strip().splitlines()[-1])
+    assert second == out / "e2e-2"
+
+    def metrics(d):
+        with open(d / "metrics.csv") as f:
+            return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
+
+    assert metrics(out / "e2e") == metrics(second)
+
+
+def test_evaluate_run_writes_report_files(trained_run, fake_folder):
+    out, _ = trained_run
+    proc = cli("evaluate", out / "e2e", "--data", fake_folder)
+    summary = json.loads((out / "e2e" / "summary.json").read_text())
+    assert f"test accuracy {100 * summary['test_acc']:.2f}%" in proc.stdout
+    ev = json.loads((out / "e2e" / "evaluation.json").read_text())
+    assert ev["test_acc"] == summary["test_acc"]
+    assert sum(map(sum, ev["confusion"])) == 10000
+    assert (out / "e2e" / "confusion.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--model", "cnn3wide"], ["unknown model 'cnn3wide'", "Did you mean 'cnn3_wide'"]),
+        (["--recipe", "seed-cnn"], ["unknown recipe", "Did you mean"]),
+        (["--optimizer", "adma"], ["unknown optimizer 'adma'", "Did you mean 'adam'"]),
+        (["--lr", "0"], ["--lr must be a positive"]),
+        (["--epochs", "0"], ["--epochs must be a positive"]),
+        (["--batch-size", "-4"], ["--batch-size must be a positive"]),
+        (["--val-size", "60000"], ["--val-size 60000 leaves no training images"]),
+        (["--train-batches", "7"], ["train-batches"]),
+    ],
+)
+def test_bad_input_one_line_error(args, needles, fake_folder, tmp_path):
+    proc = cli("train", "--data", fake_folder, "--out", tmp_path / "runs", *args, check=False)
+    assert_one_line_error(proc, *needles)
+    assert not any((tmp_path / "runs").glob("*/")), "a failed start left a run folder behind"
+
+
+def test_unwritable_output_folder(fake_folder, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = cli("train", "--data", fake_folder, "--out", blocker / "runs", check=False)
+    assert_one_line_error(proc, "cannot write to output folder", "--out")
+
+
+def test_no_data_and_offline(tmp_path):
+    env = {"CIFARLAB_DATA": "", "CIFARLAB_CACHE": str(tmp_path / "empty-cache")}
+    proc = cli("train", "--offline", "--out", tmp_path / "runs", env=env, check=False)
+    assert_one_line_error(proc, "--offline")
+
+
+def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
+    args = [CLI, "train", "--recipe", "seed-softmax", "--data", str(fake_folder), "--epochs", "500",
+            "--out", str(tmp_path), "--name", "long", *SMALL]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "long" / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = metrics.read_text().splitlines()
+    assert len(lines) >= 3 and lines[0] == ",".join(METRIC_COLUMNS)
+    assert [ln.split(",")[0] for ln in lines[1:]] == [str(i) for i in range(1, len(lines))]
+    assert all(len(ln.split(",")) == len(METRIC_COLUMNS) for ln in lines[1:])
+    summary = json.loads((tmp_path / "long" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_run"] == len(lines) - 1
