@@ -10,6 +10,8 @@ import torch
 from torch import nn
 
 from cifarlab.errors import ConfigError
+from notebook_reference import notebook_cnn3_wide
+
 from cifarlab.models import count_parameters, create_model, forward_flops, list_models
 
 # Parameter counts of the notebook's networks, computed by hand from its layer list:
@@ -87,22 +89,12 @@ def test_unknown_model_suggests_closest():
         create_model("cnn3wide")
 
 
-def _notebook_cnn3_wide() -> nn.Sequential:
-    """The notebook's own layer list for its saved cnn3 (64-channel), written out independently."""
-    c = lambda i, o: [nn.Conv2d(i, o, kernel_size=3, padding=1), nn.BatchNorm2d(o), nn.ReLU()]  # noqa: E731
-    return nn.Sequential(
-        *c(3, 64), *c(64, 64), nn.MaxPool2d(2, 2), *c(64, 64), *c(64, 64), nn.MaxPool2d(2, 2),
-        *c(64, 128), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(2048, 256), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(256, 10),
-    )  # fmt: skip
-
-
 @pytest.mark.skipif(not (REFERENCE / "notebook-weights").exists(), reason="notebook weights not in ../shared")
 def test_notebook_weights_load_and_match_plain_sequential():
     state = torch.load(REFERENCE / "notebook-weights" / "cnn3.pth", map_location="cpu", weights_only=True)
     ours = create_model("cnn3_wide")
     ours.load_state_dict(state)
-    ref = _notebook_cnn3_wide()
+    ref = notebook_cnn3_wide()
     ref.load_state_dict(state)
     x = torch.rand(16, 3, 32, 32)
     assert torch.equal(ours.eval()(x), ref.eval()(x))
