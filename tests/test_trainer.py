@@ -78,7 +78,7 @@ def test_one_epoch_equals_reference_sgd_loop():
     x, y = toy_data(300)
     bs, lr, seed = 64, 0.05, 7
     trainer = Trainer(softmax_net(), num_epochs=1, learning_rate=lr, batch_size=bs, seed=seed, log=None,
-                      progress=False, momentum=0.9, weight_decay=1e-3)  # fmt: skip
+                      progress=False, momentum=0.9, weight_decay=1e-3, amp="off")  # fmt: skip
     trainer.train(x, y)
 
     ref = softmax_net()

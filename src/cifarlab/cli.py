@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from .config import OPTIMIZERS, SCHEDULES, SELECT_ON
@@ -24,6 +25,8 @@ def _train_parser(sub) -> argparse.ArgumentParser:
                        description="Train a recipe (default: quick); flags override the recipe's settings.")  # fmt: skip
     p.add_argument("--recipe", help="named recipe (see 'cifarlab recipes')")
     p.add_argument("--model", help="registered model (see 'cifarlab models')")
+    p.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
+                   help="model option, e.g. --model-arg width=0.5 (repeatable)")  # fmt: skip
     g = p.add_argument_group("optimisation")
     g.add_argument("--epochs", type=int)
     g.add_argument("--lr", type=float, help="base learning rate")
@@ -38,8 +41,23 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--label-smoothing", type=float)
     g.add_argument("--select-on", help="accuracy watched for early stopping and best weights: val (default) "
                    "or test (the notebook's protocol; then --val-size defaults to 0)")  # fmt: skip
+    g.add_argument("--bn-lr-scale", type=float, help="LR multiplier for BatchNorm parameters")
+    g.add_argument("--lookahead", action="store_true", default=None, help="lookahead weight averaging")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps")
+    a = p.add_argument_group("augmentation and evaluation")
+    a.add_argument("--translate", type=int, metavar="PX", help="random translation by up to PX pixels")
+    a.add_argument("--flip", help="none, random or alternating horizontal flips")
+    a.add_argument("--cutout", type=int, metavar="PX", help="zero a PX x PX square per image")
+    a.add_argument("--tta", help="test-time augmentation: none, flip, flip_translate")
+    a.add_argument("--eval-from", type=int, metavar="EPOCH", help="skip evaluation before this epoch")
+    a.add_argument("--target-acc", type=float, metavar="ACC",
+                   help="stop when test accuracy reaches ACC (e.g. 0.90); records seconds_to_target")  # fmt: skip
+    s_ = p.add_argument_group("speed")
+    s_.add_argument("--amp", help="mixed precision: auto, off, bf16, fp16")
+    s_.add_argument("--channels-last", help="auto, on, off")
+    s_.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    s_.add_argument("--threads", type=int, help="torch intra-op threads (0: default)")
     d = p.add_argument_group("data")
     _add_data_flags(d)
     d.add_argument("--train-batches", metavar="LIST", help="data_batch files to train on, e.g. 1 or 1,2 or 1-3")
@@ -60,6 +78,9 @@ _TRAIN_OVERRIDES = {
     "schedule": "schedule", "warmup_epochs": "warmup_epochs", "label_smoothing": "label_smoothing",
     "select_on": "select_on", "seed": "seed", "device": "device", "data": "data", "offline": "offline",
     "train_limit": "train_limit", "val_size": "val_size", "split_seed": "split_seed", "out": "out", "name": "name",
+    "bn_lr_scale": "bn_lr_scale", "lookahead": "lookahead", "translate": "translate", "flip": "flip",
+    "cutout": "cutout", "tta": "tta", "eval_from": "eval_from", "target_acc": "target_acc", "amp": "amp",
+    "channels_last": "channels_last", "compile": "compile", "threads": "threads",
 }  # fmt: skip
 
 
@@ -75,11 +96,33 @@ def config_from_args(args: argparse.Namespace):
     }
     if args.train_batches is not None:
         overrides["train_batches"] = parse_train_batches(args.train_batches)
+    if args.model_arg:
+        kwargs = dict(get_recipe(args.recipe or DEFAULT_RECIPE).config().model_kwargs) if not args.model else {}
+        kwargs.update(parse_key_values(args.model_arg, "--model-arg"))
+        overrides["model_kwargs"] = kwargs
+    elif args.model:
+        overrides["model_kwargs"] = {}  # another model: the recipe's model options do not apply
     if args.select_on == "test" and args.val_size is None:
         overrides["val_size"] = 0  # the notebook's protocol: all training images, watch test
     if args.select_on is not None and args.select_on not in SELECT_ON:
         raise ConfigError(f"--select-on must be one of {', '.join(SELECT_ON)}, got '{args.select_on}'")
     return apply_overrides(config, overrides).validate()
+
+
+def parse_key_values(items: Sequence[str], flag: str) -> dict[str, Any]:
+    """``["width=0.5", "name=x"]`` -> ``{"width": 0.5, "name": "x"}`` (numbers and booleans parsed)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} expects KEY=VALUE, got '{item}'")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -145,12 +188,50 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+    from .models import list_models, model_info
+
+    if not (args.throughput or args.time_to):
+        raise ConfigError("say what to measure: --throughput and/or --time-to ACC --recipe NAME")
+    report = bench.environment(args.device)
+    if args.throughput:
+        models = args.models.split(",") if args.models else list_models()
+        for m in models:
+            model_info(m)  # unknown names fail before any measuring
+        report["throughput"] = bench.throughput(models, args.batch_size, args.steps, args.rounds, args.device)
+    if args.time_to:
+        if not args.recipe:
+            raise ConfigError("--time-to needs --recipe NAME (see 'cifarlab recipes')")
+        overrides = {"out": str(Path(args.out) / "runs"), "device": args.device}
+        if args.data:
+            overrides["data"] = args.data
+        report["time_to"] = bench.time_to(args.time_to, args.recipe, args.seeds, overrides)
+    out = bench.write_report(args.out, report)
+    print(bench.markdown(report))
+    print(out / "bench.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cifarlab", description="Train, evaluate and compare CIFAR-10 classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train_parser(sub).set_defaults(func=cmd_train)
     sub.add_parser("recipes", help="list the named recipes").set_defaults(func=cmd_recipes)
     sub.add_parser("models", help="list the registered models").set_defaults(func=cmd_models)
+    b = sub.add_parser("bench", help="throughput and time-to-accuracy benchmarks (bench.json + bench.md)")
+    b.add_argument("--out", default="bench", metavar="DIR", help="where bench.json and bench.md go")
+    b.add_argument("--throughput", action="store_true", help="train/eval images/s: ours vs the seed-style loop")
+    b.add_argument("--models", metavar="LIST", help="comma-separated models (default: all registered)")
+    b.add_argument("--batch-size", type=int, default=256)
+    b.add_argument("--steps", type=int, default=20, help="training steps per timed round")
+    b.add_argument("--rounds", type=int, default=3, help="alternated rounds (mean ± std over them)")
+    b.add_argument("--time-to", type=float, metavar="ACC", help="time to this test accuracy, e.g. 0.90")
+    b.add_argument("--recipe", help="recipe for --time-to")
+    b.add_argument("--seeds", type=int, default=3, help="seeds for --time-to")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--data", metavar="PATH", help="CIFAR-10 archive or folder")
+    b.set_defaults(func=cmd_bench)
     p = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix")
     p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run folder (writes its report files there)")
     p.add_argument("--model", help="with --weights: the registered model the weights belong to")

@@ -15,6 +15,10 @@ from typing import Any
 from .errors import ConfigError, unknown_name
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+FLIPS = ("none", "random", "alternating")
+TTA_MODES = ("none", "flip", "flip_translate")
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+SWITCHES = ("auto", "on", "off")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 SELECT_ON = ("val", "test")
 
@@ -58,6 +62,23 @@ class TrainConfig:
     label_smoothing: float = 0.0
     seed: int = 0
     device: str = "auto"  # auto (cuda, mps, cpu) | cpu | cuda | cuda:1 | mps
+    # Parameter groups: BatchNorm parameters may learn faster (fast CIFAR nets train their BN biases at
+    # a much higher LR); their weight decay is divided by the same factor so the decay step is unchanged.
+    bn_lr_scale: float = 1.0
+    lookahead: bool = False  # airbench-style lookahead: every 5 steps pull weights towards their EMA
+    # Batched augmentation on the training device (cifarlab.augment)
+    translate: int = 0  # random translation by up to this many pixels (reflect-padded crop)
+    flip: str = "none"  # none | random | alternating
+    cutout: int = 0  # side of a zeroed square per image; 0: off
+    # Evaluation
+    tta: str = "none"  # test-time augmentation: none | flip | flip_translate (6 views)
+    eval_from: int = 1  # first epoch evaluated on val/test (the last epoch always is)
+    target_acc: float | None = None  # stop the first time test accuracy reaches this
+    # Speed
+    amp: str = "auto"  # auto | off | bf16 | fp16 (auto: bf16 on CPU with AVX512-BF16/AMX and on CUDA)
+    channels_last: str = "auto"  # auto (on for conv nets) | on | off
+    compile: bool = False  # torch.compile the model
+    threads: int = 0  # torch intra-op threads; 0: torch's default (one per physical core)
 
     def validate(self, check_optimizer: bool = True) -> None:
         if self.epochs <= 0:
@@ -80,6 +101,20 @@ class TrainConfig:
             raise unknown_name("schedule", self.schedule, SCHEDULES)
         if self.select_on not in SELECT_ON:
             raise unknown_name("--select-on value", self.select_on, SELECT_ON)
+        if self.flip not in FLIPS:
+            raise unknown_name("--flip mode", self.flip, FLIPS)
+        if self.tta not in TTA_MODES:
+            raise unknown_name("--tta mode", self.tta, TTA_MODES)
+        if self.amp not in AMP_MODES:
+            raise unknown_name("--amp mode", self.amp, AMP_MODES)
+        if self.channels_last not in SWITCHES:
+            raise unknown_name("--channels-last value", self.channels_last, SWITCHES)
+        if self.translate < 0 or self.cutout < 0:
+            raise ConfigError("--translate and --cutout must be 0 or more pixels")
+        if self.target_acc is not None and not 0 < self.target_acc <= 1:
+            raise ConfigError(f"--target-acc is a fraction in (0, 1], e.g. 0.90; got {self.target_acc}")
+        if self.bn_lr_scale <= 0:
+            raise ConfigError(f"--bn-lr-scale must be positive, got {self.bn_lr_scale}")
         if self.step_size <= 0:
             raise ConfigError(f"--step-size must be a positive number of epochs, got {self.step_size}")
 

@@ -279,8 +279,10 @@ class FastNet(nn.Module):
     covariance by :meth:`init_from_data`) feeds three conv groups and a max-pooled linear head.
     """
 
-    def __init__(self, num_classes: int = 10, widths=(64, 256, 256), head_scale: float = 1 / 9):
+    def __init__(self, num_classes: int = 10, widths=(64, 256, 256), head_scale: float = 1 / 9,
+                 whiten_bias_epochs: int = 3):  # fmt: skip
         super().__init__()
+        self.whiten_bias_epochs = whiten_bias_epochs
         self.normalize = Normalize()
         self.whiten = nn.Conv2d(3, 24, kernel_size=2, padding=0, bias=True)
         self.whiten.weight.requires_grad_(False)
@@ -290,7 +292,16 @@ class FastNet(nn.Module):
         self.pool = nn.AdaptiveMaxPool2d(1)
         self.head = nn.Linear(w3, num_classes, bias=False)
         self.head_scale = head_scale
-        self.data_initialised = False
+        # A buffer, so a model loaded from a checkpoint knows its whitening is already set.
+        self.register_buffer("whitened", torch.zeros((), dtype=torch.bool))
+
+    @property
+    def data_initialised(self) -> bool:
+        return bool(self.whitened)
+
+    def epoch_hook(self, epoch: int) -> None:
+        """Train the whitening bias for the first few epochs only, then freeze it (as airbench does)."""
+        self.whiten.bias.requires_grad_(epoch <= self.whiten_bias_epochs)
 
     @torch.no_grad()
     def init_from_data(self, images: torch.Tensor, eps: float = 5e-4) -> None:
@@ -305,7 +316,7 @@ class FastNet(nn.Module):
         filters = filters.reshape(12, 3, 2, 2)  # (out, in, kh, kw), the patch order above
         w = torch.cat([filters, -filters]).float().to(self.whiten.weight.device)
         self.whiten.weight.copy_(w)
-        self.data_initialised = True
+        self.whitened.fill_(True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act(self.whiten(self.normalize(x)))

@@ -28,7 +28,9 @@ from tqdm.auto import tqdm
 
 from .config import OPTIMIZERS, TrainConfig
 from .errors import CifarlabError, ConfigError, unknown_name
+from .augment import AugmentConfig, BatchAugment
 from .schedules import lr_factor
+from .speed import autocast, grad_scaler, resolve_amp, resolve_channels_last
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds")
 
@@ -115,9 +117,35 @@ def as_float_images(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255) if x.dtype == torch.uint8 else x
 
 
+def tta_logits(model: nn.Module, x: torch.Tensor, mode: str = "none") -> torch.Tensor:
+    """Logits averaged over test-time views of ``x`` (float images).
+
+    ``flip``: the image and its mirror, averaged. ``flip_translate`` (6 views, airbench's level 2):
+    half weight on that pair, a quarter on each of the pairs shifted one pixel up-left and down-right
+    (reflect padding).
+    """
+    if mode == "none":
+        return model(x)
+    pair = lambda v: 0.5 * (model(v) + model(v.flip(-1)))  # noqa: E731
+    if mode == "flip":
+        return pair(x)
+    padded = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    h, w = x.shape[-2:]
+    up_left, down_right = padded[..., :h, :w], padded[..., 2:, 2:]
+    return 0.5 * pair(x) + 0.25 * (pair(up_left) + pair(down_right))
+
+
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000, loss_fn: Callable | None = None
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 1000,
+    loss_fn: Callable | None = None,
+    *,
+    tta: str = "none",
+    amp_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
 ) -> tuple[float, float]:
     """Mean loss (plain cross-entropy unless ``loss_fn``) and accuracy of ``model`` on (x, y), eval mode."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -128,8 +156,11 @@ def evaluate(
     correct = torch.zeros((), device=device, dtype=torch.long)
     for i in range(0, len(x), batch_size):
         xb = as_float_images(x[i : i + batch_size].to(device, non_blocking=True))
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
         yb = y[i : i + batch_size].to(device, non_blocking=True)
-        out = model(xb)
+        with autocast(device, amp_dtype):
+            out = tta_logits(model, xb, tta).float()
         loss_sum += loss_fn(out, yb) * len(yb)
         correct += (out.argmax(1) == yb).sum()
     model.train(was_training)
@@ -138,14 +169,41 @@ def evaluate(
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for all of ``x`` (eval mode), on the CPU."""
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: str = "none") -> torch.Tensor:
+    """Logits for all of ``x`` (eval mode, fp32), on the CPU."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    outs = [model(as_float_images(x[i : i + batch_size].to(device))).float().cpu() for i in range(0, len(x), batch_size)]
+    outs = [
+        tta_logits(model, as_float_images(x[i : i + batch_size].to(device)), tta).float().cpu()
+        for i in range(0, len(x), batch_size)
+    ]
     model.train(was_training)
     return torch.cat(outs) if outs else torch.empty(0, 0)
+
+
+def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Trainable parameters, with BatchNorm's in a group of their own when ``bn_lr_scale != 1``.
+
+    The BN group's LR is multiplied by ``bn_lr_scale`` and its weight decay divided by it, so the
+    per-step decay (lr x wd) stays that of the other weights (airbench's bias_scaler).
+    """
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if cfg.bn_lr_scale == 1.0:
+        return [{"params": trainable}]
+    bn_ids = {
+        id(p)
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for p in m.parameters(recurse=False)
+        if p.requires_grad
+    }
+    bn = [p for p in trainable if id(p) in bn_ids]
+    rest = [p for p in trainable if id(p) not in bn_ids]
+    return [
+        {"params": rest},
+        {"params": bn, "lr": cfg.lr * cfg.bn_lr_scale, "weight_decay": cfg.weight_decay / cfg.bn_lr_scale},
+    ]
 
 
 def build_optimizer(optimizer: str | type, params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -171,6 +229,33 @@ def _build_loss(loss, label_smoothing: float) -> Callable:
     if isinstance(loss, type):
         return loss(label_smoothing=label_smoothing) if label_smoothing else loss()
     return loss
+
+
+class Lookahead:
+    """airbench's lookahead: every 5 steps, move an EMA of the weights towards the model and copy it
+    back into the model. The EMA decay grows as ``0.95**5 * (step / total)**3``: no averaging early,
+    strong averaging at the end. Written by hand because torch's AveragedModel only averages; it does
+    not pull the trained weights back."""
+
+    def __init__(self, model: nn.Module, total_steps: int, every: int = 5):
+        self.total, self.every = total_steps, every
+        self.ema = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def step(self, model: nn.Module, step: int) -> None:
+        if step % self.every:
+            return
+        self._pull(model, 0.95**self.every * (step / self.total) ** 3)
+
+    @torch.no_grad()
+    def _pull(self, model: nn.Module, decay: float) -> None:
+        state = model.state_dict()
+        for k, avg in self.ema.items():
+            avg.lerp_(state[k], 1 - decay)
+            state[k].copy_(avg)
+
+    def finish(self, model: nn.Module) -> None:
+        self._pull(model, 0.95**self.every)
 
 
 class Trainer:
@@ -244,32 +329,55 @@ class Trainer:
         if not has[watched] and (cfg.patience > 0):
             hint = "pass X_val/y_val (cifarlab: --val-size > 0)" if watched == "val" else "pass X_test/y_test"
             raise ConfigError(f"early stopping watches {watched} accuracy but there is no {watched} set: {hint}")
+        if cfg.target_acc is not None and not has["test"]:
+            raise ConfigError("--target-acc watches test accuracy, but there is no test set: pass X_test/y_test")
         if len(X) != len(y) or len(X) == 0:
             raise ConfigError(f"training set has {len(X)} images and {len(y)} labels; need equal, non-zero counts")
 
         device = self.device
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)  # dropout and any other global-RNG use
         shuffle_gen = torch.Generator().manual_seed(cfg.seed)
-        model = self.net.to(device)
         X, y = X.to(device), y.to(device)
+        model = self.net.to(device)
+        if hasattr(model, "init_from_data") and not getattr(model, "data_initialised", True):
+            # Data-dependent init (fastnet's whitening filters) from a seeded sample of training images.
+            sample = torch.randperm(len(X), generator=torch.Generator().manual_seed(cfg.seed))[:5000].to(device)
+            model.init_from_data(X[sample])
+        self.amp_dtype = resolve_amp(cfg.amp, device)
+        self.channels_last = resolve_channels_last(cfg.channels_last, model)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        # The compiled module shares parameters with self.net; state_dicts are taken from self.net.
+        fwd = torch.compile(model) if cfg.compile else model
+        self._eval_model = fwd
         sets = {
             "val": (X_val.to(device), y_val.to(device)) if has["val"] else None,
             "test": (X_test.to(device), y_test.to(device)) if has["test"] else None,
         }
-        opt = build_optimizer(self._optimizer_spec, model.parameters(), cfg)
+        opt = build_optimizer(self._optimizer_spec, param_groups(model, cfg), cfg)
         self.optimizer = opt
+        scaler = grad_scaler(device, self.amp_dtype)
+        augment = BatchAugment(
+            AugmentConfig(translate=cfg.translate, flip=cfg.flip, cutout=cfg.cutout), len(X), cfg.seed, device
+        )
         base_lrs = [g["lr"] for g in opt.param_groups]
         n, bs = len(X), cfg.batch_size
         steps_per_epoch = math.ceil(n / bs)  # the last, partial batch is kept, as the notebook's DataLoader did
         total_steps = steps_per_epoch * cfg.epochs
         warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
+        lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
         best_state = None
+        self.seconds_to_target: float | None = None
         t_start = time.perf_counter()
         for cb in self.callbacks:
             getattr(cb, "on_train_begin", lambda t: None)(self)
 
         for epoch in range(len(self.history) + 1, cfg.epochs + 1):
             model.train()
+            if hasattr(model, "epoch_hook"):
+                model.epoch_hook(epoch)  # e.g. fastnet freezes its whitening bias after a few epochs
             perm = torch.randperm(n, generator=shuffle_gen).to(device)
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
@@ -279,7 +387,12 @@ class Trainer:
             t0 = time.perf_counter()
             for i in range(steps_per_epoch):
                 idx = perm[i * bs : (i + 1) * bs]
-                xb, yb = as_float_images(X[idx]), y[idx]
+                xb, yb = X[idx], y[idx]
+                if augment.active:
+                    xb = augment(xb, idx, epoch)  # on the uint8 batch: cheaper than on floats
+                xb = as_float_images(xb)
+                if self.channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
                 factor = lr_factor(
                     self.step, total_steps, cfg.schedule, warmup_steps=warmup_steps,
                     steps_per_epoch=steps_per_epoch, step_size=cfg.step_size, gamma=cfg.gamma,
@@ -287,14 +400,18 @@ class Trainer:
                 for group, base in zip(opt.param_groups, base_lrs):
                     group["lr"] = base * factor
                 lr = base_lrs[0] * factor
-                out = model(xb)
-                loss = self.loss_fn(out, yb)
+                with autocast(device, self.amp_dtype):
+                    out = fwd(xb)
+                    loss = self.loss_fn(out.float(), yb)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                self.step += 1
+                if lookahead is not None:
+                    lookahead.step(model, self.step)
                 loss_sum += loss.detach() * len(idx)
                 correct += (out.detach().argmax(1) == yb).sum()
-                self.step += 1
                 bar.update()
             train_loss = loss_sum.item() / n  # the one host sync of the epoch
             seconds = time.perf_counter() - t0
@@ -303,31 +420,45 @@ class Trainer:
                 raise TrainingDiverged(
                     f"training loss became {train_loss} in epoch {epoch}; lower the learning rate (--lr {cfg.lr:g})"
                 )
+            if lookahead is not None and epoch == cfg.epochs:
+                lookahead.finish(model)  # end on the averaged weights
             row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / n}
+            evaluate_now = epoch >= cfg.eval_from or epoch == cfg.epochs
             for split in ("val", "test"):
-                if sets[split] is not None:
-                    row[f"{split}_loss"], row[f"{split}_acc"] = evaluate(model, *sets[split], cfg.eval_batch_size)
+                if sets[split] is not None and evaluate_now:
+                    row[f"{split}_loss"], row[f"{split}_acc"] = self._evaluate(*sets[split])
                 else:
                     row[f"{split}_loss"] = row[f"{split}_acc"] = float("nan")
             row["lr"], row["seconds"] = lr, seconds
             self.history.append(row)
 
-            if has[watched] and self.stopper.update(row[f"{watched}_acc"], epoch):
+            if has[watched] and evaluate_now and self.stopper.update(row[f"{watched}_acc"], epoch):
                 if cfg.restore_best:
                     best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
             self.log(self._epoch_line(row))
+            reached = cfg.target_acc is not None and evaluate_now and row["test_acc"] >= cfg.target_acc
+            if reached:
+                self.seconds_to_target = time.perf_counter() - t_start
             for cb in self.callbacks:
                 getattr(cb, "on_epoch_end", lambda t, r: None)(self, row)
+            if reached:
+                self.log(f"target test accuracy {cfg.target_acc:.4f} reached after {self.seconds_to_target:.1f}s")
+                break
             if self.stopper.should_stop:
                 self.log(f"early stop: no {watched} accuracy gain > {cfg.min_delta} in {cfg.patience} epochs")
                 break
 
-        if best_state is not None:
+        if best_state is not None and self.stopper.best_epoch != len(self.history):
             model.load_state_dict(best_state)
         self.summary = self._summary(sets, watched, time.perf_counter() - t_start)
         for cb in self.callbacks:
             getattr(cb, "on_train_end", lambda t, s: None)(self, self.summary)
         return self.history
+
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        cfg = self.config
+        return evaluate(self._eval_model, x, y, cfg.eval_batch_size, tta=cfg.tta, amp_dtype=self.amp_dtype,
+                        channels_last=self.channels_last)  # fmt: skip
 
     # -- reporting --------------------------------------------------------------------------------
 
@@ -359,10 +490,15 @@ class Trainer:
         }
         # test_acc/test_loss are those of exactly the weights the model now holds (the best epoch's).
         if sets["test"] is not None:
-            summary["test_loss"], summary["test_acc"] = evaluate(self.net, *sets["test"], cfg.eval_batch_size)
+            summary["test_loss"], summary["test_acc"] = self._evaluate(*sets["test"])
         else:
             summary["test_loss"] = summary["test_acc"] = float("nan")
+        if cfg.target_acc is not None:
+            summary.update(target_acc=cfg.target_acc, seconds_to_target=self.seconds_to_target)
         summary.update(
+            tta=cfg.tta,
+            amp=str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "fp32",
+            channels_last=self.channels_last,
             wall_seconds=wall,
             train_seconds=sum(r["seconds"] for r in rows),
             device=str(self.device),
@@ -382,4 +518,11 @@ def _nanmax(values: Iterable[float]) -> float:
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+        if names:
+            return f"{names[0]} ({len(names)} logical CPUs)"
+    except OSError:
+        pass
     return platform.processor() or platform.machine()

@@ -1,0 +1,139 @@
+"""The fast path: TTA, lookahead, BN parameter groups, autocast/channels_last, target stop, bench."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from cifarlab.config import TrainConfig
+from cifarlab.models import create_model
+from cifarlab.recipes import RECIPES
+from cifarlab.trainer import Lookahead, Trainer, evaluate, param_groups, tta_logits
+
+CLI = str(Path(sys.executable).parent / "cifarlab")
+
+
+def toy(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 10, (n,), generator=g)
+    x = torch.rand(n, 3, 32, 32, generator=g) * 0.5
+    x.view(n, -1)[torch.arange(n), y * 300] += 0.5
+    return (x * 255).to(torch.uint8), y
+
+
+def test_tta_views_match_a_manual_average():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10)).eval()
+    x = torch.rand(5, 3, 32, 32)
+    flip = 0.5 * (model(x) + model(x.flip(3)))
+    assert torch.allclose(tta_logits(model, x, "flip"), flip)
+    pad = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    views = [pad[:, :, :32, :32], pad[:, :, 2:, 2:]]
+    ref = 0.5 * flip + sum(0.25 * 0.5 * (model(v) + model(v.flip(3))) for v in views)
+    assert torch.allclose(tta_logits(model, x, "flip_translate"), ref, atol=1e-6)
+    assert torch.equal(tta_logits(model, x, "none"), model(x))
+
+
+def test_bn_parameters_get_scaled_lr_and_unchanged_decay_step():
+    model = create_model("cnn3")
+    cfg = TrainConfig(lr=0.1, weight_decay=0.01, bn_lr_scale=64)
+    groups = param_groups(model, cfg)
+    bn = {id(p) for m in model.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters()}
+    assert {id(p) for p in groups[1]["params"]} == bn
+    assert not bn & {id(p) for p in groups[0]["params"]}
+    assert groups[1]["lr"] * groups[1]["weight_decay"] == pytest.approx(cfg.lr * cfg.weight_decay)
+    assert len(param_groups(model, TrainConfig())) == 1
+
+
+def test_lookahead_pulls_weights_to_their_average():
+    model = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    la = Lookahead(model, total_steps=10, every=5)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    la.step(model, 5)  # decay = 0.95**5 * 0.5**3
+    d = 0.95**5 * 0.5**3
+    assert torch.allclose(model.weight, torch.full((1, 2), 1 - d))
+    la.step(model, 6)  # not a multiple of 5: untouched
+    assert torch.allclose(model.weight, torch.full((1, 2), 1 - d))
+
+
+def test_bf16_channels_last_path_tracks_fp32():
+    x, y = toy(128)
+
+    def run(**kw):
+        torch.manual_seed(0)
+        t = Trainer(create_model("cnn2"), num_epochs=1, learning_rate=1e-3, optimizer="adam", batch_size=64,
+                    log=None, progress=False, **kw)  # fmt: skip
+        t.train(x, y)
+        return t
+
+    fp32 = run(amp="off", channels_last="off")
+    fast = run(amp="bf16", channels_last="on")
+    assert fast.amp_dtype == torch.bfloat16 and fast.channels_last
+    assert fast.history["train_loss"][0] == pytest.approx(fp32.history["train_loss"][0], rel=0.05)
+    for p, q in zip(fp32.net.parameters(), fast.net.parameters()):
+        assert torch.allclose(p, q, atol=5e-3), "one step apart from fp32 by more than bf16 rounding"
+
+
+def test_target_accuracy_stops_and_records_time():
+    x, y = toy(300)
+    t = Trainer(nn.Sequential(nn.Flatten(), nn.Linear(3072, 10)), num_epochs=30, learning_rate=0.05, log=None,
+                progress=False, target_acc=0.5)  # fmt: skip
+    t.train(x, y, x, y)
+    accs = t.history["test_acc"]
+    assert accs[-1] >= 0.5 and all(a < 0.5 for a in accs[:-1]) and len(accs) < 30
+    assert 0 < t.summary["seconds_to_target"] <= t.summary["wall_seconds"]
+
+
+def test_fastnet_whitens_from_data_and_freezes_whitening_bias():
+    x, y = toy(128)
+    model = create_model("fastnet", width=0.25)
+    assert not model.data_initialised
+    t = Trainer(model, num_epochs=4, learning_rate=0.05, batch_size=64, log=None, progress=False,
+                momentum=0.9, nesterov=True, flip="alternating", translate=2, tta="flip")  # fmt: skip
+    bias_before_epoch4 = {}
+    t.callbacks.append(type("Spy", (), {"on_epoch_end": lambda self, tr, row: bias_before_epoch4.update(
+        {row["epoch"]: model.whiten.bias.detach().clone()})})())  # fmt: skip
+    t.train(x, y, x, y)
+    assert model.data_initialised and not model.whiten.weight.requires_grad
+    assert not torch.equal(bias_before_epoch4[1], bias_before_epoch4[3])
+    assert torch.equal(bias_before_epoch4[3], bias_before_epoch4[4])  # frozen after 3 epochs
+    assert model.state_dict()["whitened"]  # travels with the weights
+
+
+def test_speed_recipes_are_valid_configs():
+    for name in ("fast",):
+        cfg = RECIPES[name].config().validate()
+        assert cfg.train.amp == "auto" and cfg.train.tta != "none"
+    # every recipe validates and names a registered model
+    for recipe in RECIPES.values():
+        recipe.config().validate()
+
+
+def test_bench_cli_writes_json_and_markdown(tmp_path, fake_folder):
+    proc = subprocess.run([CLI, "bench", "--throughput", "--models", "softmax,cnn2", "--batch-size", "16", "--steps",
+                           "2", "--rounds", "2", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert [r["model"] for r in report["throughput"]] == ["softmax", "cnn2"]
+    for r in report["throughput"]:
+        for key in ("batch_size", "ours_train_img_s", "seed_loop_train_img_s", "ours_eval_img_s"):
+            assert r[key] > 0
+        assert r["batch_size"] == 16 and r["rounds"] == 2
+    assert "| cnn2 | 16 |" in (tmp_path / "bench.md").read_text()
+
+    proc = subprocess.run([CLI, "bench", "--time-to", "0.3", "--recipe", "seed-softmax", "--seeds", "2", "--data",
+                           str(fake_folder), "--out", str(tmp_path / "tt")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    tt = json.loads((tmp_path / "tt" / "bench.json").read_text())["time_to"]
+    assert tt["seeds"] == 2 and tt["reached"] == 2 and len(tt["runs"]) == 2
+    assert tt["seconds_to_target"]["min"] <= tt["seconds_to_target"]["median"] <= tt["seconds_to_target"]["max"]
+    assert all(r["final_test_acc"] >= 0.3 for r in tt["runs"])
