@@ -13,6 +13,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/cifarlab train $(RUN_ARGS)
 
 test: $(VENV)/.dev
+	@scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
 install: $(VENV)/.installed

@@ -169,3 +169,23 @@ def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
     assert all(len(ln.split(",")) == len(METRIC_COLUMNS) for ln in lines[1:])
     summary = json.loads((tmp_path / "long" / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["epochs_run"] == len(lines) - 1
+
+
+def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):
+    proc = cli("train", "--recipe", "seed-mlp-first", "--data", fake_folder, "--epochs", "2", "--select-on", "test",
+               "--out", tmp_path, "--name", "nb", "--no-progress")  # fmt: skip
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    config = json.loads((run_dir / "config.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert config["data"]["val_size"] == 0 and config["data"]["train_batches"] == [1]
+    assert summary["selected_on"] == "test" and summary["train_images"] == 10000 and summary["val_images"] == 0
+
+
+def test_model_args_reach_the_model(fake_folder, tmp_path):
+    proc = cli("train", "--model", "fastnet", "--model-arg", "width=0.125", "--data", fake_folder, "--epochs", "1",
+               "--train-limit", "600", "--val-size", "100", "--out", tmp_path, "--no-progress")  # fmt: skip
+    run = cifarlab.load_run(Path(proc.stdout.strip().splitlines()[-1]))
+    assert run.config.model_kwargs == {"width": 0.125}
+    assert run.model.head.in_features == 32  # 256 * 0.125
+    bad = cli("train", "--model-arg", "width", "--data", fake_folder, "--out", tmp_path, check=False)
+    assert_one_line_error(bad, "--model-arg expects KEY=VALUE")

@@ -22,7 +22,7 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
 
 def _train_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model; prints the run folder last",
-                       description="Train a recipe (default: quick); flags override the recipe's settings.")  # fmt: skip
+                       description="Train a recipe (default: fast); flags override the recipe's settings.")  # fmt: skip
     p.add_argument("--recipe", help="named recipe (see 'cifarlab recipes')")
     p.add_argument("--model", help="registered model (see 'cifarlab models')")
     p.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
@@ -68,6 +68,11 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     o.add_argument("--out", metavar="DIR", help="parent folder of run folders (default: runs)")
     o.add_argument("--name", help="run folder name (default: <recipe>-<time>)")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r = p.add_argument_group("resume")
+    r.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last completed epoch")
+    r.add_argument("--resume-from", choices=("last", "best"), default="last",
+                   help="checkpoint to resume from (best: when last.pt is damaged)")  # fmt: skip
+    r.add_argument("--override", action="store_true", help="accept settings that differ from the run's config")
     return p
 
 
@@ -125,11 +130,55 @@ def parse_key_values(items: Sequence[str], flag: str) -> dict[str, Any]:
     return out
 
 
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k in ("data", "train"):
+            out.update(_flat(v, f"{k}."))
+        else:
+            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def resume_config(args: argparse.Namespace):
+    """The run's saved config with the given flags applied; refuse differences unless --override."""
+    import json
+
+    from .checkpoint import load_checkpoint
+    from .config import ExperimentConfig, apply_overrides
+    from .errors import RunError
+
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.json").is_file():
+        raise RunError(f"{run_dir} is not a run folder (no config.json); pass the folder 'cifarlab train' printed")
+    if args.recipe:
+        raise ConfigError("--resume continues a run with its own config; drop --recipe")
+    saved = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    given = {field: getattr(args, flag) for flag, field in _TRAIN_OVERRIDES.items() if getattr(args, flag) is not None}
+    given.pop("name", None)
+    if args.train_batches is not None:
+        from .data import parse_train_batches
+
+        given["train_batches"] = parse_train_batches(args.train_batches)
+    config = apply_overrides(ExperimentConfig.from_dict(saved.to_dict()), given).validate()
+    before, after = _flat(saved.to_dict()), _flat(config.to_dict())
+    diffs = [f"{k} {before[k]!r} -> {after[k]!r}" for k in sorted(after) if before.get(k) != after[k]]
+    if diffs and not args.override:
+        raise ConfigError(f"resume settings differ from the run's config ({'; '.join(diffs)}); add --override to accept")
+    checkpoint = load_checkpoint(run_dir / f"{args.resume_from}.pt")
+    return config, run_dir, checkpoint
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .experiment import run_experiment
 
-    config = config_from_args(args)
-    run_dir = run_experiment(config, progress=not args.no_progress)
+    if args.resume:
+        config, run_dir, checkpoint = resume_config(args)
+        print(f"resuming {run_dir} after epoch {checkpoint['epoch']} ({args.resume_from}.pt)")
+        run_dir = run_experiment(config, resume=(run_dir, checkpoint), progress=not args.no_progress)
+    else:
+        config = config_from_args(args)
+        run_dir = run_experiment(config, progress=not args.no_progress)
     import json
 
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -182,9 +231,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     if not args.run_dir:
         raise ConfigError("pass a RUN_DIR, or --model NAME --weights FILE")
-    result = evaluate_run(args.run_dir, data=args.data, offline=bool(args.offline))
+    result = evaluate_run(args.run_dir, data=args.data, offline=bool(args.offline), tta=args.tta)
     print(result.table())
-    print(f"wrote evaluation.json and confusion.png in {args.run_dir}")
+    print(f"expected calibration error {100 * result.ece():.2f}%")
+    print(f"wrote evaluation.json, confusion.png, per_class.png, mistakes.png, reliability.png in {args.run_dir}")
     return 0
 
 
@@ -213,6 +263,55 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from .predict import predict_files
+    from .runs import load_run
+
+    if args.topk <= 0:
+        raise ConfigError(f"--topk must be a positive number, got {args.topk}")
+    run = load_run(args.run_dir)
+    results = predict_files(run, args.images, topk=args.topk)
+    if not results:
+        raise ConfigError("no images found in " + ", ".join(args.images))
+    if args.json:
+        print(json.dumps([{"path": r.path, "error": r.error,
+                           "topk": [{"class": c, "prob": p} for c, p in r.topk] if r.topk else None}
+                          for r in results], indent=2))  # fmt: skip
+    for r in results:
+        if r.error:
+            print(f"cifarlab: error: {r.error}", file=sys.stderr)
+        elif not args.json:
+            print(f"{r.path}: " + ", ".join(f"{c} {100 * p:.1f}%" for c, p in r.topk))
+    return 1 if any(r.error for r in results) else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_run
+
+    path = export_run(args.run_dir, args.format, args.out)
+    print(path)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    out = Path(args.out)
+    _, table = compare(args.run_dirs, out)
+    print(table, end="")
+    print(f"wrote {out}, {out.with_suffix('.csv')}, {out.with_suffix('.md')}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(write_report(args.run_dir, data=args.data, offline=bool(args.offline)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cifarlab", description="Train, evaluate and compare CIFAR-10 classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -232,10 +331,31 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto")
     b.add_argument("--data", metavar="PATH", help="CIFAR-10 archive or folder")
     b.set_defaults(func=cmd_bench)
+    cp = sub.add_parser("compare", help="overlay runs' curves and tabulate them")
+    cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cp.add_argument("--out", default="compare.png", metavar="FILE.png", help="figure (CSV and .md beside it)")
+    cp.set_defaults(func=cmd_compare)
+    rp = sub.add_parser("report", help="write RUN_DIR/report.html (self-contained)")
+    rp.add_argument("run_dir", metavar="RUN_DIR")
+    _add_data_flags(rp)
+    rp.set_defaults(func=cmd_report)
+    pr = sub.add_parser("predict", help="top-k classes for image files (any size or mode)")
+    pr.add_argument("run_dir", metavar="RUN_DIR")
+    pr.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER")
+    pr.add_argument("--topk", type=int, default=3)
+    pr.add_argument("--json", action="store_true", help="print JSON")
+    pr.set_defaults(func=cmd_predict)
+    ex = sub.add_parser("export", help="export a run's model to ONNX or TorchScript")
+    ex.add_argument("run_dir", metavar="RUN_DIR")
+    ex.add_argument("--format", required=True, help="onnx or torchscript")
+    ex.add_argument("--out", metavar="FILE", help="output file (default: RUN_DIR/model.onnx or model.torchscript.pt)")
+    ex.set_defaults(func=cmd_export)
     p = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix")
     p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run folder (writes its report files there)")
     p.add_argument("--model", help="with --weights: the registered model the weights belong to")
     p.add_argument("--weights", metavar="FILE", help="a plain state_dict file (e.g. the notebook's .pth)")
+    p.add_argument("--tta", nargs="?", const="flip_translate", default="none",
+                   help="test-time augmentation (flip, flip_translate; default with the flag: flip_translate)")  # fmt: skip
     _add_data_flags(p)
     p.set_defaults(func=cmd_evaluate)
     return parser

@@ -1,4 +1,4 @@
-"""Evaluation: test accuracy, per-class accuracy and the confusion matrix of a trained model."""
+"""Evaluation: test accuracy, per-class accuracy, confusion matrix, calibration and worst mistakes."""
 
 from __future__ import annotations
 
@@ -22,6 +22,18 @@ class EvalResult:
     loss: float
     confusion: torch.Tensor  # (C, C) int64, rows = true class, columns = predicted
     classes: list[str]
+    probs: torch.Tensor | None = None  # (N, C) softmax probabilities
+    labels: torch.Tensor | None = None  # (N,)
+
+    def ece(self, n_bins: int = 15) -> float:
+        """Expected calibration error: sum over confidence bins of |B|/N * |accuracy(B) - confidence(B)|."""
+        return expected_calibration_error(self.probs, self.labels, n_bins)
+
+    def mistakes(self, k: int = 32) -> torch.Tensor:
+        """Indices of the k wrong predictions made with the highest confidence, most confident first."""
+        conf, pred = self.probs.max(1)
+        wrong = (pred != self.labels).nonzero().flatten()
+        return wrong[conf[wrong].argsort(descending=True)][:k]
 
     @property
     def per_class_accuracy(self) -> list[float]:
@@ -29,9 +41,11 @@ class EvalResult:
         return (c.diag() / c.sum(1).clamp(min=1)).tolist()
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"ece": self.ece()} if self.probs is not None else {}
         return {
             "test_acc": self.accuracy,
             "test_loss": self.loss,
+            **extra,
             "per_class_acc": dict(zip(self.classes, self.per_class_accuracy)),
             "confusion": self.confusion.tolist(),
             "classes": self.classes,
@@ -43,31 +57,61 @@ class EvalResult:
         return "\n".join(lines)
 
 
+def reliability_bins(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15) -> list[dict[str, float]]:
+    """Per equal-width confidence bin: count, accuracy and mean confidence (empty bins have count 0)."""
+    conf, pred = probs.max(1)
+    hit = (pred == labels).double()
+    # bin b holds confidences in (b/n, (b+1)/n]; confidence 0 cannot occur for a softmax max
+    idx = (conf.double() * n_bins).ceil().long().clamp(1, n_bins) - 1
+    out = []
+    for b in range(n_bins):
+        m = idx == b
+        n = int(m.sum())
+        out.append({"lo": b / n_bins, "hi": (b + 1) / n_bins, "count": n,
+                    "acc": float(hit[m].mean()) if n else 0.0, "conf": float(conf[m].double().mean()) if n else 0.0})  # fmt: skip
+    return out
+
+
+def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15) -> float:
+    total = len(labels)
+    return sum(b["count"] / total * abs(b["acc"] - b["conf"]) for b in reliability_bins(probs, labels, n_bins))
+
+
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Counts of (true, predicted) pairs, one bincount over ``true * C + predicted``."""
     flat = target.long() * num_classes + pred.long()
     return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
-def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes, batch_size: int = 1000) -> EvalResult:
-    logits = predict_logits(model, x, batch_size)
-    loss = nn.functional.cross_entropy(logits, y.cpu()).item()
+def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes, batch_size: int = 1000,
+                   tta: str = "none") -> EvalResult:  # fmt: skip
+    logits = predict_logits(model, x, batch_size, tta=tta)
+    y = y.cpu()
+    loss = nn.functional.cross_entropy(logits, y).item()
     pred = logits.argmax(1)
-    cm = confusion_matrix(pred, y.cpu(), len(classes))
-    return EvalResult(float((pred == y.cpu()).double().mean()), loss, cm, list(classes))
+    cm = confusion_matrix(pred, y, len(classes))
+    return EvalResult(float((pred == y).double().mean()), loss, cm, list(classes), logits.softmax(1), y)
 
 
 def evaluate_run(run_dir: str | Path, *, arrays: CifarArrays | None = None, data=None, offline=False,
-                 device: str = "cpu") -> EvalResult:  # fmt: skip
-    """Evaluate a run's model.pt on the test set; write evaluation.json and confusion.png into the run folder."""
-    from .plots import plot_confusion
+                 device: str = "cpu", tta: str = "none") -> EvalResult:  # fmt: skip
+    """Evaluate a run's model.pt on the test set and write the report files into the run folder:
+    evaluation.json, confusion.png, per_class.png, mistakes.png and reliability.png."""
+    from . import plots
 
     run = load_run(run_dir, device=device)
     arrays = arrays or load_cifar10(data or run.config.data.data, offline=offline)
-    result = evaluate_model(run.model, arrays.test_x, arrays.test_y, run.classes)
-    atomic_write_json(run.path / "evaluation.json", result.to_dict())
-    plot_confusion(result.confusion, result.classes, run.path / "confusion.png",
-                   title=f"{run.path.name}: test accuracy {100 * result.accuracy:.2f}%")  # fmt: skip
+    result = evaluate_model(run.model, arrays.test_x, arrays.test_y, run.classes, tta=tta)
+    title = f"{run.path.name}: test accuracy {100 * result.accuracy:.2f}%" + (f" (TTA {tta})" if tta != "none" else "")
+    plots.plot_confusion(result.confusion, result.classes, run.path / "confusion.png", title=title)
+    plots.plot_per_class(result.per_class_accuracy, result.classes, run.path / "per_class.png", title=title)
+    worst = result.mistakes(32)
+    plots.plot_gallery(arrays.test_x[worst], [result.classes[i] for i in result.labels[worst]],
+                       [result.classes[i] for i in result.probs[worst].argmax(1)], result.probs[worst].max(1).values,
+                       run.path / "mistakes.png")  # fmt: skip
+    plots.plot_reliability(reliability_bins(result.probs, result.labels), result.ece(), run.path / "reliability.png")
+    atomic_write_json(run.path / "evaluation.json", {**result.to_dict(), "tta": tta,
+                      "mistakes": [int(i) for i in worst]})  # fmt: skip
     return result
 
 

@@ -12,7 +12,8 @@ from .config import ExperimentConfig
 from .data import CifarArrays, load_cifar10, make_splits
 from .models import count_parameters, create_model
 from .plots import LivePlot, in_notebook
-from .runs import RunWriter, atomic_write_json, check_writable, default_run_name, new_run_dir
+from .checkpoint import CheckpointWriter
+from .runs import RunWriter, atomic_write_json, check_writable, default_run_name, new_run_dir, rewrite_metrics
 from .trainer import Trainer
 
 
@@ -20,6 +21,7 @@ def run_experiment(
     config: ExperimentConfig,
     *,
     arrays: CifarArrays | None = None,
+    resume: tuple[Path, dict[str, Any]] | None = None,
     callbacks: Iterable[Any] = (),
     progress: bool = True,
     log: Callable[[str], None] = print,
@@ -28,6 +30,7 @@ def run_experiment(
 
     Everything that can be checked before training is checked first (settings, output folder, data,
     split sizes), so a bad input fails in seconds and leaves no half-made run folder behind.
+    ``resume=(run_dir, checkpoint)`` continues that run in its own folder instead of making a new one.
     """
     config.validate()
     out = check_writable(config.out)
@@ -38,8 +41,13 @@ def run_experiment(
     splits = make_splits(
         arrays, train_batches=d.train_batches, train_limit=d.train_limit, val_size=d.val_size, split_seed=d.split_seed
     )
-    run_dir = new_run_dir(out, config.name or default_run_name(config))
-    config.name = run_dir.name
+    if resume is None:
+        run_dir = new_run_dir(out, config.name or default_run_name(config))
+        config.name = run_dir.name
+    else:
+        run_dir, checkpoint = resume
+        # metrics.csv may hold an epoch finished after the checkpoint was taken: keep exactly its rows.
+        rewrite_metrics(run_dir / "metrics.csv", checkpoint["history"])
 
     torch.manual_seed(config.train.seed)  # the model's initial weights depend on the seed alone
     model = create_model(config.model, num_classes=len(splits.classes), **config.model_kwargs)
@@ -52,8 +60,10 @@ def run_experiment(
         run_dir, config, splits.classes,
         extra_summary={"data_source": arrays.source, "parameters": count_parameters(model), **sizes},
     )  # fmt: skip
+    checkpoints = CheckpointWriter(run_dir, config.to_dict(), splits.classes)
     extra = [LivePlot(run_dir.name)] if in_notebook() else []
-    trainer = Trainer(model, config=config.train, callbacks=[writer, *extra, *callbacks], progress=progress, log=log)
+    trainer = Trainer(model, config=config.train, callbacks=[writer, checkpoints, *extra, *callbacks],
+                      progress=progress, log=log)  # fmt: skip
     log(
         f"{run_dir}: {config.model} ({count_parameters(model):,} parameters) on {trainer.device}; "
         f"{sizes['train_images']} train / {sizes['val_images']} val / {sizes['test_images']} test images"
@@ -63,16 +73,22 @@ def run_experiment(
             splits.train.x, splits.train.y, splits.test.x, splits.test.y,
             X_val=splits.val.x if splits.val is not None else None,
             y_val=splits.val.y if splits.val is not None else None,
+            resume=resume[1] if resume is not None else None,
         )  # fmt: skip
     except BaseException as e:
         # Completed epochs are already in metrics.csv; say how the run ended, then let the error through.
         status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        if len(trainer.history):
+            log(f"{status}: epochs 1-{len(trainer.history)} are saved; continue with: cifarlab train --resume {run_dir}")
         atomic_write_json(
             run_dir / "summary.json",
             {"name": run_dir.name, "model": config.model, "recipe": config.recipe, "status": status,
              "error": f"{type(e).__name__}: {e}", "epochs_run": len(trainer.history)},
         )  # fmt: skip
         raise
+    from .report import write_report
+
+    write_report(run_dir, arrays=arrays)  # evaluation files + report.html, after the timed training
     return run_dir
 
 

@@ -57,24 +57,70 @@ def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "") -> Path
 
 
 def plot_confusion(matrix, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
-    """Confusion matrix (rows: true class, columns: predicted), counts annotated, colour by row share."""
+    """Confusion matrix (rows: true class, columns: predicted): counts on the left, row-normalised right."""
     import numpy as np
 
     m = np.asarray(matrix, dtype=float)
     share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
-    fig = Figure(figsize=(7.5, 6.5))
+    fig = Figure(figsize=(15, 6.5))
+    for ax, values, fmt, label in zip(fig.subplots(1, 2), (m, share), ("{:.0f}", "{:.2f}"),
+                                      ("counts", "share of true class")):  # fmt: skip
+        im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        ax.set_yticks(range(len(classes)), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")  # fmt: skip
+        ax.set_title(label)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle(title or "confusion matrix")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_per_class(acc: Sequence[float], classes: Sequence[str], path: str | Path, title: str = "") -> Path:
+    fig = Figure(figsize=(8, 4))
     ax = fig.subplots()
-    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(m.shape[0]):
-        for j in range(m.shape[1]):
-            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
-                    color="white" if share[i, j] > 0.5 else "black")  # fmt: skip
-    fig.colorbar(im, ax=ax, fraction=0.046, label="share of true class")
-    ax.set_title(title or "confusion matrix")
+    bars = ax.bar(range(len(classes)), [100 * a for a in acc], color="tab:blue")
+    ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title or "per-class accuracy")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_gallery(images, true: Sequence[str], pred: Sequence[str], conf, path: str | Path, cols: int = 8) -> Path:
+    """A grid of images (uint8 (N, 3, 32, 32)) captioned 'true -> predicted (confidence)'."""
+    n = max(len(images), 1)
+    rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(cols * 1.6, rows * 1.9))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < len(images):
+            ax.imshow(images[k].permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_title(f"{true[k]}\n→ {pred[k]} {100 * float(conf[k]):.0f}%", fontsize=7)
+    fig.suptitle("most confident mistakes (true → predicted, confidence)")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_reliability(bins: Sequence[dict], ece: float, path: str | Path) -> Path:
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    centres = [(b["lo"] + b["hi"]) / 2 for b in bins]
+    width = bins[0]["hi"] - bins[0]["lo"] if bins else 0.1
+    ax.bar(centres, [b["acc"] if b["count"] else 0 for b in bins], width=width, edgecolor="black", label="accuracy")
+    ax.plot([0, 1], [0, 1], "k--", label="perfect calibration")
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"reliability diagram (ECE {100 * ece:.2f}%)")
+    ax.legend(loc="upper left")
     fig.tight_layout()
     return save_figure(fig, path)
 

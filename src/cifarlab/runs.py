@@ -114,6 +114,16 @@ class MetricsWriter:
             os.fsync(f.fileno())
 
 
+def rewrite_metrics(path: str | Path, rows: list[dict[str, float]]) -> None:
+    """Replace metrics.csv by exactly ``rows`` (atomically), e.g. the epochs a checkpoint holds."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(METRIC_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_value(row.get(col, float("nan"))) for col in METRIC_COLUMNS])
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
 def _csv_value(v: Any) -> str:
     if isinstance(v, float):
         return "" if math.isnan(v) else f"{v:.6g}"
@@ -188,13 +198,21 @@ class LoadedRun:
         return read_metrics(f) if f and f.exists() else []
 
     @torch.no_grad()
-    def predict(self, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-        """Class probabilities ``(N, num_classes)`` for images ``(N, 3, 32, 32)`` (uint8, or float in [0, 1])."""
+    def predict(self, images, batch_size: int = 1000, tta: str = "none") -> torch.Tensor:
+        """Class probabilities ``(N, num_classes)``.
+
+        ``images``: a tensor ``(N, 3, 32, 32)`` (uint8, or float in [0, 1]), or a list of image paths,
+        PIL images or HWC uint8 arrays of any size and mode (resized to 32x32 RGB).
+        """
+        if not isinstance(images, torch.Tensor):
+            from .predict import as_batch
+
+            images = as_batch(images)
         if images.ndim == 3:
             images = images.unsqueeze(0)
         if images.ndim != 4 or tuple(images.shape[1:]) != (3, 32, 32):
             raise RunError(f"expected images of shape (N, 3, 32, 32), got {tuple(images.shape)}")
-        return predict_logits(self.model, as_float_images(images), batch_size).softmax(dim=1)
+        return predict_logits(self.model, as_float_images(images), batch_size, tta=tta).softmax(dim=1)
 
 
 def load_model_file(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -318,10 +318,13 @@ class Trainer:
         *,
         X_val: torch.Tensor | None = None,
         y_val: torch.Tensor | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> History:
         """Train on (X, y); evaluate validation and test sets after every epoch.
 
         Images are ``(N, 3, 32, 32)``, uint8 or float in [0, 1]; labels int64. Returns the history.
+        ``resume``: a :meth:`checkpoint_state` dict; training continues after its last epoch exactly
+        as if it had never stopped (same shuffles, augmentations, dropout masks and LR steps).
         """
         cfg = self.config
         watched = "val" if cfg.select_on == "val" else "test"
@@ -338,7 +341,7 @@ class Trainer:
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)  # dropout and any other global-RNG use
-        shuffle_gen = torch.Generator().manual_seed(cfg.seed)
+        self._shuffle_gen = shuffle_gen = torch.Generator().manual_seed(cfg.seed)
         X, y = X.to(device), y.to(device)
         model = self.net.to(device)
         if hasattr(model, "init_from_data") and not getattr(model, "data_initialised", True):
@@ -358,8 +361,8 @@ class Trainer:
         }
         opt = build_optimizer(self._optimizer_spec, param_groups(model, cfg), cfg)
         self.optimizer = opt
-        scaler = grad_scaler(device, self.amp_dtype)
-        augment = BatchAugment(
+        self._scaler = scaler = grad_scaler(device, self.amp_dtype)
+        self._augment = augment = BatchAugment(
             AugmentConfig(translate=cfg.translate, flip=cfg.flip, cutout=cfg.cutout), len(X), cfg.seed, device
         )
         base_lrs = [g["lr"] for g in opt.param_groups]
@@ -367,10 +370,15 @@ class Trainer:
         steps_per_epoch = math.ceil(n / bs)  # the last, partial batch is kept, as the notebook's DataLoader did
         total_steps = steps_per_epoch * cfg.epochs
         warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
-        lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
-        best_state = None
+        self._lookahead = lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
+        self._best_state = None
         self.seconds_to_target: float | None = None
-        t_start = time.perf_counter()
+        self.improved = False
+        elapsed_before = 0.0
+        if resume is not None:
+            elapsed_before = self._load_checkpoint_state(resume)
+        t_start = time.perf_counter() - elapsed_before
+        self._t_start = t_start
         for cb in self.callbacks:
             getattr(cb, "on_train_begin", lambda t: None)(self)
 
@@ -432,9 +440,9 @@ class Trainer:
             row["lr"], row["seconds"] = lr, seconds
             self.history.append(row)
 
-            if has[watched] and evaluate_now and self.stopper.update(row[f"{watched}_acc"], epoch):
-                if cfg.restore_best:
-                    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            self.improved = has[watched] and evaluate_now and self.stopper.update(row[f"{watched}_acc"], epoch)
+            if self.improved and cfg.restore_best:
+                self._best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
             self.log(self._epoch_line(row))
             reached = cfg.target_acc is not None and evaluate_now and row["test_acc"] >= cfg.target_acc
             if reached:
@@ -448,12 +456,56 @@ class Trainer:
                 self.log(f"early stop: no {watched} accuracy gain > {cfg.min_delta} in {cfg.patience} epochs")
                 break
 
-        if best_state is not None and self.stopper.best_epoch != len(self.history):
-            model.load_state_dict(best_state)
+        if self._best_state is not None and self.stopper.best_epoch != len(self.history):
+            model.load_state_dict(self._best_state)
         self.summary = self._summary(sets, watched, time.perf_counter() - t_start)
         for cb in self.callbacks:
             getattr(cb, "on_train_end", lambda t, s: None)(self, self.summary)
         return self.history
+
+    # -- checkpoints ------------------------------------------------------------------------------
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything needed to continue this training exactly, taken at the end of an epoch."""
+        cuda = self.device.type == "cuda"
+        return {
+            "epoch": len(self.history),
+            "step": self.step,
+            "history": [dict(r) for r in self.history.rows],
+            "model": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self._scaler.state_dict(),
+            "stopper": self.stopper.state_dict(),
+            "best_state": self._best_state,
+            "lookahead": {k: v.cpu().clone() for k, v in self._lookahead.ema.items()} if self._lookahead else None,
+            "augment": self._augment.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "shuffle": self._shuffle_gen.get_state(),
+                "cuda": torch.cuda.get_rng_state(self.device) if cuda else None,
+            },
+            "seconds_to_target": self.seconds_to_target,
+            "elapsed": time.perf_counter() - self._t_start,
+        }
+
+    def _load_checkpoint_state(self, state: dict[str, Any]) -> float:
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self._scaler.load_state_dict(state["scaler"])
+        self.stopper.load_state_dict(state["stopper"])
+        self._best_state = state["best_state"]
+        if self._lookahead is not None and state["lookahead"] is not None:
+            for k, v in state["lookahead"].items():
+                self._lookahead.ema[k].copy_(v)
+        self._augment.load_state_dict(state["augment"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self._shuffle_gen.set_state(state["rng"]["shuffle"])
+        if state["rng"]["cuda"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.history = History(state["history"])
+        self.step = state["step"]
+        self.seconds_to_target = state["seconds_to_target"]
+        return float(state["elapsed"])
 
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         cfg = self.config

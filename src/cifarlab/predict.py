@@ -1,0 +1,113 @@
+"""Predict classes for image files of any size and mode with a trained run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .errors import CifarlabError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+class ImageError(CifarlabError):
+    """A file that cannot be read as an image."""
+
+
+def to_rgb_uint8(image) -> np.ndarray:
+    """A PIL image of any mode -> (32, 32, 3) uint8 RGB, resized with a box-filtered bicubic.
+
+    16-bit and 32-bit modes ('I;16', 'I') are scaled to 8 bits first (PIL's convert would clip them);
+    transparency is composited on white, as image viewers show it.
+    """
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    image = image.convert("RGB")
+    if image.size != (32, 32):
+        image = image.resize((32, 32), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return to_rgb_uint8(im)
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"{path}: not a readable image ({type(e).__name__})") from None
+
+
+def as_batch(images: Iterable) -> torch.Tensor:
+    """Paths, PIL images, HWC uint8 arrays or CHW tensors -> uint8 tensor (N, 3, 32, 32)."""
+    out = []
+    for im in images:
+        if isinstance(im, (str, Path)):
+            arr = read_image(im)
+        elif isinstance(im, torch.Tensor):
+            t = im if im.dtype == torch.uint8 else (im.clamp(0, 1) * 255).round().to(torch.uint8)
+            out.append(t)
+            continue
+        elif isinstance(im, np.ndarray):
+            arr = im
+        else:  # a PIL image
+            arr = to_rgb_uint8(im)
+        out.append(torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1))
+    return torch.stack(out)
+
+
+def expand_inputs(items: Sequence[str | Path]) -> list[Path]:
+    """Files as given; folders expanded to the image files directly inside them (sorted)."""
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        else:
+            paths.append(p)
+    return paths
+
+
+@dataclass
+class Prediction:
+    path: str
+    topk: list[tuple[str, float]] | None = None
+    error: str | None = None
+
+
+def predict_files(run, items: Sequence[str | Path], topk: int = 3) -> list[Prediction]:
+    """Top-k classes per file; unreadable files get an error and do not stop the others."""
+    results: list[Prediction] = []
+    good: list[tuple[int, np.ndarray]] = []
+    for path in expand_inputs(items):
+        try:
+            good.append((len(results), read_image(path)))
+            results.append(Prediction(str(path)))
+        except ImageError as e:
+            results.append(Prediction(str(path), error=str(e)))
+    if good:
+        batch = torch.stack([torch.from_numpy(a).permute(2, 0, 1) for _, a in good])
+        probs = run.predict(batch)
+        k = min(topk, probs.shape[1])
+        top = probs.topk(k, dim=1)
+        for (i, _), values, indices in zip(good, top.values, top.indices):
+            results[i].topk = [(run.classes[j], float(v)) for v, j in zip(values, indices)]
+    return results

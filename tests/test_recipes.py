@@ -1,0 +1,43 @@
+"""Recipes reproduce the notebook's settings exactly (DEVELOPERS.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cifarlab.cli import build_parser, config_from_args
+from cifarlab.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
+
+# (model, optimizer, lr, weight_decay, batch_size, epochs, patience, train_batches) from the notebook
+NOTEBOOK = {
+    "seed-softmax": ("softmax", "sgd", 0.1, 0.0, 256, 20, -1, (1, 2, 3, 4, 5)),
+    "seed-mlp-first": ("mlp_first", "sgd", 0.1, 0.0, 256, 50, -1, (1,)),
+    "seed-mlp-final": ("mlp_final", "adam", 1e-3, 1e-4, 256, 50, -1, (1, 2, 3, 4, 5)),
+    "seed-cnn1": ("cnn1", "adam", 1e-3, 5e-4, 256, 50, -1, (1, 2, 3, 4, 5)),
+    "seed-cnn2": ("cnn2", "adam", 1e-3, 5e-4, 256, 50, -1, (1, 2, 3, 4, 5)),
+    "seed-cnn3": ("cnn3", "adam", 3e-3, 1e-4, 256, 100, 10, (1, 2, 3, 4, 5)),
+    "seed-cnn3-wide": ("cnn3_wide", "adam", 5e-4, 1e-3, 128, 100, 10, (1, 2, 3, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOK))
+def test_seed_recipes_match_the_notebook(name):
+    cfg = get_recipe(name).config()
+    t = cfg.train
+    got = (cfg.model, t.optimizer, t.lr, t.weight_decay, t.batch_size, t.epochs, t.patience, cfg.data.train_batches)
+    assert got == NOTEBOOK[name]
+    assert t.schedule == "constant" and t.momentum == 0.0 and t.label_smoothing == 0.0
+    assert t.min_delta == 0.001 and t.flip == "none" and t.translate == 0  # no augmentation in the notebook
+
+
+def test_flags_override_the_recipe():
+    args = build_parser().parse_args(["train", "--recipe", "seed-cnn3", "--epochs", "3", "--lr", "0.01",
+                                      "--train-batches", "1,2", "--select-on", "test"])  # fmt: skip
+    cfg = config_from_args(args)
+    assert (cfg.train.epochs, cfg.train.lr, cfg.train.weight_decay) == (3, 0.01, 1e-4)
+    assert cfg.data.train_batches == (1, 2) and cfg.data.val_size == 0 and cfg.train.select_on == "test"
+    assert config_from_args(build_parser().parse_args(["train"])).recipe == DEFAULT_RECIPE == "fast"
+
+
+def test_every_recipe_validates():
+    for recipe in RECIPES.values():
+        assert recipe.config().validate().recipe == recipe.name

@@ -1,0 +1,77 @@
+"""Checkpoints and resume: a run killed mid-epoch and resumed equals an uninterrupted run."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from test_cli import CLI, assert_one_line_error, cli
+
+ARGS = ["--model", "mlp_final", "--optimizer", "adam", "--lr", "1e-3", "--epochs", "4", "--seed", "5",
+        "--train-limit", "12000", "--val-size", "1000", "--batch-size", "64", "--flip", "alternating",
+        "--translate", "2", "--patience", "3", "--no-progress"]  # fmt: skip
+
+
+def metrics(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv") as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+
+
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(fake_folder, tmp_path):
+    cli("train", *ARGS, "--data", fake_folder, "--out", tmp_path, "--name", "whole")
+    proc = subprocess.Popen([CLI, "train", *ARGS, "--data", str(fake_folder), "--out", str(tmp_path), "--name", "cut"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    cut = tmp_path / "cut"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+        (cut / "metrics.csv").exists() and len((cut / "metrics.csv").read_text().splitlines()) >= 3
+    ):
+        time.sleep(0.05)
+    time.sleep(0.3)  # into epoch 3
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    done = len((cut / "metrics.csv").read_text().splitlines()) - 1
+    assert 2 <= done < 4, "the kill should land before the run finished"
+    assert not (cut / "model.pt").exists()
+
+    out = cli("train", "--resume", cut, "--data", fake_folder).stdout
+    assert "resuming" in out and out.strip().splitlines()[-1] == str(cut)
+    assert [r["epoch"] for r in metrics(cut)] == ["1", "2", "3", "4"]
+    assert metrics(cut) == metrics(tmp_path / "whole")
+    assert (cut / "model.pt").exists() and (cut / "best.pt").exists()
+
+
+def test_resume_refuses_changed_settings_unless_override(fake_folder, tmp_path):
+    short = [a if a != "4" else "2" for a in ARGS]
+    cli("train", *short, "--data", fake_folder, "--out", tmp_path, "--name", "r")
+    proc = cli("train", "--resume", tmp_path / "r", "--epochs", "3", "--lr", "0.01", check=False)
+    line = assert_one_line_error(proc, "differ from the run's config", "--override")
+    assert "train.epochs 2 -> 3" in line and "train.lr 0.001 -> 0.01" in line
+    cli("train", "--resume", tmp_path / "r", "--epochs", "3", "--override", "--data", fake_folder)
+    assert [r["epoch"] for r in metrics(tmp_path / "r")] == ["1", "2", "3"]
+
+
+def test_corrupt_last_checkpoint_names_the_file_and_best_still_works(fake_folder, tmp_path):
+    short = [a if a != "4" else "2" for a in ARGS]
+    cli("train", *short, "--data", fake_folder, "--out", tmp_path, "--name", "c")
+    last = tmp_path / "c" / "last.pt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    proc = cli("train", "--resume", tmp_path / "c", "--data", fake_folder, check=False)
+    assert_one_line_error(proc, str(last), "--resume-from best")
+    proc = cli("train", "--resume", tmp_path / "c", "--resume-from", "best", "--data", fake_folder)
+    assert proc.stdout.strip().splitlines()[-1] == str(tmp_path / "c")
+
+
+def test_ctrl_c_hints_how_to_resume(fake_folder, tmp_path):
+    proc = subprocess.Popen([CLI, "train", *ARGS, "--epochs", "50", "--data", str(fake_folder), "--out",
+                             str(tmp_path), "--name", "i"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "i" / "last.pt").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"cifarlab train --resume {tmp_path / 'i'}" in out
