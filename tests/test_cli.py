@@ -20,10 +20,26 @@ from cifarlab.trainer import METRIC_COLUMNS, evaluate
 
 CLI = str(Path(sys.executable).parent / "cifarlab")
 SMALL = ["--train-limit", "1500", "--val-size", "300", "--no-progress"]
+QUICK = [*SMALL, "--no-report"]  # runs whose report files no test reads
+
+
+def default_sigint() -> None:
+    """In the child: take Ctrl-C as a user would. A test run started in the background (`cmd &`) has
+    SIGINT ignored, which children inherit and which makes Python skip its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+_SHARED: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _cli_cache(_session_cache):
+    """CLI runs share the session's data cache: each would otherwise re-parse the fake data set."""
+    _SHARED["CIFARLAB_CACHE"] = str(_session_cache)
 
 
 def cli(*args, env=None, check=True, timeout=240) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **(env or {})}
+    full_env = {**os.environ, **_SHARED, **(env or {})}
     proc = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, env=full_env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"cifarlab {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr}")
@@ -96,7 +112,7 @@ def test_train_end_to_end_writes_a_complete_run(trained_run, fake_folder):
 def test_same_seed_reproduces_metrics_and_names_never_collide(trained_run, fake_folder):
     out, first = trained_run
     proc = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "3", "--seed", "3",
-               "--out", out, "--name", "e2e", *SMALL)  # fmt: skip
+               "--out", out, "--name", "e2e", *QUICK)  # fmt: skip
     second = Path(proc.stdout.strip().splitlines()[-1])
     assert second == out / "e2e-2"
 
@@ -152,8 +168,9 @@ def test_no_data_and_offline(tmp_path):
 
 def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
     args = [CLI, "train", "--recipe", "seed-softmax", "--data", str(fake_folder), "--epochs", "500",
-            "--out", str(tmp_path), "--name", "long", *SMALL]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            "--out", str(tmp_path), "--name", "long", *QUICK]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
+                            env={**os.environ, **_SHARED})  # fmt: skip
     metrics = tmp_path / "long" / "metrics.csv"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -173,7 +190,7 @@ def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
 
 def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):
     proc = cli("train", "--recipe", "seed-mlp-first", "--data", fake_folder, "--epochs", "2", "--select-on", "test",
-               "--out", tmp_path, "--name", "nb", "--no-progress")  # fmt: skip
+               "--out", tmp_path, "--name", "nb", "--no-progress", "--no-report")  # fmt: skip
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
     config = json.loads((run_dir / "config.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -183,7 +200,7 @@ def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):
 
 def test_model_args_reach_the_model(fake_folder, tmp_path):
     proc = cli("train", "--model", "fastnet", "--model-arg", "width=0.125", "--data", fake_folder, "--epochs", "1",
-               "--train-limit", "600", "--val-size", "100", "--out", tmp_path, "--no-progress")  # fmt: skip
+               "--train-limit", "600", "--val-size", "100", "--out", tmp_path, "--no-progress", "--no-report")  # fmt: skip
     run = cifarlab.load_run(Path(proc.stdout.strip().splitlines()[-1]))
     assert run.config.model_kwargs == {"width": 0.125}
     assert run.model.head.in_features == 32  # 256 * 0.125

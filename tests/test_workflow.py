@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_cli import CLI, SMALL, assert_one_line_error, cli
+from test_cli import CLI, SMALL, _cli_cache, assert_one_line_error, cli  # noqa: F401
 
 import cifarlab
 from cifarlab.data import load_cifar10

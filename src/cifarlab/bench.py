@@ -152,7 +152,7 @@ def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | 
     for seed in range(seeds):
         cfg = apply_overrides(get_recipe(recipe).config(), {**(overrides or {}), "target_acc": target, "seed": seed})
         cfg.name = cfg.name or f"bench-{recipe}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run_dir = run_experiment(cfg, arrays=arrays, progress=False, log=lambda m: None)
+        run_dir = run_experiment(cfg, arrays=arrays, progress=False, report=False, log=lambda m: None)
         s = read_summary(run_dir)
         runs.append({
             "seed": seed, "seconds_to_target": s.get("seconds_to_target"), "reached": s.get("seconds_to_target") is not None,

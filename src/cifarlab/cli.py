@@ -68,6 +68,7 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     o.add_argument("--out", metavar="DIR", help="parent folder of run folders (default: runs)")
     o.add_argument("--name", help="run folder name (default: <recipe>-<time>)")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    o.add_argument("--no-report", action="store_true", help="skip the evaluation report (report.html) at the end")
     r = p.add_argument_group("resume")
     r.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last completed epoch")
     r.add_argument("--resume-from", choices=("last", "best"), default="last",
@@ -175,10 +176,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         config, run_dir, checkpoint = resume_config(args)
         print(f"resuming {run_dir} after epoch {checkpoint['epoch']} ({args.resume_from}.pt)")
-        run_dir = run_experiment(config, resume=(run_dir, checkpoint), progress=not args.no_progress)
+        run_dir = run_experiment(config, resume=(run_dir, checkpoint), progress=not args.no_progress,
+                                 report=not args.no_report)  # fmt: skip
     else:
         config = config_from_args(args)
-        run_dir = run_experiment(config, progress=not args.no_progress)
+        run_dir = run_experiment(config, progress=not args.no_progress, report=not args.no_report)
     import json
 
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -24,6 +24,7 @@ def run_experiment(
     resume: tuple[Path, dict[str, Any]] | None = None,
     callbacks: Iterable[Any] = (),
     progress: bool = True,
+    report: bool = True,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Train ``config`` and write its run folder; return the folder's path.
@@ -86,9 +87,10 @@ def run_experiment(
              "error": f"{type(e).__name__}: {e}", "epochs_run": len(trainer.history)},
         )  # fmt: skip
         raise
-    from .report import write_report
+    if report:
+        from .report import write_report
 
-    write_report(run_dir, arrays=arrays)  # evaluation files + report.html, after the timed training
+        write_report(run_dir, arrays=arrays)  # evaluation files + report.html, after the timed training
     return run_dir
 
 

@@ -541,7 +541,12 @@ class Trainer:
             "final_test_acc": rows[-1]["test_acc"],
         }
         # test_acc/test_loss are those of exactly the weights the model now holds (the best epoch's).
-        if sets["test"] is not None:
+        last = rows[-1]
+        if sets["test"] is not None and best_epoch == last["epoch"] and not math.isnan(last["test_acc"]):
+            # The model holds the last epoch's weights, which that epoch already evaluated: reuse it
+            # (with TTA on a CPU that evaluation costs as much as a third of an epoch).
+            summary["test_loss"], summary["test_acc"] = last["test_loss"], last["test_acc"]
+        elif sets["test"] is not None:
             summary["test_loss"], summary["test_acc"] = self._evaluate(*sets["test"])
         else:
             summary["test_loss"] = summary["test_acc"] = float("nan")
