@@ -193,3 +193,33 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path):
     dom = subprocess.run([_chromium(), *common, "--dump-dom", "--virtual-time-budget=5000", probe.as_uri()],
                          capture_output=True, text=True, timeout=120, check=True).stdout  # fmt: skip
     assert "<title>images:5:bad:0</title>" in dom
+
+
+def test_tensorboard_scalars_equal_the_metrics(fake_folder, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    proc = cli("train", "--recipe", "seed-softmax", "--epochs", "2", "--tensorboard", "--data", fake_folder,
+               "--out", tmp_path, "--name", "tb", *SMALL, "--no-report")  # fmt: skip
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    acc = EventAccumulator(str(run_dir / "tensorboard"))
+    acc.Reload()
+    with open(run_dir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    for tag, column in (("acc/train", "train_acc"), ("loss/val", "val_loss"), ("acc/test", "test_acc")):
+        events = acc.Scalars(tag)
+        assert [e.step for e in events] == [1, 2]
+        assert [e.value for e in events] == pytest.approx([float(r[column]) for r in rows], rel=1e-5)
+
+
+def test_tensorboard_missing_is_a_one_line_error(monkeypatch, fake_folder, tmp_path):
+    import sys
+
+    from cifarlab.config import ExperimentConfig
+    from cifarlab.errors import ConfigError
+    from cifarlab.experiment import run_experiment
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
+    with pytest.raises(ConfigError, match="pip install tensorboard"):
+        run_experiment(ExperimentConfig(model="softmax", out=str(tmp_path)), tensorboard=True)
+    assert not any(tmp_path.iterdir())

@@ -69,6 +69,7 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     o.add_argument("--name", help="run folder name (default: <recipe>-<time>)")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     o.add_argument("--no-report", action="store_true", help="skip the evaluation report (report.html) at the end")
+    o.add_argument("--tensorboard", action="store_true", help="also log per-epoch scalars for TensorBoard")
     r = p.add_argument_group("resume")
     r.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last completed epoch")
     r.add_argument("--resume-from", choices=("last", "best"), default="last",
@@ -177,10 +178,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         config, run_dir, checkpoint = resume_config(args)
         print(f"resuming {run_dir} after epoch {checkpoint['epoch']} ({args.resume_from}.pt)")
         run_dir = run_experiment(config, resume=(run_dir, checkpoint), progress=not args.no_progress,
-                                 report=not args.no_report)  # fmt: skip
+                                 report=not args.no_report, tensorboard=args.tensorboard)  # fmt: skip
     else:
         config = config_from_args(args)
-        run_dir = run_experiment(config, progress=not args.no_progress, report=not args.no_report)
+        run_dir = run_experiment(config, progress=not args.no_progress, report=not args.no_report,
+                                 tensorboard=args.tensorboard)  # fmt: skip
     import json
 
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -25,6 +25,7 @@ def run_experiment(
     callbacks: Iterable[Any] = (),
     progress: bool = True,
     report: bool = True,
+    tensorboard: bool = False,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Train ``config`` and write its run folder; return the folder's path.
@@ -34,6 +35,10 @@ def run_experiment(
     ``resume=(run_dir, checkpoint)`` continues that run in its own folder instead of making a new one.
     """
     config.validate()
+    if tensorboard:
+        from .loggers import require_tensorboard
+
+        require_tensorboard()  # before any work: a missing package fails in a second, not after training
     out = check_writable(config.out)
     if arrays is None:
         d = config.data
@@ -63,6 +68,10 @@ def run_experiment(
     )  # fmt: skip
     checkpoints = CheckpointWriter(run_dir, config.to_dict(), splits.classes)
     extra = [LivePlot(run_dir.name)] if in_notebook() else []
+    if tensorboard:
+        from .loggers import TensorBoardLogger
+
+        extra.append(TensorBoardLogger(run_dir))
     trainer = Trainer(model, config=config.train, callbacks=[writer, checkpoints, *extra, *callbacks],
                       progress=progress, log=log)  # fmt: skip
     log(
