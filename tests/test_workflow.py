@@ -137,14 +137,24 @@ def test_16_bit_images_are_scaled_not_clipped():
     assert abs(int(to_rgb_uint8(im)[0, 0, 0]) - 128) <= 1
 
 
+@pytest.fixture(scope="module")
+def export_images(request, fake_folder):
+    """Real CIFAR-10 images when the data set is at hand (CI), else the fake set's."""
+    try:
+        arrays, _ = request.getfixturevalue("real_arrays")
+    except pytest.skip.Exception:
+        arrays = load_cifar10(fake_folder)
+    return arrays.train_x[:500], arrays.test_x[:8].float() / 255
+
+
 @pytest.mark.parametrize("name", list_models())
-def test_export_every_model_onnx_and_torchscript(name, tmp_path, fake_folder):
+def test_export_every_model_onnx_and_torchscript(name, tmp_path, export_images):
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
     model = create_model(name).eval()
+    train_sample, x = export_images
     if hasattr(model, "init_from_data"):
-        model.init_from_data(load_cifar10(fake_folder).train_x[:500])
-    x = load_cifar10(fake_folder).test_x[:8].float() / 255
+        model.init_from_data(train_sample)
     with torch.no_grad():
         ref = model(x).numpy()
     onnx_file = export_model(model, "onnx", tmp_path / "m.onnx")
