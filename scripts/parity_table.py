@@ -1,7 +1,7 @@
 """Print the docs/seed-parity.md table from the run folders that scripts/seed_parity.sh wrote.
 
 Usage: python scripts/parity_table.py RUNS_DIR
-A run still in progress (no summary.json, or status != completed) is shown from its metrics.csv so far.
+A run without summary.json (still running, or stopped) is shown from its metrics.csv so far: "stopped".
 """
 
 import json
@@ -33,7 +33,7 @@ def main(runs: Path) -> None:
             continue
         rows = read_metrics(run / "metrics.csv")
         summary_file = run / "summary.json"
-        status = json.loads(summary_file.read_text()).get("status", "?") if summary_file.exists() else "running"
+        status = json.loads(summary_file.read_text()).get("status", "?") if summary_file.exists() else "stopped"
         cfg = json.loads((run / "config.json").read_text())
         if not rows:
             print(f"| {recipe} | {nb_best} | {nb_final} | no epoch yet | | | | | {status} |")
