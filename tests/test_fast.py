@@ -14,17 +14,11 @@ from torch import nn
 from cifarlab.config import TrainConfig
 from cifarlab.models import create_model
 from cifarlab.recipes import RECIPES
-from cifarlab.trainer import Lookahead, Trainer, evaluate, param_groups, tta_logits
+from test_trainer import toy_data as toy
+
+from cifarlab.trainer import Lookahead, Trainer, param_groups, tta_logits
 
 CLI = str(Path(sys.executable).parent / "cifarlab")
-
-
-def toy(n=256, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 10, (n,), generator=g)
-    x = torch.rand(n, 3, 32, 32, generator=g) * 0.5
-    x.view(n, -1)[torch.arange(n), y * 300] += 0.5
-    return (x * 255).to(torch.uint8), y
 
 
 def test_tta_views_match_a_manual_average():
