@@ -7,6 +7,7 @@ cause come back as one ``cifarlab: error: ...`` line and a non-zero exit status,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -58,6 +59,10 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     s_.add_argument("--channels-last", help="auto, on, off")
     s_.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     s_.add_argument("--threads", type=int, help="torch intra-op threads (0: default)")
+    s_.add_argument("--nproc", type=int, metavar="N",
+                    help="data-parallel training in N processes on this machine (launches torchrun)")  # fmt: skip
+    s_.add_argument("--sync-bn", action="store_true", default=None,
+                    help="with several processes: BatchNorm statistics over all of them (CUDA only)")  # fmt: skip
     d = p.add_argument_group("data")
     _add_data_flags(d)
     d.add_argument("--train-batches", metavar="LIST", help="data_batch files to train on, e.g. 1 or 1,2 or 1-3")
@@ -75,6 +80,10 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     r.add_argument("--resume-from", choices=("last", "best"), default="last",
                    help="checkpoint to resume from (best: when last.pt is damaged)")  # fmt: skip
     r.add_argument("--override", action="store_true", help="accept settings that differ from the run's config")
+    t = p.add_argument_group("from a tuning study")
+    t.add_argument("--from-study", metavar="STUDY",
+                   help="train with the best parameters of this 'cifarlab tune' study (other flags override them)")
+    t.add_argument("--storage", metavar="URL", help="the study's storage (default: sqlite file OUT/tune/STUDY.db)")
     return p
 
 
@@ -87,7 +96,7 @@ _TRAIN_OVERRIDES = {
     "train_limit": "train_limit", "val_size": "val_size", "split_seed": "split_seed", "out": "out", "name": "name",
     "bn_lr_scale": "bn_lr_scale", "lookahead": "lookahead", "translate": "translate", "flip": "flip",
     "cutout": "cutout", "tta": "tta", "eval_from": "eval_from", "target_acc": "target_acc", "amp": "amp",
-    "channels_last": "channels_last", "compile": "compile", "threads": "threads",
+    "channels_last": "channels_last", "compile": "compile", "threads": "threads", "sync_bn": "sync_bn",
 }  # fmt: skip
 
 
@@ -171,10 +180,43 @@ def resume_config(args: argparse.Namespace):
     return config, run_dir, checkpoint
 
 
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from . import distributed
     from .experiment import run_experiment
 
-    if args.resume:
+    if args.nproc is not None and not distributed.launched_by_torchrun():
+        if args.nproc < 1:
+            raise ConfigError(f"--nproc must be 1 or more processes, got {args.nproc}")
+        if args.nproc > 1:
+            # Bad flags fail here, once, instead of in every process.
+            config = config_from_args(args) if not args.resume else resume_config(args)[0]
+            if config.train.sync_bn:
+                from .trainer import resolve_device
+
+                if resolve_device(config.train.device).type != "cuda":
+                    raise ConfigError("--sync-bn needs CUDA (torch's SyncBatchNorm has no CPU kernel); drop it on CPU")
+            return distributed.launch(args.nproc, _without_nproc(args.argv))
+    if args.from_study:
+        from .tune import config_from_study
+
+        if args.resume:
+            raise ConfigError("--from-study starts a new run; it cannot be combined with --resume")
+        config = config_from_study(args, config_from_args)
+        run_dir = run_experiment(config, progress=not args.no_progress, report=not args.no_report,
+                                 tensorboard=args.tensorboard)  # fmt: skip
+    elif args.resume:
         config, run_dir, checkpoint = resume_config(args)
         print(f"resuming {run_dir} after epoch {checkpoint['epoch']} ({args.resume_from}.pt)")
         run_dir = run_experiment(config, resume=(run_dir, checkpoint), progress=not args.no_progress,
@@ -183,6 +225,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         run_dir = run_experiment(config, progress=not args.no_progress, report=not args.no_report,
                                  tensorboard=args.tensorboard)  # fmt: skip
+    if not distributed.is_main():
+        return 0  # rank 0 reports
     import json
 
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -367,7 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     install_cli_warning_format()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except CifarlabError as e:
@@ -376,9 +422,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cifarlab: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        from .distributed import launched_by_torchrun
+
+        if not launched_by_torchrun():
+            raise  # a bug: keep the traceback
+        # One process of a torchrun group: a peer that died makes the collectives fail here. One line
+        # per process; the launcher (or `cifarlab train --nproc`) reports the failure.
+        print(f"cifarlab: rank {os.environ.get('RANK')}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     except BrokenPipeError:  # `cifarlab models | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
+    finally:
+        dist_module = sys.modules.get("cifarlab.distributed")
+        if dist_module is not None:
+            dist_module.cleanup()  # leave the torchrun process group cleanly
 
 
 if __name__ == "__main__":

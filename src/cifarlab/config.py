@@ -79,6 +79,8 @@ class TrainConfig:
     channels_last: str = "auto"  # auto (on for conv nets) | on | off
     compile: bool = False  # torch.compile the model
     threads: int = 0  # torch intra-op threads; 0: torch's default (one per physical core)
+    # Distributed (torchrun): batch_size is the global batch, split over the ranks
+    sync_bn: bool = False  # SyncBatchNorm over ranks (CUDA only); off: each rank normalises its share
 
     def validate(self, check_optimizer: bool = True) -> None:
         if self.epochs <= 0:

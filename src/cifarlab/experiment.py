@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
 
+from . import distributed
 from .config import ExperimentConfig
 from .data import CifarArrays, load_cifar10, make_splits
 from .models import count_parameters, create_model
 from .plots import LivePlot, in_notebook
 from .checkpoint import CheckpointWriter
 from .runs import RunWriter, atomic_write_json, check_writable, default_run_name, new_run_dir, rewrite_metrics
+from .errors import ConfigError
 from .trainer import Trainer
 
 
@@ -33,28 +36,47 @@ def run_experiment(
     Everything that can be checked before training is checked first (settings, output folder, data,
     split sizes), so a bad input fails in seconds and leaves no half-made run folder behind.
     ``resume=(run_dir, checkpoint)`` continues that run in its own folder instead of making a new one.
+
+    Launched by torchrun, every process calls this: each trains on its share of every batch, and only
+    rank 0 loads first (it may download), writes the run folder and checkpoints, logs and reports.
     """
     config.validate()
+    device = distributed.init_from_env(config.train.device)
+    main = distributed.is_main()
+    if device is not None and config.train.sync_bn and device.type == "cpu":
+        raise ConfigError("--sync-bn needs CUDA (torch's SyncBatchNorm has no CPU kernel); drop it on CPU")
+    if not main:
+        progress, report, tensorboard, log = False, False, False, lambda msg: None
     if tensorboard:
         from .loggers import require_tensorboard
 
         require_tensorboard()  # before any work: a missing package fails in a second, not after training
-    out = check_writable(config.out)
+    out = check_writable(config.out) if main else Path(config.out)
     if arrays is None:
         d = config.data
-        arrays = load_cifar10(d.data, offline=d.offline, progress=progress)
+        if not main:
+            distributed.barrier()  # rank 0 downloads and caches the data set first (and warns once)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                arrays = load_cifar10(d.data, offline=d.offline, progress=False)
+        else:
+            arrays = load_cifar10(d.data, offline=d.offline, progress=progress)
+            distributed.barrier()
     d = config.data
     splits = make_splits(
         arrays, train_batches=d.train_batches, train_limit=d.train_limit, val_size=d.val_size, split_seed=d.split_seed
     )
     if resume is None:
-        run_dir = new_run_dir(out, config.name or default_run_name(config))
+        run_dir = new_run_dir(out, config.name or default_run_name(config)) if main else None
+        run_dir = distributed.broadcast_object(run_dir)
         config.name = run_dir.name
     else:
         run_dir, checkpoint = resume
-        # metrics.csv may hold an epoch finished after the checkpoint was taken: keep exactly its rows.
-        rewrite_metrics(run_dir / "metrics.csv", checkpoint["history"])
+        if main:
+            # metrics.csv may hold an epoch finished after the checkpoint was taken: keep exactly its rows.
+            rewrite_metrics(run_dir / "metrics.csv", checkpoint["history"])
 
+    distributed.note_run_dir(run_dir)
     torch.manual_seed(config.train.seed)  # the model's initial weights depend on the seed alone
     model = create_model(config.model, num_classes=len(splits.classes), **config.model_kwargs)
     sizes = {
@@ -62,20 +84,23 @@ def run_experiment(
         "val_images": len(splits.val) if splits.val is not None else 0,
         "test_images": len(splits.test),
     }
-    writer = RunWriter(
-        run_dir, config, splits.classes,
-        extra_summary={"data_source": arrays.source, "parameters": count_parameters(model), **sizes},
-    )  # fmt: skip
-    checkpoints = CheckpointWriter(run_dir, config.to_dict(), splits.classes)
-    extra = [LivePlot(run_dir.name)] if in_notebook() else []
+    writers: list[Any] = []
+    if main:
+        writers.append(RunWriter(
+            run_dir, config, splits.classes,
+            extra_summary={"data_source": arrays.source, "parameters": count_parameters(model), **sizes},
+        ))  # fmt: skip
+        writers.append(CheckpointWriter(run_dir, config.to_dict(), splits.classes))
+        if in_notebook():
+            writers.append(LivePlot(run_dir.name))
     if tensorboard:
         from .loggers import TensorBoardLogger
 
-        extra.append(TensorBoardLogger(run_dir))
-    trainer = Trainer(model, config=config.train, callbacks=[writer, checkpoints, *extra, *callbacks],
-                      progress=progress, log=log)  # fmt: skip
+        writers.append(TensorBoardLogger(run_dir))
+    trainer = Trainer(model, config=config.train, callbacks=[*writers, *callbacks], progress=progress, log=log)
+    ranks = f" x {distributed.world_size()} processes" if distributed.is_active() else ""
     log(
-        f"{run_dir}: {config.model} ({count_parameters(model):,} parameters) on {trainer.device}; "
+        f"{run_dir}: {config.model} ({count_parameters(model):,} parameters) on {trainer.device}{ranks}; "
         f"{sizes['train_images']} train / {sizes['val_images']} val / {sizes['test_images']} test images"
     )
     try:
@@ -87,8 +112,10 @@ def run_experiment(
         )  # fmt: skip
     except BaseException as e:
         # Completed epochs are already in metrics.csv; say how the run ended, then let the error through.
-        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-        if len(trainer.history):
+        status = "interrupted" if isinstance(e, KeyboardInterrupt) else getattr(e, "run_status", "failed")
+        if not main:
+            raise
+        if len(trainer.history) and status != "pruned":
             log(f"{status}: epochs 1-{len(trainer.history)} are saved; continue with: cifarlab train --resume {run_dir}")
         atomic_write_json(
             run_dir / "summary.json",

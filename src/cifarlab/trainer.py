@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import OPTIMIZERS, TrainConfig
 from .errors import CifarlabError, ConfigError, unknown_name
 from .augment import AugmentConfig, BatchAugment
@@ -302,6 +303,8 @@ class Trainer:
         self.progress = progress
         self.log = log or (lambda msg: None)
         self.device = resolve_device(config.device)
+        if distributed.is_active() and self.device.type == "cuda":
+            self.device = torch.device("cuda", torch.cuda.current_device())  # this rank's GPU (LOCAL_RANK)
         self.history = History()
         self.summary: dict[str, Any] = {}
         self.stopper = EarlyStopping(config.patience, config.min_delta)
@@ -338,9 +341,10 @@ class Trainer:
             raise ConfigError(f"training set has {len(X)} images and {len(y)} labels; need equal, non-zero counts")
 
         device = self.device
+        world, rank = distributed.world_size(), distributed.rank()
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)  # dropout and any other global-RNG use
+        torch.manual_seed(cfg.seed + rank)  # dropout and any other global-RNG use (rank 0: as one process)
         self._shuffle_gen = shuffle_gen = torch.Generator().manual_seed(cfg.seed)
         X, y = X.to(device), y.to(device)
         model = self.net.to(device)
@@ -353,8 +357,17 @@ class Trainer:
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         # The compiled module shares parameters with self.net; state_dicts are taken from self.net.
-        fwd = torch.compile(model) if cfg.compile else model
-        self._eval_model = fwd
+        # Evaluation runs the plain model: each rank evaluates its share of the images, no collectives.
+        self._eval_model = fwd = torch.compile(model) if cfg.compile else model
+        if world > 1:
+            if cfg.sync_bn:
+                if device.type == "cpu":
+                    raise ConfigError("--sync-bn needs CUDA (torch's SyncBatchNorm has no CPU kernel); drop it on CPU")
+                model = self.net = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+                self._eval_model = torch.compile(model) if cfg.compile else model
+            # Wrapping broadcasts rank 0's initial weights and buffers, so every rank starts alike.
+            fwd = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+            fwd = torch.compile(fwd) if cfg.compile else fwd
         sets = {
             "val": (X_val.to(device), y_val.to(device)) if has["val"] else None,
             "test": (X_test.to(device), y_test.to(device)) if has["test"] else None,
@@ -391,13 +404,23 @@ class Trainer:
             correct = torch.zeros((), device=device, dtype=torch.long)
             lr = base_lrs[0]
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
-                       disable=None if self.progress else True, file=sys.stderr)  # fmt: skip
+                       disable=None if self.progress and rank == 0 else True, file=sys.stderr)  # fmt: skip
             t0 = time.perf_counter()
             for i in range(steps_per_epoch):
                 idx = perm[i * bs : (i + 1) * bs]
+                if len(idx) < world:
+                    continue  # a last batch too small to give every rank an image (all ranks skip it)
                 xb, yb = X[idx], y[idx]
                 if augment.active:
                     xb = augment(xb, idx, epoch)  # on the uint8 batch: cheaper than on floats
+                weight = 1.0
+                if world > 1:
+                    # Every rank drew (and augmented) the same global batch; train on this rank's share.
+                    # DDP averages gradients over ranks: weighting each share's mean loss by its size
+                    # makes that average the global batch's mean gradient even when shares differ.
+                    part = distributed.shard(len(idx))
+                    xb, yb = xb[part], yb[part]
+                    weight = len(yb) * world / len(idx)
                 xb = as_float_images(xb)
                 if self.channels_last:
                     xb = xb.contiguous(memory_format=torch.channels_last)
@@ -412,15 +435,16 @@ class Trainer:
                     out = fwd(xb)
                     loss = self.loss_fn(out.float(), yb)
                 opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
+                scaler.scale(loss * weight if world > 1 else loss).backward()
                 scaler.step(opt)
                 scaler.update()
                 self.step += 1
                 if lookahead is not None:
                     lookahead.step(model, self.step)
-                loss_sum += loss.detach() * len(idx)
+                loss_sum += loss.detach() * len(yb)
                 correct += (out.detach().argmax(1) == yb).sum()
                 bar.update()
+            loss_sum, correct = distributed.all_reduce_sum(loss_sum, correct)  # sums over ranks
             train_loss = loss_sum.item() / n  # the one host sync of the epoch
             seconds = time.perf_counter() - t0
             bar.close()
@@ -432,6 +456,7 @@ class Trainer:
                 lookahead.finish(model)  # end on the averaged weights
             row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / n}
             evaluate_now = epoch >= cfg.eval_from or epoch == cfg.epochs
+            distributed.broadcast_buffers(model)  # rank 0's BatchNorm statistics everywhere (and in model.pt)
             for split in ("val", "test"):
                 if sets[split] is not None and evaluate_now:
                     row[f"{split}_loss"], row[f"{split}_acc"] = self._evaluate(*sets[split])
@@ -499,6 +524,10 @@ class Trainer:
                 self._lookahead.ema[k].copy_(v)
         self._augment.load_state_dict(state["augment"])
         torch.set_rng_state(state["rng"]["torch"])
+        if distributed.rank() > 0:
+            # The checkpoint holds rank 0's generator; other ranks draw their dropout masks from a
+            # stream of their own (so a resumed multi-process run is exact up to those masks).
+            torch.manual_seed(self.config.seed + distributed.rank() + 7919 * len(state["history"]))
         self._shuffle_gen.set_state(state["rng"]["shuffle"])
         if state["rng"]["cuda"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
@@ -509,8 +538,15 @@ class Trainer:
 
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         cfg = self.config
-        return evaluate(self._eval_model, x, y, cfg.eval_batch_size, tta=cfg.tta, amp_dtype=self.amp_dtype,
-                        channels_last=self.channels_last)  # fmt: skip
+        run = lambda xs, ys: evaluate(self._eval_model, xs, ys, cfg.eval_batch_size, tta=cfg.tta,  # noqa: E731
+                                      amp_dtype=self.amp_dtype, channels_last=self.channels_last)  # fmt: skip
+        if not distributed.is_active():
+            return run(x, y)
+        part = distributed.shard(len(x))  # each rank evaluates its share; sums are added over ranks
+        loss, acc = run(x[part], y[part])
+        k = len(y[part])
+        loss_sum, hits = distributed.all_reduce_sum(torch.tensor(loss * k), torch.tensor(acc * k))
+        return loss_sum.item() / len(x), round(hits.item()) / len(x)
 
     # -- reporting --------------------------------------------------------------------------------
 
@@ -560,6 +596,7 @@ class Trainer:
             train_seconds=sum(r["seconds"] for r in rows),
             device=str(self.device),
             device_name=_device_name(self.device),
+            world_size=distributed.world_size(),
             torch_version=str(torch.__version__),
             python_version=platform.python_version(),
             seed=cfg.seed,
