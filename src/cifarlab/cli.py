@@ -24,6 +24,29 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
 def _train_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model; prints the run folder last",
                        description="Train a recipe (default: fast); flags override the recipe's settings.")  # fmt: skip
+    _add_config_flags(p)
+    s_ = p.add_argument_group("processes")
+    s_.add_argument("--nproc", type=int, metavar="N",
+                    help="data-parallel training in N processes on this machine (launches torchrun)")  # fmt: skip
+    o = p.add_argument_group("run folder")
+    o.add_argument("--name", help="run folder name (default: <recipe>-<time>)")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    o.add_argument("--no-report", action="store_true", help="skip the evaluation report (report.html) at the end")
+    o.add_argument("--tensorboard", action="store_true", help="also log per-epoch scalars for TensorBoard")
+    r = p.add_argument_group("resume")
+    r.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last completed epoch")
+    r.add_argument("--resume-from", choices=("last", "best"), default="last",
+                   help="checkpoint to resume from (best: when last.pt is damaged)")  # fmt: skip
+    r.add_argument("--override", action="store_true", help="accept settings that differ from the run's config")
+    t = p.add_argument_group("from a tuning study")
+    t.add_argument("--from-study", metavar="STUDY",
+                   help="train with the best parameters of this 'cifarlab tune' study (other flags override them)")
+    t.add_argument("--storage", metavar="URL", help="the study's storage (default: sqlite file OUT/tune/STUDY.db)")
+    return p
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that set an ExperimentConfig (shared by train and tune)."""
     p.add_argument("--recipe", help="named recipe (see 'cifarlab recipes')")
     p.add_argument("--model", help="registered model (see 'cifarlab models')")
     p.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
@@ -59,8 +82,6 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     s_.add_argument("--channels-last", help="auto, on, off")
     s_.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     s_.add_argument("--threads", type=int, help="torch intra-op threads (0: default)")
-    s_.add_argument("--nproc", type=int, metavar="N",
-                    help="data-parallel training in N processes on this machine (launches torchrun)")  # fmt: skip
     s_.add_argument("--sync-bn", action="store_true", default=None,
                     help="with several processes: BatchNorm statistics over all of them (CUDA only)")  # fmt: skip
     d = p.add_argument_group("data")
@@ -71,20 +92,6 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     d.add_argument("--split-seed", type=int, help="seed of the validation split")
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="parent folder of run folders (default: runs)")
-    o.add_argument("--name", help="run folder name (default: <recipe>-<time>)")
-    o.add_argument("--no-progress", action="store_true", help="no progress bar")
-    o.add_argument("--no-report", action="store_true", help="skip the evaluation report (report.html) at the end")
-    o.add_argument("--tensorboard", action="store_true", help="also log per-epoch scalars for TensorBoard")
-    r = p.add_argument_group("resume")
-    r.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last completed epoch")
-    r.add_argument("--resume-from", choices=("last", "best"), default="last",
-                   help="checkpoint to resume from (best: when last.pt is damaged)")  # fmt: skip
-    r.add_argument("--override", action="store_true", help="accept settings that differ from the run's config")
-    t = p.add_argument_group("from a tuning study")
-    t.add_argument("--from-study", metavar="STUDY",
-                   help="train with the best parameters of this 'cifarlab tune' study (other flags override them)")
-    t.add_argument("--storage", metavar="URL", help="the study's storage (default: sqlite file OUT/tune/STUDY.db)")
-    return p
 
 
 # flag name -> config field name, for flags that override the recipe one to one
@@ -213,7 +220,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         if args.resume:
             raise ConfigError("--from-study starts a new run; it cannot be combined with --resume")
-        config = config_from_study(args, config_from_args)
+        given = {field for flag, field in _TRAIN_OVERRIDES.items() if getattr(args, flag) is not None}
+        if args.train_batches is not None:
+            given.add("train_batches")
+        config = config_from_study(args, config_from_args, given)
         run_dir = run_experiment(config, progress=not args.no_progress, report=not args.no_report,
                                  tensorboard=args.tensorboard)  # fmt: skip
     elif args.resume:
@@ -235,6 +245,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"test accuracy {100 * summary['test_acc']:.2f}%; {summary['wall_seconds']:.0f}s"
     )
     print(run_dir)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .tune import parse_param, tune
+
+    space = [parse_param(spec) for spec in args.param or []]
+    names = [p.name for p in space]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--param names must differ; got {', '.join(names)}")
+    if args.timeout is not None and args.timeout <= 0:
+        raise ConfigError(f"--timeout is a positive number of seconds, got {args.timeout}")
+    config = config_from_args(args)
+    if args.val_size is None and config.data.val_size == 0:
+        from .config import DataConfig
+
+        config.data.val_size = DataConfig.val_size  # the recipe trains on all images; tuning needs a val split
+        print(f"note: holding out {config.data.val_size} validation images to tune on (the recipe uses none)")
+    result = tune(config, space=space or None, trials=args.trials, study=args.study, storage=args.storage,
+                  timeout=args.timeout, clean_pruned=args.clean_pruned, pruner=args.pruner)  # fmt: skip
+    print(f"study {result.study} ({result.storage}): {result.trials} trials, {result.completed} completed, "
+          f"{result.pruned} pruned")  # fmt: skip
+    if result.best_params is not None:
+        print(f"best: trial {result.best_trial}, validation accuracy {100 * result.best_value:.2f}%, "
+              f"params {result.best_params}")  # fmt: skip
+        print(f"retrain on all the data: cifarlab train --from-study {result.study}"
+              + (f" --storage {args.storage}" if args.storage else "") + (f" --out {args.out}" if args.out else ""))
+    print(result.folder)
     return 0
 
 
@@ -364,6 +402,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cifarlab", description="Train, evaluate and compare CIFAR-10 classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train_parser(sub).set_defaults(func=cmd_train)
+    tp = sub.add_parser("tune", help="hyperparameter search with Optuna (SQLite by default, or --storage URL)",
+                        description="Search a recipe's settings; the flags of 'train' fix the rest of the config.")
+    tg = tp.add_argument_group("search")
+    tg.add_argument("--trials", type=int, default=20, help="trials this process runs (workers add up)")
+    tg.add_argument("--param", action="append", metavar="SPEC",
+                    help="searched setting: lr=1e-4..1e-1:log, epochs=2..8, batch_size=64,128,256 (repeatable; "
+                    "default: lr, weight_decay, batch_size around the recipe's values)")  # fmt: skip
+    tg.add_argument("--study", help="study name (default: the recipe's name)")
+    tg.add_argument("--storage", metavar="URL", help="SQLAlchemy URL, e.g. postgresql://user:pw@host/db "
+                    "(default: sqlite file OUT/tune/STUDY.db)")  # fmt: skip
+    tg.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
+    tg.add_argument("--pruner", choices=("median", "none"), default="median",
+                    help="stop unpromising trials early (median of earlier trials' validation accuracy)")
+    tg.add_argument("--clean-pruned", action="store_true", help="delete the run folders of pruned trials")
+    _add_config_flags(tp)
+    tp.set_defaults(func=cmd_tune, name=None)
     sub.add_parser("recipes", help="list the named recipes").set_defaults(func=cmd_recipes)
     sub.add_parser("models", help="list the registered models").set_defaults(func=cmd_models)
     b = sub.add_parser("bench", help="throughput and time-to-accuracy benchmarks (bench.json + bench.md)")

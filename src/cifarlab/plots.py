@@ -110,6 +110,47 @@ def plot_gallery(images, true: Sequence[str], pred: Sequence[str], conf, path: s
     return save_figure(fig, path)
 
 
+def tune_history_figure(trials, path: str | Path, title: str = "") -> Path:
+    """Optimisation history: each trial's objective (pruned trials at their last reported value) and
+    the best so far."""
+    fig = Figure(figsize=(8, 4))
+    ax = fig.subplots()
+    done = [(t.number, t.value) for t in trials if t.state.name == "COMPLETE"]
+    pruned = [(t.number, t.intermediate_values[max(t.intermediate_values)])
+              for t in trials if t.state.name == "PRUNED" and t.intermediate_values]  # fmt: skip
+    if done:
+        ax.plot(*zip(*done), "o", color="tab:blue", label="completed")
+        best, running = [], -math.inf
+        for n, v in sorted(done):
+            running = max(running, v)
+            best.append((n, running))
+        ax.step(*zip(*best), where="post", color="tab:red", label="best so far")
+    if pruned:
+        ax.plot(*zip(*pruned), "x", color="tab:gray", label="pruned (last value)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation accuracy")
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend()
+    ax.set_title(title or "optimisation history")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def tune_importance_figure(importances: dict[str, float], path: str | Path, title: str = "") -> Path:
+    """Hyperparameter importances (fANOVA), largest on top."""
+    names = sorted(importances, key=importances.get)
+    fig = Figure(figsize=(7, 1.2 + 0.45 * len(names)))
+    ax = fig.subplots()
+    bars = ax.barh(names, [importances[n] for n in names], color="tab:blue")
+    ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.set_xlabel("importance for validation accuracy")
+    ax.set_xlim(0, 1.1)
+    ax.set_title(title or "parameter importance")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def plot_reliability(bins: Sequence[dict], ece: float, path: str | Path) -> Path:
     fig = Figure(figsize=(5, 5))
     ax = fig.subplots()
