@@ -14,6 +14,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.dev
 	@scripts/ensure_chromium.sh
+	@scripts/ensure_postgres.sh
 	$(PY) -m pytest
 
 install: $(VENV)/.installed

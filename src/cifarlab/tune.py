@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -142,16 +143,26 @@ def default_storage(out: str | Path, study: str) -> str:
 def open_storage(url: str):
     """An Optuna RDB storage for ``url``, or one line saying why it cannot be used."""
     optuna = require_optuna()
+    from sqlalchemy.exc import IntegrityError
+
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-    except Exception as e:  # noqa: BLE001 - sqlalchemy/driver errors of many kinds, one answer
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise TuneError(
-            f"cannot use the study storage {_redact(url)}: {reason}; check that the database server is running "
-            "and the URL (e.g. postgresql://user:password@host:5432/dbname) is right"
-        ) from None
+    for attempt in range(6):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except IntegrityError as e:
+            # Several workers started at once on an empty database all create Optuna's tables; the
+            # losers of that race see a duplicate-key error. The tables exist now: try again.
+            error: Exception = e
+            time.sleep(0.2 * (attempt + 1))
+        except Exception as e:  # noqa: BLE001 - sqlalchemy/driver errors of many kinds, one answer
+            error = e
+            break
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    raise TuneError(
+        f"cannot use the study storage {_redact(url)}: {reason}; check that the database server is running "
+        "and the URL (e.g. postgresql://user:password@host:5432/dbname) is right"
+    )
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
@@ -238,7 +249,6 @@ def tune(
     name = study or config.recipe or config.model
     url = storage or default_storage(config.out, name)
     folder = Path(config.out) / "tune" / name
-    folder.mkdir(parents=True, exist_ok=True)
     if pruner == "median":
         pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
     elif pruner in ("none", None):
@@ -253,6 +263,7 @@ def tune(
     except Exception as e:  # noqa: BLE001 - e.g. the server went away between connect and create
         raise TuneError(f"cannot create or load study '{name}' in {_redact(url)}: {str(e).splitlines()[0]}") from None
     _check_same_space(the_study, space, config, url)
+    folder.mkdir(parents=True, exist_ok=True)
 
     arrays = load_cifar10(config.data.data, offline=config.data.offline, progress=False)
 

@@ -1,0 +1,144 @@
+"""cifarlab tune: search-space parsing, the SQLite default, pruning, --from-study, and two workers
+sharing one study on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import optuna
+import pytest
+
+import pg
+from cifarlab.config import ExperimentConfig
+from cifarlab.errors import ConfigError
+from cifarlab.recipes import get_recipe
+from cifarlab.tune import Param, default_space, parse_param, tune
+from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli  # noqa: F401
+
+TINY = ["--epochs", "2", "--train-limit", "600", "--val-size", "200", "--batch-size", "100"]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_parse_param():
+    assert parse_param("lr=1e-4..1e-1:log") == Param("lr", "float", 1e-4, 1e-1, log=True)
+    assert parse_param("weight_decay=0..0.001") == Param("weight_decay", "float", 0.0, 0.001)
+    assert parse_param("epochs=2..8") == Param("epochs", "int", 2, 8)  # an int field stays int
+    assert parse_param("train.translate=0..4:int") == Param("train.translate", "int", 0, 4)
+    assert parse_param("batch_size=64,128,256") == Param("batch_size", "categorical", choices=(64, 128, 256))
+    assert parse_param("optimizer=sgd,adam") == Param("optimizer", "categorical", choices=("sgd", "adam"))
+    for bad, needle in [
+        ("lr", "NAME=LOW..HIGH"), ("lr=", "NAME=LOW..HIGH"), ("lr=1..x", "not a number"),
+        ("lr=0.1..0.01", "LOW < HIGH"), ("lr=0..1:log", "must be positive"), ("lr=1e-3..1:sqrt", ":sqrt"),
+        ("epochs=1.5..3", "whole numbers"), ("batch_size=64", "at least two"), ("nope=1..2", "unknown setting"),
+        ("batch_size=64,128:log", "apply to ranges"),
+    ]:  # fmt: skip
+        with pytest.raises(ConfigError, match=needle):
+            parse_param(bad)
+
+
+def test_default_space_is_centred_on_the_recipe():
+    config = get_recipe("seed-cnn3-wide").config()  # Adam 5e-4, wd 1e-3, batch 128
+    space = {p.name: p for p in default_space(config)}
+    assert space["lr"] == Param("lr", "float", 5e-5, 5e-3, log=True)
+    assert space["weight_decay"].low == pytest.approx(1e-4) and space["weight_decay"].high == pytest.approx(1e-2)
+    assert space["batch_size"].choices == (64, 128, 256)
+
+
+def test_sqlite_study_then_from_study(fake_folder, tmp_path):
+    proc = cli("tune", "--recipe", "seed-mlp-final", "--trials", "3", "--param", "lr=1e-4..1e-2:log",
+               "--pruner", "none", "--train-batches", "1", *TINY, "--data", fake_folder, "--out", tmp_path)  # fmt: skip
+    folder = tmp_path / "tune" / "seed-mlp-final"
+    assert proc.stdout.strip().splitlines()[-1] == str(folder)
+    assert (tmp_path / "tune" / "seed-mlp-final.db").is_file()  # the SQLite default
+    rows = read_csv(folder / "trials.csv")
+    assert [(r["number"], r["state"]) for r in rows] == [("0", "COMPLETE"), ("1", "COMPLETE"), ("2", "COMPLETE")]
+    for r in rows:  # each trial is a real run; its objective is that run's best validation accuracy
+        run = Path(r["run_dir"])
+        summary = json.loads((run / "summary.json").read_text())
+        config = json.loads((run / "config.json").read_text())
+        assert float(r["value"]) == pytest.approx(summary["best_val_acc"], abs=1e-6)
+        assert float(r["lr"]) == pytest.approx(config["train"]["lr"], rel=1e-5)
+        assert config["data"]["train_batches"] == [1]
+    best = json.loads((folder / "best_params.json").read_text())
+    values = [float(r["value"]) for r in rows]
+    assert best["best_val_acc"] == pytest.approx(max(values), abs=1e-6) and best["completed"] == 3
+    assert (folder / "history.png").stat().st_size > 0 and (folder / "importance.png").stat().st_size > 0
+
+    # A second worker with another search space is refused, and the study is left as it was.
+    proc = cli("tune", "--recipe", "seed-mlp-final", "--trials", "1", "--param", "lr=1e-3..1e-1:log",
+               *TINY, "--data", fake_folder, "--out", tmp_path, check=False)  # fmt: skip
+    assert_one_line_error(proc, "searches lr=0.0001..0.01:log, not lr=0.001..0.1:log", "--study")
+    assert len(read_csv(folder / "trials.csv")) == 3
+
+    # Retrain the best parameters: the study's fixed proxy flags (data_batch_1 only) do not carry over.
+    proc = cli("train", "--from-study", "seed-mlp-final", "--epochs", "1", "--train-limit", "600", "--val-size",
+               "200", "--data", fake_folder, "--out", tmp_path, "--name", "final", "--no-report", "--no-progress")  # fmt: skip
+    config = json.loads((tmp_path / "final" / "config.json").read_text())
+    assert config["train"]["lr"] == pytest.approx(best["params"]["lr"], rel=1e-9)
+    assert config["recipe"] == "seed-mlp-final" and config["data"]["train_batches"] == [1, 2, 3, 4, 5]
+    assert "best trial" in proc.stdout
+
+
+def test_pruned_trials_are_recorded_and_can_be_cleaned(fake_folder, tmp_path):
+    config = get_recipe("seed-mlp-first").config()
+    config.out, config.data.data = str(tmp_path), str(fake_folder)
+    config.data.train_limit, config.data.val_size, config.train.epochs = 400, 100, 3
+    always = optuna.pruners.ThresholdPruner(lower=1.01)  # no accuracy reaches 101%: every trial is pruned
+    space = [Param("lr", "float", 1e-3, 1e-1, log=True)]
+    result = tune(config, space=space, trials=1, study="p", pruner=always, log=lambda m: None)
+    assert (result.trials, result.completed, result.pruned, result.best_params) == (1, 0, 1, None)
+    kept = tmp_path / "tune" / "p" / "trial-0000"
+    summary = json.loads((kept / "summary.json").read_text())
+    assert summary["status"] == "pruned" and summary["epochs_run"] == 1  # stopped after its first epoch
+    result = tune(ExperimentConfig.from_dict(config.to_dict()), space=space, trials=1, study="p", pruner=always,
+                  clean_pruned=True, log=lambda m: None)  # fmt: skip
+    assert result.pruned == 2 and not (tmp_path / "tune" / "p" / "trial-0001").exists()
+    assert [r["state"] for r in read_csv(tmp_path / "tune" / "p" / "trials.csv")] == ["PRUNED", "PRUNED"]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    bin_dir = pg.server_binaries()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; make test installs it (scripts/ensure_postgres.sh)")
+        pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql)")
+    with pg.postgres_server(bin_dir) as url:
+        yield url
+
+
+def test_two_workers_share_a_postgresql_study(fake_folder, tmp_path, postgres_url):
+    args = [CLI, "tune", "--recipe", "seed-mlp-first", "--study", "shared", "--storage", postgres_url, "--trials",
+            "3", "--pruner", "none", *TINY, "--data", str(fake_folder), "--out", str(tmp_path)]  # fmt: skip
+    env = {**os.environ, **_SHARED, "OMP_NUM_THREADS": "1"}
+    workers = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+               for _ in range(2)]  # fmt: skip
+    outputs = [w.communicate(timeout=240) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], "\n".join(err for _, err in outputs)
+
+    study = optuna.load_study(study_name="shared", storage=postgres_url)
+    trials = study.get_trials()
+    assert sorted(t.number for t in trials) == list(range(6)), "3 trials from each worker, none lost"
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    folders = sorted(p.name for p in (tmp_path / "tune" / "shared").glob("trial-*"))
+    assert folders == [f"trial-{n:04d}" for n in range(6)], "one run folder per trial, none duplicated"
+    for t in trials:  # each trial's parameters are those its own run trained with
+        config = json.loads((Path(t.user_attrs["run_dir"]) / "config.json").read_text())
+        assert config["train"]["lr"] == pytest.approx(t.params["lr"], rel=1e-9)
+        assert config["train"]["batch_size"] == t.params["batch_size"]
+
+
+def test_unreachable_storage_is_one_line(tmp_path):
+    proc = cli("tune", "--recipe", "seed-mlp-first", "--trials", "1", "--storage",
+               "postgresql://someone:secret@127.0.0.1:1/nothing", "--out", tmp_path, check=False)  # fmt: skip
+    line = assert_one_line_error(proc, "cannot use the study storage", "Connection refused")
+    assert "secret" not in line
+    assert not (tmp_path / "tune").exists() or not any((tmp_path / "tune").iterdir())
