@@ -70,7 +70,7 @@ def as_batch(images: Iterable) -> torch.Tensor:
             arr = im
         else:  # a PIL image
             arr = to_rgb_uint8(im)
-        out.append(torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1))
+        out.append(torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1))  # a writable copy
     return torch.stack(out)
 
 
