@@ -136,6 +136,12 @@ def test_two_workers_share_a_postgresql_study(fake_folder, tmp_path, postgres_ur
         assert config["train"]["batch_size"] == t.params["batch_size"]
 
 
+def test_tuning_never_selects_on_test(tmp_path):
+    proc = cli("tune", "--recipe", "seed-cnn3", "--select-on", "test", "--out", tmp_path, check=False)
+    assert_one_line_error(proc, "never looks at test accuracy")
+    assert not (tmp_path / "tune").exists()
+
+
 def test_unreachable_storage_is_one_line(tmp_path):
     proc = cli("tune", "--recipe", "seed-mlp-first", "--trials", "1", "--storage",
                "postgresql://someone:secret@127.0.0.1:1/nothing", "--out", tmp_path, check=False)  # fmt: skip

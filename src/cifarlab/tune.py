@@ -236,6 +236,8 @@ def tune(
     config.validate()
     if trials <= 0:
         raise ConfigError(f"--trials must be a positive number, got {trials}")
+    if config.train.select_on == "test" or config.train.target_acc is not None:
+        raise ConfigError("tuning never looks at test accuracy: drop --select-on test and --target-acc")
     if config.data.val_size <= 0:
         raise ConfigError("tuning maximises validation accuracy: --val-size must be above 0 (default 5000)")
     space = list(space) if space else default_space(config)
