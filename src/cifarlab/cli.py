@@ -209,11 +209,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.nproc > 1:
             # Bad flags fail here, once, instead of in every process.
             config = config_from_args(args) if not args.resume else resume_config(args)[0]
-            if config.train.sync_bn:
-                from .trainer import resolve_device
+            from .trainer import resolve_device
 
-                if resolve_device(config.train.device).type != "cuda":
-                    raise ConfigError("--sync-bn needs CUDA (torch's SyncBatchNorm has no CPU kernel); drop it on CPU")
+            distributed.check_sync_bn(config.train.sync_bn, resolve_device(config.train.device))
             return distributed.launch(args.nproc, _without_nproc(args.argv))
     if args.from_study:
         from .tune import config_from_study

@@ -70,6 +70,12 @@ def init_from_env(device: str = "auto") -> torch.device | None:
     return torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
 
 
+def check_sync_bn(sync_bn: bool, device: torch.device) -> None:
+    """SyncBatchNorm has no CPU kernel in torch: refuse ``--sync-bn`` off CUDA before any work."""
+    if sync_bn and device.type != "cuda":
+        raise ConfigError("--sync-bn needs CUDA (torch's SyncBatchNorm has no CPU kernel); drop it on CPU")
+
+
 def all_reduce_sum(*values: torch.Tensor) -> list[torch.Tensor]:
     """Sum tensors over ranks (one collective for all of them); identity in a single process."""
     if not is_active():

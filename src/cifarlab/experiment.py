@@ -16,7 +16,6 @@ from .models import count_parameters, create_model
 from .plots import LivePlot, in_notebook
 from .checkpoint import CheckpointWriter
 from .runs import RunWriter, atomic_write_json, check_writable, default_run_name, new_run_dir, rewrite_metrics
-from .errors import ConfigError
 from .trainer import Trainer
 
 
@@ -43,8 +42,8 @@ def run_experiment(
     config.validate()
     device = distributed.init_from_env(config.train.device)
     main = distributed.is_main()
-    if device is not None and config.train.sync_bn and device.type == "cpu":
-        raise ConfigError("--sync-bn needs CUDA (torch's SyncBatchNorm has no CPU kernel); drop it on CPU")
+    if device is not None:
+        distributed.check_sync_bn(config.train.sync_bn, device)
     if not main:
         progress, report, tensorboard, log = False, False, False, lambda msg: None
     if tensorboard:

@@ -365,8 +365,7 @@ class Trainer:
         self._eval_model = fwd = torch.compile(model) if cfg.compile else model
         if world > 1:
             if cfg.sync_bn:
-                if device.type == "cpu":
-                    raise ConfigError("--sync-bn needs CUDA (torch's SyncBatchNorm has no CPU kernel); drop it on CPU")
+                distributed.check_sync_bn(True, device)
                 model = self.net = nn.SyncBatchNorm.convert_sync_batchnorm(model)
                 self._eval_model = torch.compile(model) if cfg.compile else model
             # Wrapping broadcasts rank 0's initial weights and buffers, so every rank starts alike.
