@@ -145,6 +145,8 @@ def test_evaluate_run_writes_report_files(trained_run, fake_folder):
         (["--batch-size", "-4"], ["--batch-size must be a positive"]),
         (["--val-size", "60000"], ["--val-size 60000 leaves no training images"]),
         (["--train-batches", "7"], ["train-batches"]),
+        (["--model-arg", "depth=4"], ["model 'fastnet' cannot be built with", "depth=4", "2 or 3"]),
+        (["--model-arg", "wdith=0.5"], ["model 'fastnet' cannot be built with", "wdith"]),
     ],
 )
 def test_bad_input_one_line_error(args, needles, fake_folder, tmp_path):
@@ -204,5 +206,12 @@ def test_model_args_reach_the_model(fake_folder, tmp_path):
     run = cifarlab.load_run(Path(proc.stdout.strip().splitlines()[-1]))
     assert run.config.model_kwargs == {"width": 0.125}
     assert run.model.head.in_features == 32  # 256 * 0.125
+    # list-valued options survive config.json and model.pt: load_run rebuilds the same network
+    proc = cli("train", "--model", "fastnet", "--model-arg", "widths=[8,16,24]", "--model-arg", "depth=3", "--data",
+               fake_folder, "--epochs", "1", "--train-limit", "600", "--val-size", "100", "--out", tmp_path,
+               "--no-progress", "--no-report")  # fmt: skip
+    run = cifarlab.load_run(Path(proc.stdout.strip().splitlines()[-1]))
+    assert run.config.model_kwargs == {"widths": [8, 16, 24], "depth": 3}
+    assert run.model.head.in_features == 24 and run.model.groups[2].conv3.out_channels == 24
     bad = cli("train", "--model-arg", "width", "--data", fake_folder, "--out", tmp_path, check=False)
     assert_one_line_error(bad, "--model-arg expects KEY=VALUE")

@@ -104,7 +104,7 @@ def test_fastnet_whitens_from_data_and_freezes_whitening_bias():
 
 
 def test_speed_recipes_are_valid_configs():
-    for name in ("fast",):
+    for name in ("fast", "fast90", "fast93", "fast94"):
         cfg = RECIPES[name].config().validate()
         assert cfg.train.amp == "auto" and cfg.train.tta != "none"
     # every recipe validates and names a registered model

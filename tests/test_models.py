@@ -117,3 +117,33 @@ def test_fastnet_whitening_decorrelates_patches():
     off = cov[:8, :8] - torch.diag(cov.diag()[:8])
     assert off.abs().max() < 0.05  # ...and uncorrelated
     assert not model.whiten.weight.requires_grad
+
+
+def test_fastnet_wider_and_residual_variants():
+    # airbench95's widths: same layout as fastnet, wider groups.
+    groups95 = sum(9 * a * b + 9 * b * b + 4 * b for a, b in ((24, 128), (128, 384), (384, 384)))
+    assert count_parameters(create_model("fastnet", widths=(128, 384, 384))) == 24 * 12 + 24 + groups95 + 3840
+    # airbench96's: a third conv and scale-free BN per group.
+    groups96 = sum(9 * a * b + 2 * 9 * b * b + 6 * b for a, b in ((24, 128), (128, 512), (512, 512)))
+    assert count_parameters(create_model("fastnet", widths=[128, 512, 512], depth=3)) == 24 * 12 + 24 + groups96 + 5120
+
+
+def test_fastnet_depth3_group_adds_its_input_after_the_last_two_convs():
+    torch.manual_seed(0)
+    model = create_model("fastnet", widths=(8, 16, 16), depth=3).eval()
+    g = model.groups[1]
+    x = torch.randn(2, 8, 16, 16)
+    # reference, op by op from the definition: conv-pool-BN-GELU, then x0 + GELU(BN(conv(GELU(BN(conv(x0))))))
+    bn = lambda m, t: torch.nn.functional.batch_norm(t, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)  # noqa: E731
+    x0 = torch.nn.functional.gelu(bn(g.norm1, torch.nn.functional.max_pool2d(g.conv1(x), 2)))
+    y = torch.nn.functional.gelu(bn(g.norm2, g.conv2(x0)))
+    y = torch.nn.functional.gelu(bn(g.norm3, g.conv3(y))) + x0
+    assert torch.allclose(g(x), y, atol=1e-6)
+    # the two-conv group has no residual
+    assert not hasattr(create_model("fastnet", width=0.25).groups[0], "conv3")
+
+
+@pytest.mark.parametrize("kwargs", [{"depth": 4}, {"widths": (64, 256)}, {"widths": (64, 0, 256)}])
+def test_fastnet_rejects_bad_options(kwargs):
+    with pytest.raises(ValueError, match="fastnet"):
+        create_model("fastnet", **kwargs)

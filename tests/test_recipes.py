@@ -41,3 +41,13 @@ def test_flags_override_the_recipe():
 def test_every_recipe_validates():
     for recipe in RECIPES.values():
         assert recipe.config().validate().recipe == recipe.name
+
+
+def test_warmup_follows_an_epochs_override():
+    parse = build_parser().parse_args
+    cfg = config_from_args(parse(["train", "--recipe", "fast94", "--epochs", "2"]))
+    assert (cfg.train.epochs, cfg.train.warmup_epochs) == (2, 0.4)  # 20% of the training, as in the recipe
+    cfg = config_from_args(parse(["train", "--recipe", "fast94", "--epochs", "2", "--warmup-epochs", "1"]))
+    assert cfg.train.warmup_epochs == 1
+    cfg = config_from_args(parse(["train", "--recipe", "seed-cnn3", "--epochs", "2"]))
+    assert cfg.train.warmup_epochs == 0

@@ -160,7 +160,15 @@ def _build(cls, values: dict[str, Any], **extra):
 
 
 def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
-    """Set fields by name: top-level, ``data.<field>``/``train.<field>``, or a bare field of either."""
+    """Set fields by name: top-level, ``data.<field>``/``train.<field>``, or a bare field of either.
+
+    A warm-up is a share of the training: a new ``epochs`` without a new ``warmup_epochs`` scales
+    the warm-up with it (fast94's 8 warm-up epochs would otherwise outlast a 2-epoch trial, whose LR
+    would then never decay).
+    """
+    new_epochs = overrides.get("epochs", overrides.get("train.epochs"))
+    if new_epochs and config.train.warmup_epochs > 0 and not {"warmup_epochs", "train.warmup_epochs"} & set(overrides):
+        overrides = {**overrides, "warmup_epochs": config.train.warmup_epochs * new_epochs / config.train.epochs}
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     top_fields = {f.name for f in dataclasses.fields(ExperimentConfig)} - {"data", "train"}

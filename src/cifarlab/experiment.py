@@ -65,6 +65,9 @@ def run_experiment(
     splits = make_splits(
         arrays, train_batches=d.train_batches, train_limit=d.train_limit, val_size=d.val_size, split_seed=d.split_seed
     )
+    torch.manual_seed(config.train.seed)  # the model's initial weights depend on the seed alone
+    # Built before the run folder exists: a model option it refuses leaves nothing behind.
+    model = create_model(config.model, num_classes=len(splits.classes), **config.model_kwargs)
     if resume is None:
         run_dir = new_run_dir(out, config.name or default_run_name(config)) if main else None
         run_dir = distributed.broadcast_object(run_dir)
@@ -76,8 +79,6 @@ def run_experiment(
             rewrite_metrics(run_dir / "metrics.csv", checkpoint["history"])
 
     distributed.note_run_dir(run_dir)
-    torch.manual_seed(config.train.seed)  # the model's initial weights depend on the seed alone
-    model = create_model(config.model, num_classes=len(splits.classes), **config.model_kwargs)
     sizes = {
         "train_images": len(splits.train),
         "val_images": len(splits.val) if splits.val is not None else 0,
