@@ -6,6 +6,8 @@ PY     := $(VENV)/bin/python
 # The CPU wheel of torch on this machine's disk; override (e.g. TORCH_SPEC=torch) on a GPU box.
 TORCH_SPEC ?= torch==2.13.0
 RUN_ARGS ?=
+# pytest worker processes for `make test` (pytest-xdist): one per core; TEST_JOBS=0 runs serially.
+TEST_JOBS ?= auto
 
 .PHONY: run test install dev clean
 
@@ -15,7 +17,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.dev
 	@scripts/ensure_chromium.sh
 	@scripts/ensure_postgres.sh
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_JOBS) --dist load
 
 install: $(VENV)/.installed
 dev: $(VENV)/.dev

@@ -24,6 +24,14 @@ sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import fakecifar
 
 import fakecifar
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs the suite in one worker process per core (pytest -n auto): one torch thread
+    # per worker, here and in the CLI processes the tests start, so workers never oversubscribe.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 # Read before any fixture changes the environment: CI points CIFARLAB_DATA at the real data set.
 REAL_DATA = os.environ.get("CIFARLAB_DATA", "").strip()
 
