@@ -131,3 +131,19 @@ def test_bench_cli_writes_json_and_markdown(tmp_path, fake_folder):
     assert tt["seeds"] == 2 and tt["reached"] == 2 and len(tt["runs"]) == 2
     assert tt["seconds_to_target"]["min"] <= tt["seconds_to_target"]["median"] <= tt["seconds_to_target"]["max"]
     assert all(r["final_test_acc"] >= 0.3 for r in tt["runs"])
+
+
+def test_bench_throughput_passes_model_options(tmp_path, capsys):
+    from cifarlab.cli import main
+
+    args = ["bench", "--throughput", "--models", "fastnet", "--model-arg", "widths=[8,16,16]", "--model-arg",
+            "depth=3", "--batch-size", "16", "--steps", "2", "--rounds", "1", "--out", str(tmp_path)]  # fmt: skip
+    assert main(args) == 0
+    (row,) = json.loads((tmp_path / "bench.json").read_text())["throughput"]
+    assert row["model_kwargs"] == {"widths": [8, 16, 16], "depth": 3} and row["ours_train_img_s"] > 0
+    assert "| fastnet (widths=[8, 16, 16], depth=3) | 16 |" in (tmp_path / "bench.md").read_text()
+    capsys.readouterr()
+    assert main([*args[:5], "depth=5", "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cifarlab: error: model 'fastnet' cannot be built with depth=5") and "\n" not in err
+    assert not (tmp_path / "bad").exists()

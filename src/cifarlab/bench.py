@@ -40,23 +40,25 @@ def _synthetic(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8), torch.randint(0, 10, (n,), generator=g)
 
 
-def ours_train_img_s(model_name: str, batch_size: int, steps: int, device: torch.device, cfg: TrainConfig) -> float:
+def ours_train_img_s(model_name: str, batch_size: int, steps: int, device: torch.device, cfg: TrainConfig,
+                     model_kwargs: dict[str, Any] | None = None) -> float:  # fmt: skip
     """Images/s of the real Trainer loop: one epoch of ``steps`` batches, its ``seconds`` column."""
     x, y = _synthetic(batch_size * steps)
     torch.manual_seed(0)
-    net = create_model(model_name)
+    net = create_model(model_name, **(model_kwargs or {}))
     cfg = replace(cfg, epochs=1, batch_size=batch_size, device=str(device), eval_from=2)
     trainer = Trainer(net, config=cfg, progress=False, log=None)
     trainer.train(x, y)
     return len(x) / trainer.history[0]["seconds"]
 
 
-def seed_loop_train_img_s(model_name: str, batch_size: int, steps: int, device: torch.device) -> float:
+def seed_loop_train_img_s(model_name: str, batch_size: int, steps: int, device: torch.device,
+                          model_kwargs: dict[str, Any] | None = None) -> float:  # fmt: skip
     """Images/s of the notebook's loop: float tensors in a TensorDataset, a shuffling DataLoader,
     NCHW fp32, and the per-step ``loss.item()`` / accuracy bookkeeping a plotting trainer does."""
     x, y = _synthetic(batch_size * steps)
     torch.manual_seed(0)
-    net = create_model(model_name).to(device)
+    net = create_model(model_name, **(model_kwargs or {})).to(device)
     data = torch.utils.data.TensorDataset(x.float() / 255, y)
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
@@ -76,12 +78,13 @@ def seed_loop_train_img_s(model_name: str, batch_size: int, steps: int, device: 
     return len(x) / (time.perf_counter() - t0)
 
 
-def eval_img_s(model_name: str, batch_size: int, n: int, device: torch.device, cfg: TrainConfig | None) -> float:
+def eval_img_s(model_name: str, batch_size: int, n: int, device: torch.device, cfg: TrainConfig | None,
+               model_kwargs: dict[str, Any] | None = None) -> float:  # fmt: skip
     """Images/s of evaluation; ``cfg`` None: the seed style (fp32, NCHW), else ours (autocast, channels_last)."""
     from .speed import resolve_amp, resolve_channels_last
 
     x, y = _synthetic(n, seed=1)
-    net = create_model(model_name).to(device)
+    net = create_model(model_name, **(model_kwargs or {})).to(device)
     amp = resolve_amp(cfg.amp, device) if cfg else None
     cl = resolve_channels_last(cfg.channels_last, net) if cfg else False
     if cl:
@@ -99,24 +102,28 @@ def throughput(
     rounds: int = 3,
     device: str = "auto",
     log: Callable[[str], None] = print,
+    model_kwargs: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Ours vs the seed loop for each model, alternated over ``rounds``; mean and std of images/s."""
+    """Ours vs the seed loop for each model, alternated over ``rounds``; mean and std of images/s.
+    ``model_kwargs`` (e.g. fastnet's ``widths``) go to every model built."""
+    kw = dict(model_kwargs or {})
     dev = resolve_device(device)
     cfg = TrainConfig(optimizer="sgd", lr=0.01, amp="auto", channels_last="auto")
     results = []
     for name in models:
         # One untimed pass of each warms up allocator and kernel caches.
-        ours_train_img_s(name, batch_size, 2, dev, cfg)
-        seed_loop_train_img_s(name, batch_size, 2, dev)
+        ours_train_img_s(name, batch_size, 2, dev, cfg, kw)
+        seed_loop_train_img_s(name, batch_size, 2, dev, kw)
         ours, seed = [], []
         for _ in range(rounds):
-            ours.append(ours_train_img_s(name, batch_size, steps, dev, cfg))
-            seed.append(seed_loop_train_img_s(name, batch_size, steps, dev))
+            ours.append(ours_train_img_s(name, batch_size, steps, dev, cfg, kw))
+            seed.append(seed_loop_train_img_s(name, batch_size, steps, dev, kw))
         n_eval = batch_size * max(steps // 2, 2)
-        ours_eval = [eval_img_s(name, max(batch_size, 500), n_eval, dev, cfg) for _ in range(rounds)]
-        seed_eval = [eval_img_s(name, batch_size, n_eval, dev, None) for _ in range(rounds)]
+        ours_eval = [eval_img_s(name, max(batch_size, 500), n_eval, dev, cfg, kw) for _ in range(rounds)]
+        seed_eval = [eval_img_s(name, batch_size, n_eval, dev, None, kw) for _ in range(rounds)]
         row = {
             "model": name,
+            "model_kwargs": kw,
             "batch_size": batch_size,
             "device": str(dev),
             "ours_train_img_s": statistics.fmean(ours),
@@ -175,6 +182,11 @@ def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | 
     }
 
 
+def _model_label(row: dict[str, Any]) -> str:
+    options = ", ".join(f"{k}={v}" for k, v in row.get("model_kwargs", {}).items())
+    return f"{row['model']} ({options})" if options else row["model"]
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# cifarlab bench — {report['device_name']} ({report['device']}), torch {report['torch_version']}", ""]
     if report.get("throughput"):
@@ -184,7 +196,7 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for r in report["throughput"]:
             lines.append(
-                f"| {r['model']} | {r['batch_size']} | {r['ours_train_img_s']:.0f} ± {r['ours_train_img_s_std']:.0f} | "
+                f"| {_model_label(r)} | {r['batch_size']} | {r['ours_train_img_s']:.0f} ± {r['ours_train_img_s_std']:.0f} | "
                 f"{r['seed_loop_train_img_s']:.0f} ± {r['seed_loop_train_img_s_std']:.0f} | {r['speedup']:.2f}x | "
                 f"{r['ours_eval_img_s']:.0f} | {r['seed_loop_eval_img_s']:.0f} |"
             )

@@ -324,16 +324,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
-    from .models import list_models, model_info
+    from .models import create_model, list_models
 
     if not (args.throughput or args.time_to):
         raise ConfigError("say what to measure: --throughput and/or --time-to ACC --recipe NAME")
     report = bench.environment(args.device)
     if args.throughput:
         models = args.models.split(",") if args.models else list_models()
+        kwargs = parse_key_values(args.model_arg or [], "--model-arg")
         for m in models:
-            model_info(m)  # unknown names fail before any measuring
-        report["throughput"] = bench.throughput(models, args.batch_size, args.steps, args.rounds, args.device)
+            create_model(m, **kwargs)  # unknown names and options fail before any measuring
+        report["throughput"] = bench.throughput(models, args.batch_size, args.steps, args.rounds, args.device,
+                                                model_kwargs=kwargs)  # fmt: skip
     if args.time_to:
         if not args.recipe:
             raise ConfigError("--time-to needs --recipe NAME (see 'cifarlab recipes')")
@@ -422,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="bench", metavar="DIR", help="where bench.json and bench.md go")
     b.add_argument("--throughput", action="store_true", help="train/eval images/s: ours vs the seed-style loop")
     b.add_argument("--models", metavar="LIST", help="comma-separated models (default: all registered)")
+    b.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
+                   help="option for every model measured, e.g. --model-arg 'widths=[128,384,384]' (repeatable)")
     b.add_argument("--batch-size", type=int, default=256)
     b.add_argument("--steps", type=int, default=20, help="training steps per timed round")
     b.add_argument("--rounds", type=int, default=3, help="alternated rounds (mean ± std over them)")
