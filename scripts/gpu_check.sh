@@ -28,8 +28,8 @@ step() {  # step NAME SECONDS CMD...: run CMD with a time limit, log to OUT_DIR/
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
 } | tee "$out/gpu.txt"
-step data 120 $py -c "from cifarlab.data import load_cifar10; a = load_cifar10(offline=True); print(a.source)"
-step throughput 150 $py -m cifarlab bench --device cuda --throughput --models cnn3,cnn3_wide,fastnet,resnet9 \
+step data 60 $py -c "from cifarlab.data import load_cifar10; a = load_cifar10(offline=True); print(a.source)"
+step throughput 120 $py -m cifarlab bench --device cuda --throughput --models cnn3,cnn3_wide,fastnet,resnet9 \
   --batch-size 512 --steps 20 --rounds 3 --out "$out/throughput"
 step fast90 150 $py -m cifarlab bench --device cuda --time-to 0.90 --recipe fast90 --seeds 3 --out "$out/fast90"
-step fast94 240 $py -m cifarlab bench --device cuda --time-to 0.93 --recipe fast94 --seeds 2 --out "$out/fast94"
+step fast94 200 $py -m cifarlab bench --device cuda --time-to 0.93 --recipe fast94 --seeds 1 --out "$out/fast94"
