@@ -124,11 +124,13 @@ def test_bench_cli_writes_json_and_markdown(tmp_path, fake_folder):
         assert r["batch_size"] == 16 and r["rounds"] == 2
     assert "| cnn2 | 16 |" in (tmp_path / "bench.md").read_text()
 
-    proc = subprocess.run([CLI, "bench", "--time-to", "0.3", "--recipe", "seed-softmax", "--seeds", "2", "--data",
+    proc = subprocess.run([CLI, "bench", "--time-to", "0.3", "--recipe", "seed-softmax", "--seeds", "2", "--first-seed", "3", "--data",
                            str(fake_folder), "--out", str(tmp_path / "tt")], capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     tt = json.loads((tmp_path / "tt" / "bench.json").read_text())["time_to"]
     assert tt["seeds"] == 2 and tt["reached"] == 2 and len(tt["runs"]) == 2
+    assert [r["seed"] for r in tt["runs"]] == [3, 4]
+    assert [json.loads((Path(r["run_dir"]) / "config.json").read_text())["train"]["seed"] for r in tt["runs"]] == [3, 4]
     assert tt["seconds_to_target"]["min"] <= tt["seconds_to_target"]["median"] <= tt["seconds_to_target"]["max"]
     assert all(r["final_test_acc"] >= 0.3 for r in tt["runs"])
 

@@ -146,8 +146,11 @@ def throughput(
 
 
 def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | None = None,
-            log: Callable[[str], None] = print) -> dict[str, Any]:  # fmt: skip
-    """Train ``recipe`` with ``--target-acc target`` for seeds 0..N-1; statistics of the time to it."""
+            log: Callable[[str], None] = print, first_seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """Train ``recipe`` with ``--target-acc target`` for seeds first_seed.. (N of them); statistics of the time to it.
+
+    ``first_seed`` lets a long benchmark be split over machines or sessions without repeating seeds.
+    """
     from .config import apply_overrides
     from .data import load_cifar10
     from .experiment import read_summary, run_experiment
@@ -156,7 +159,7 @@ def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | 
     base = apply_overrides(get_recipe(recipe).config(), dict(overrides or {}))
     arrays = load_cifar10(base.data.data, offline=base.data.offline, progress=False)  # outside the timed section
     runs = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         cfg = apply_overrides(get_recipe(recipe).config(), {**(overrides or {}), "target_acc": target, "seed": seed})
         cfg.name = cfg.name or f"bench-{recipe}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = run_experiment(cfg, arrays=arrays, progress=False, report=False, log=lambda m: None)
@@ -174,6 +177,7 @@ def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | 
         "recipe": recipe,
         "target_acc": target,
         "seeds": seeds,
+        "first_seed": first_seed,
         "reached": len(times),
         "seconds_to_target": _stats(times) if times else None,
         "final_test_acc": _stats([r["final_test_acc"] for r in runs]),

@@ -339,10 +339,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.time_to:
         if not args.recipe:
             raise ConfigError("--time-to needs --recipe NAME (see 'cifarlab recipes')")
+        if args.seeds < 1 or args.first_seed < 0:
+            raise ConfigError("--seeds must be at least 1 and --first-seed at least 0")
         overrides = {"out": str(Path(args.out) / "runs"), "device": args.device}
         if args.data:
             overrides["data"] = args.data
-        report["time_to"] = bench.time_to(args.time_to, args.recipe, args.seeds, overrides)
+        report["time_to"] = bench.time_to(args.time_to, args.recipe, args.seeds, overrides, first_seed=args.first_seed)
     out = bench.write_report(args.out, report)
     print(bench.markdown(report))
     print(out / "bench.json")
@@ -432,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--time-to", type=float, metavar="ACC", help="time to this test accuracy, e.g. 0.90")
     b.add_argument("--recipe", help="recipe for --time-to")
     b.add_argument("--seeds", type=int, default=3, help="seeds for --time-to")
+    b.add_argument("--first-seed", type=int, default=0, metavar="N",
+                   help="seeds run from N (to split a --time-to benchmark over sessions)")
     b.add_argument("--device", default="auto")
     b.add_argument("--data", metavar="PATH", help="CIFAR-10 archive or folder")
     b.set_defaults(func=cmd_bench)
