@@ -147,3 +147,20 @@ def test_fastnet_depth3_group_adds_its_input_after_the_last_two_convs():
 def test_fastnet_rejects_bad_options(kwargs):
     with pytest.raises(ValueError, match="fastnet"):
         create_model("fastnet", **kwargs)
+
+
+def test_create_model_option_errors(monkeypatch):
+    from cifarlab import models
+
+    with pytest.raises(ConfigError, match=r"^model 'cnn3' has no option width; its options: none$"):
+        create_model("cnn3", width=2)
+
+    def broken(num_classes: int = 10, depth: int = 2):
+        return None + depth  # a bug inside a builder, not a bad option
+
+    monkeypatch.setitem(models._REGISTRY, "broken", models.ModelInfo("broken", broken, ""))
+    with pytest.raises(TypeError):  # without options nothing is reworded
+        create_model("broken")
+    with pytest.raises(ConfigError, match="cannot be built with depth=3") as info:
+        create_model("broken", depth=3)
+    assert isinstance(info.value.__cause__, TypeError)  # the API keeps the original traceback

@@ -61,7 +61,8 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int)
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (<= 0: off)")
     g.add_argument("--schedule", help=f"LR schedule: {', '.join(SCHEDULES)}")
-    g.add_argument("--warmup-epochs", type=float, help="linear LR warm-up length in epochs")
+    g.add_argument("--warmup-epochs", type=float, help="linear LR warm-up length in epochs (a recipe's warm-up is a share of its "
+                   "epochs: it scales with --epochs unless this flag is given)")
     g.add_argument("--label-smoothing", type=float)
     g.add_argument("--select-on", help="accuracy watched for early stopping and best weights: val (default) "
                    "or test (the notebook's protocol; then --val-size defaults to 0)")  # fmt: skip

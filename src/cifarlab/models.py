@@ -11,6 +11,7 @@ The notebook's six networks (and the 64-channel ``cnn3_wide`` its code actually 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -60,13 +61,19 @@ def model_info(name: str) -> ModelInfo:
 def create_model(name: str, num_classes: int = 10, **kwargs) -> nn.Module:
     """Build a registered model by name (fresh weights, seeded by the global torch RNG)."""
     builder = model_info(name).builder
+    params = inspect.signature(builder).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        options = ", ".join(p for p in params if p != "num_classes") or "none"
+        raise ConfigError(f"model '{name}' has no option {', '.join(unknown)}; its options: {options}")
     try:
         return builder(num_classes=num_classes, **kwargs)
-    except (TypeError, ValueError) as e:  # options the builder does not take, or values it refuses
+    except (TypeError, ValueError) as e:  # a value the builder refuses, or one of the wrong type
         if not kwargs:
             raise
         options = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        raise ConfigError(f"model '{name}' cannot be built with {options}: {e}") from None
+        # Chained, so API users still see where it was raised; the CLI prints the one line.
+        raise ConfigError(f"model '{name}' cannot be built with {options}: {e}") from e
 
 
 def count_parameters(model: nn.Module) -> int:
