@@ -58,35 +58,36 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fast",
             "fastnet",
-            "Default. Half-width fastnet, 4 epochs, flip TTA. Measured on a 2-core EPYC (Zen 4, bf16) CPU: 84.8% "
-            "(mean of 3 seeds), 82.7% reached in 155 s (median).",
+            "Default. Half-width fastnet, 4 epochs, flip TTA. Measured on 2-core EPYC CPUs, 3 seeds each: 84.8% "
+            "mean; 82.7% reached in 155 s (median) on Zen 4 with bf16, in 485 s on Zen 3 (fp32).",
             {"model_kwargs": {"width": 0.5}, **_airbench(512, 4), "tta": "flip"},
         ),
         Recipe(
             "fast90",
             "fastnet",
-            "airbench94's net (fastnet), 9 epochs, 6-view TTA from epoch 7. Measured on a 2-core EPYC (Zen 4, bf16) CPU: "
-            "90.4% (seed 0 only) in 17.9 min.",
-            {**_airbench(512, 9), "eval_from": 7},
+            "airbench94's net (fastnet), 9 epochs, 6-view TTA after the last. Measured on 2-core EPYC CPUs: 90.4% in "
+            "17.9 min (seed 0, Zen 4 with bf16); 90.5% and 90.05% in 54 and 56 min (seeds 1-2, Zen 3, fp32). Those runs also evaluated "
+            "after epochs 7-8, which never reached 90% and cost ~2 min each on the Zen 3 CPU.",
+            _airbench(512, 9),
         ),
         Recipe(
             "fast93",
             "fastnet",
-            "Aims at 93%: airbench95's wider net (128/384/384), LR 10, 15 epochs, 6-view TTA from epoch 13 "
+            "Aims at 93%: airbench95's wider net (128/384/384), LR 10, 15 epochs, 6-view TTA after the last "
             "(95.0% on the official files per its paper; this data copy costs 1-3 points). Accuracy not yet "
             "measured: 4.3x fast90's FLOPs; its net trains at 69 img/s on a 2-core EPYC without bf16 (Zen 3), "
-            "~3.2 h a run there.",
-            {"model_kwargs": {"widths": (128, 384, 384)}, **_airbench(512, 15, lr_per_1024=10.0), "eval_from": 13},
+            "~3.1 h a run there.",
+            {"model_kwargs": {"widths": (128, 384, 384)}, **_airbench(512, 15, lr_per_1024=10.0)},
         ),
         Recipe(
             "fast94",
             "fastnet",
             "Aims at 94%+: airbench96's net (128/512/512, 3 convs and a residual per group), LR 9, cutout 12, "
-            "translate 4, 40 epochs, 6-view TTA from epoch 38 (96.05% on the official files per its paper; "
+            "translate 4, 40 epochs, 6-view TTA after the last (96.05% on the official files per its paper; "
             "this data copy costs 1-3 points). Accuracy not yet measured: 23x fast90's FLOPs; its net trains at "
             "36 img/s on a 2-core EPYC without bf16 (Zen 3), ~16 h a run there: a GPU recipe.",
             {"model_kwargs": {"widths": (128, 512, 512), "depth": 3},
-             **_airbench(512, 40, lr_per_1024=9.0, translate=4, cutout=12), "eval_from": 38},
+             **_airbench(512, 40, lr_per_1024=9.0, translate=4, cutout=12)},
         ),
         Recipe(
             "seed-softmax",
