@@ -15,6 +15,7 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 from cifarlab.cli import parse_key_values
 from cifarlab.models import create_model
@@ -39,13 +40,15 @@ def conv_rates(model: nn.Module, x: torch.Tensor, memory_format, repeats: int) -
     print("\n| conv | input | forward ms | forward GFLOP/s | backward ms | backward GFLOP/s |")
     print("|---|---|---:|---:|---:|---:|")
     for conv, in_shape, out_shape in shapes:
-        n, _, h, w = out_shape
         kh, kw = conv.kernel_size
-        flops = 2 * n * h * w * conv.out_channels * conv.in_channels * kh * kw // conv.groups
         inp = torch.randn(in_shape).contiguous(memory_format=memory_format).requires_grad_()
         grad = torch.randn(out_shape).contiguous(memory_format=memory_format)
         weight = conv.weight.detach().clone().requires_grad_()
         layer = lambda: nn.functional.conv2d(inp, weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)  # noqa: E731
+        counter = FlopCounterMode(display=False)  # torch's own count, as cifarlab.models.forward_flops uses
+        with counter, torch.no_grad():
+            layer()
+        flops = counter.get_total_flops()
         fwd = _timed(layer, repeats)
         backward = "| - | - (frozen)"
         if conv.weight.requires_grad:

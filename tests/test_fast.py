@@ -124,8 +124,9 @@ def test_bench_cli_writes_json_and_markdown(tmp_path, fake_folder):
         assert r["batch_size"] == 16 and r["rounds"] == 2
     assert "| cnn2 | 16 |" in (tmp_path / "bench.md").read_text()
 
-    proc = subprocess.run([CLI, "bench", "--time-to", "0.3", "--recipe", "seed-softmax", "--seeds", "2", "--first-seed", "3", "--data",
-                           str(fake_folder), "--out", str(tmp_path / "tt")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run([CLI, "bench", "--time-to", "0.3", "--recipe", "seed-softmax", "--seeds", "2", "--first-seed",
+                           "3", "--data", str(fake_folder), "--out", str(tmp_path / "tt")],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     tt = json.loads((tmp_path / "tt" / "bench.json").read_text())["time_to"]
     assert tt["seeds"] == 2 and tt["reached"] == 2 and len(tt["runs"]) == 2
@@ -149,3 +150,12 @@ def test_bench_throughput_passes_model_options(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("cifarlab: error: model 'fastnet' cannot be built with depth=5") and "\n" not in err
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("seeds, first_seed", [(0, 0), (2, -1)])
+def test_bench_time_to_refuses_bad_seeds_before_any_work(seeds, first_seed):
+    from cifarlab import bench
+    from cifarlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--seeds must be at least 1 and --first-seed at least 0"):
+        bench.time_to(0.5, "no-such-recipe", seeds, first_seed=first_seed)  # checked before the recipe or data

@@ -164,3 +164,9 @@ def test_create_model_option_errors(monkeypatch):
     with pytest.raises(ConfigError, match="cannot be built with depth=3") as info:
         create_model("broken", depth=3)
     assert isinstance(info.value.__cause__, TypeError)  # the API keeps the original traceback
+
+    def open_ended(num_classes: int = 10, **options):  # a builder that takes any option itself
+        return nn.Linear(options["features"], num_classes)
+
+    monkeypatch.setitem(models._REGISTRY, "open", models.ModelInfo("open", open_ended, ""))
+    assert create_model("open", features=5).in_features == 5

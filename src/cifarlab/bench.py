@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
+from .errors import ConfigError
 from .models import create_model
 from .runs import atomic_write_bytes, atomic_write_json
 from .trainer import Trainer, evaluate, resolve_device
@@ -147,7 +148,7 @@ def throughput(
 
 def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | None = None,
             log: Callable[[str], None] = print, first_seed: int = 0) -> dict[str, Any]:  # fmt: skip
-    """Train ``recipe`` with ``--target-acc target`` for seeds first_seed.. (N of them); statistics of the time to it.
+    """Train ``recipe`` with ``--target-acc target`` for ``seeds`` seeds from ``first_seed``; time-to-target stats.
 
     ``first_seed`` lets a long benchmark be split over machines or sessions without repeating seeds.
     """
@@ -156,6 +157,8 @@ def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | 
     from .experiment import read_summary, run_experiment
     from .recipes import get_recipe
 
+    if seeds < 1 or first_seed < 0:
+        raise ConfigError("--seeds must be at least 1 and --first-seed at least 0")
     base = apply_overrides(get_recipe(recipe).config(), dict(overrides or {}))
     arrays = load_cifar10(base.data.data, offline=base.data.offline, progress=False)  # outside the timed section
     runs = []

@@ -61,8 +61,8 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int)
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (<= 0: off)")
     g.add_argument("--schedule", help=f"LR schedule: {', '.join(SCHEDULES)}")
-    g.add_argument("--warmup-epochs", type=float, help="linear LR warm-up length in epochs (a recipe's warm-up is a share of its "
-                   "epochs: it scales with --epochs unless this flag is given)")
+    g.add_argument("--warmup-epochs", type=float, help="linear LR warm-up length in epochs (a recipe's warm-up "
+                   "is a share of its epochs: it scales with --epochs unless this flag is given)")  # fmt: skip
     g.add_argument("--label-smoothing", type=float)
     g.add_argument("--select-on", help="accuracy watched for early stopping and best weights: val (default) "
                    "or test (the notebook's protocol; then --val-size defaults to 0)")  # fmt: skip
@@ -340,12 +340,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.time_to:
         if not args.recipe:
             raise ConfigError("--time-to needs --recipe NAME (see 'cifarlab recipes')")
-        if args.seeds < 1 or args.first_seed < 0:
-            raise ConfigError("--seeds must be at least 1 and --first-seed at least 0")
         overrides = {"out": str(Path(args.out) / "runs"), "device": args.device}
         if args.data:
             overrides["data"] = args.data
-        report["time_to"] = bench.time_to(args.time_to, args.recipe, args.seeds, overrides, first_seed=args.first_seed)
+        report["time_to"] = bench.time_to(args.time_to, args.recipe, args.seeds, overrides,
+                                          first_seed=args.first_seed)  # fmt: skip
     out = bench.write_report(args.out, report)
     print(bench.markdown(report))
     print(out / "bench.json")

@@ -62,7 +62,8 @@ def create_model(name: str, num_classes: int = 10, **kwargs) -> nn.Module:
     """Build a registered model by name (fresh weights, seeded by the global torch RNG)."""
     builder = model_info(name).builder
     params = inspect.signature(builder).parameters
-    unknown = sorted(set(kwargs) - set(params))
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    unknown = [] if takes_any else sorted(set(kwargs) - set(params))
     if unknown:
         options = ", ".join(p for p in params if p != "num_classes") or "none"
         raise ConfigError(f"model '{name}' has no option {', '.join(unknown)}; its options: {options}")

@@ -66,8 +66,8 @@ RECIPES: dict[str, Recipe] = {
             "fast90",
             "fastnet",
             "airbench94's net (fastnet), 9 epochs, 6-view TTA after the last. Measured on 2-core EPYC CPUs: 90.4% in "
-            "17.9 min (seed 0, Zen 4 with bf16); 90.5% and 90.05% in 54 and 56 min (seeds 1-2, Zen 3, fp32). Those runs also evaluated "
-            "after epochs 7-8, which never reached 90% and cost ~2 min each on the Zen 3 CPU.",
+            "17.9 min (seed 0, Zen 4 with bf16); 90.5% and 90.05% in 54 and 56 min (seeds 1-2, Zen 3, fp32). "
+            "Those runs also evaluated after epochs 7-8, which never reached 90% and cost ~2 min each on Zen 3.",
             _airbench(512, 9),
         ),
         Recipe(
