@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cifarlab.augment import AugmentConfig, BatchAugment, alternating_flip, cutout, random_flip, random_translate
+from cifarlab.augment import (
+    AugmentConfig,
+    BatchAugment,
+    alternating_flip,
+    cutout,
+    random_crop,
+    random_flip,
+    random_translate,
+)
 
 
 def images(n=16, seed=0):
@@ -28,6 +36,18 @@ def test_translate_zero_offset_is_identity_and_uint8_works():
     x = (images(4) * 255).to(torch.uint8)
     out = random_translate(x, 2, torch.Generator().manual_seed(0), "constant")
     assert out.dtype == torch.uint8 and out.shape == x.shape
+
+
+def test_random_crop_matches_per_image_crop():
+    x, size = images(), 24
+    out = random_crop(x, size, torch.Generator().manual_seed(7))
+    g = torch.Generator().manual_seed(7)
+    dy, dx = torch.randint(0, 9, (16,), generator=g), torch.randint(0, 9, (16,), generator=g)
+    assert out.shape == (16, 3, 24, 24)
+    for i in range(len(x)):
+        assert torch.equal(out[i], x[i, :, dy[i] : dy[i] + size, dx[i] : dx[i] + size])
+    assert len({(a, b) for a, b in zip(dy.tolist(), dx.tolist())}) > 1
+    assert random_crop(x, 32, torch.Generator()) is x and random_crop(x, 0, torch.Generator()) is x
 
 
 def test_random_flip_matches_reference():
@@ -66,11 +86,12 @@ def test_cutout_matches_reference():
 
 
 def test_batch_augment_is_seeded_and_resumable():
-    cfg = AugmentConfig(translate=2, flip="alternating", cutout=6)
+    cfg = AugmentConfig(translate=2, flip="alternating", cutout=6, crop=28)
     x, idx = images(), torch.arange(16)
     a = BatchAugment(cfg, 16, seed=1, device=torch.device("cpu"))
     b = BatchAugment(cfg, 16, seed=1, device=torch.device("cpu"))
     assert torch.equal(a(x, idx, 0), b(x, idx, 0))
+    assert a(x, idx, 0).shape == (16, 3, 28, 28)
     state = a.state_dict()
     first = a(x, idx, 1)
     a.load_state_dict(state)

@@ -14,6 +14,7 @@ from torch import nn
 from cifarlab.config import TrainConfig
 from cifarlab.models import create_model
 from cifarlab.recipes import RECIPES
+from cifarlab.speed import keep_cpu_allocations
 from test_trainer import toy_data as toy
 
 from cifarlab.trainer import Lookahead, Trainer, param_groups, tta_logits
@@ -87,6 +88,23 @@ def test_target_accuracy_stops_and_records_time():
     assert 0 < t.summary["seconds_to_target"] <= t.summary["wall_seconds"]
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_cpu_tensors_of_several_mb_come_from_the_heap_not_fresh_mmaps():
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    assert keep_cpu_allocations()
+    mmapped = libc.mallinfo2().hblkhd
+    big = torch.ones(4 * 1024 * 1024)  # 16 MB, an activation of the fast recipe's net at batch 512
+    assert libc.mallinfo2().hblkhd == mmapped  # glibc's default would mmap (and the kernel zero) it
+    assert big.sum().item() == 4 * 1024 * 1024
+
+
 def test_fastnet_whitens_from_data_and_freezes_whitening_bias():
     x, y = toy(128)
     model = create_model("fastnet", width=0.25)
@@ -104,7 +122,7 @@ def test_fastnet_whitens_from_data_and_freezes_whitening_bias():
 
 
 def test_speed_recipes_are_valid_configs():
-    for name in ("fast", "fast90", "fast93", "fast94"):
+    for name in ("fast", "fast85", "fast90", "fast93", "fast94"):
         cfg = RECIPES[name].config().validate()
         assert cfg.train.amp == "auto" and cfg.train.tta != "none"
     # every recipe validates and names a registered model

@@ -143,7 +143,23 @@ def test_fastnet_depth3_group_adds_its_input_after_the_last_two_convs():
     assert not hasattr(create_model("fastnet", width=0.25).groups[0], "conv3")
 
 
-@pytest.mark.parametrize("kwargs", [{"depth": 4}, {"widths": (64, 256)}, {"widths": (64, 0, 256)}])
+def test_fastnet_stem_stride_2_whitens_non_overlapping_patches():
+    torch.manual_seed(0)
+    model = create_model("fastnet", width=0.25, stem_stride=2)
+    x = (torch.rand(64, 3, 32, 32) * 255).to(torch.uint8)
+    model.init_from_data(x)
+    z = x.float() / 255
+    stem = model.act(model.whiten(model.normalize(z)))
+    assert stem.shape == (64, 24, 16, 16)
+    # reference: the 12 values of each non-overlapping 2x2 patch, (c, kh, kw) order, times the filters
+    patches = model.normalize(z).unfold(2, 2, 2).unfold(3, 2, 2).permute(0, 2, 3, 1, 4, 5).reshape(64, 16, 16, 12)
+    ref = patches @ model.whiten.weight.reshape(24, 12).T + model.whiten.bias
+    assert torch.allclose(stem, model.act(ref).permute(0, 3, 1, 2), atol=1e-5)
+    assert model(z).shape == (64, 10)
+    assert forward_flops(model) < forward_flops(create_model("fastnet", width=0.25)) / 3
+
+
+@pytest.mark.parametrize("kwargs", [{"depth": 4}, {"widths": (64, 256)}, {"widths": (64, 0, 256)}, {"stem_stride": 3}])
 def test_fastnet_rejects_bad_options(kwargs):
     with pytest.raises(ValueError, match="fastnet"):
         create_model("fastnet", **kwargs)

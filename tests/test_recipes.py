@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cifarlab.cli import build_parser, config_from_args
+from cifarlab.config import apply_overrides
 from cifarlab.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 
 # (model, optimizer, lr, weight_decay, batch_size, epochs, patience, train_batches) from the notebook
@@ -51,3 +52,16 @@ def test_warmup_follows_an_epochs_override():
     assert cfg.train.warmup_epochs == 1
     cfg = config_from_args(parse(["train", "--recipe", "seed-cnn3", "--epochs", "2"]))
     assert cfg.train.warmup_epochs == 0
+
+
+def test_a_recipe_evaluating_its_last_epoch_still_does_after_an_epochs_override():
+    parse = build_parser().parse_args
+    assert get_recipe("fast").config().train.eval_from == 5
+    for epochs in (2, 6):
+        assert config_from_args(parse(["train", "--recipe", "fast", "--epochs", str(epochs)])).train.eval_from == epochs
+    cfg = config_from_args(parse(["train", "--recipe", "fast", "--epochs", "6", "--eval-from", "2"]))
+    assert cfg.train.eval_from == 2
+    cfg = config_from_args(parse(["train", "--recipe", "seed-cnn3", "--epochs", "2"]))  # evaluates every epoch
+    assert cfg.train.eval_from == 1
+    cfg = apply_overrides(get_recipe("fast").config(), {"epochs": 1})
+    assert cfg.train.eval_from == 1

@@ -21,16 +21,38 @@ def random_translate(x: torch.Tensor, pad: int, gen: torch.Generator, mode: str 
     """
     if pad <= 0:
         return x
-    n, c, h, w = x.shape
+    n, _, h, w = x.shape
     xp = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode=mode) if mode != "constant" else \
         torch.nn.functional.pad(x, (pad, pad, pad, pad))  # fmt: skip
     offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=gen, device=gen.device).to(x.device)
-    rows = offsets[0, :, None] + torch.arange(h, device=x.device)  # (N, H)
-    cols = offsets[1, :, None] + torch.arange(w, device=x.device)  # (N, W)
-    # One gather: out[n, c, i, j] = xp[n, c, rows[n, i], cols[n, j]]
-    n_idx = torch.arange(n, device=x.device)[:, None, None, None]
-    c_idx = torch.arange(c, device=x.device)[None, :, None, None]
-    return xp[n_idx, c_idx, rows[:, None, :, None], cols[:, None, None, :]]
+    return _crop_at(xp, offsets, h, w)
+
+
+def random_crop(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """A random ``size x size`` window of each image (offsets uniform, one pair per image).
+
+    Training on crops smaller than the test images keeps objects at their scale and shows less
+    context; a network that ends in global pooling then evaluates on the full image. On a CPU a
+    24-pixel crop trains a fastnet step ~2x faster than the full 32 pixels (docs/performance.md).
+    """
+    n, _, h, w = x.shape
+    if size <= 0 or size >= min(h, w):
+        return x
+    offsets = torch.stack([
+        torch.randint(0, h - size + 1, (n,), generator=gen, device=gen.device),
+        torch.randint(0, w - size + 1, (n,), generator=gen, device=gen.device),
+    ]).to(x.device)  # fmt: skip
+    return _crop_at(x, offsets, size, size)
+
+
+def _crop_at(x: torch.Tensor, offsets: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``out[n] = x[n, :, dy:dy + h, dx:dx + w]`` with ``(dy, dx) = offsets[:, n]``, as one gather
+    along the flattened pixels (a few times faster than 4-D advanced indexing on a CPU)."""
+    n, c, _, width = x.shape
+    rows = offsets[0, :, None] + torch.arange(h, device=x.device)  # (N, h)
+    cols = offsets[1, :, None] + torch.arange(w, device=x.device)  # (N, w)
+    flat = (rows[:, :, None] * width + cols[:, None, :]).reshape(n, 1, h * w).expand(n, c, h * w)
+    return x.reshape(n, c, -1).gather(2, flat).reshape(n, c, h, w)
 
 
 def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -74,6 +96,7 @@ class AugmentConfig:
     pad_mode: str = "reflect"  # reflect | constant
     flip: str = "none"  # none | random | alternating
     cutout: int = 0  # side of the cutout square; 0: off
+    crop: int = 0  # side of a random crop taken after translating; 0: the full image
 
 
 class BatchAugment:
@@ -90,7 +113,7 @@ class BatchAugment:
     @property
     def active(self) -> bool:
         c = self.cfg
-        return c.translate > 0 or c.flip != "none" or c.cutout > 0
+        return c.translate > 0 or c.flip != "none" or c.cutout > 0 or c.crop > 0
 
     def __call__(self, x: torch.Tensor, indices: torch.Tensor, epoch: int) -> torch.Tensor:
         c = self.cfg
@@ -100,6 +123,8 @@ class BatchAugment:
             x = alternating_flip(x, indices.cpu(), epoch, self.flip_bits)
         if c.translate > 0:
             x = random_translate(x, c.translate, self.gen, c.pad_mode)
+        if c.crop > 0:
+            x = random_crop(x, c.crop, self.gen)
         if c.cutout > 0:
             x = cutout(x, c.cutout, self.gen)
         return x

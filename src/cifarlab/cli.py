@@ -74,6 +74,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     a.add_argument("--translate", type=int, metavar="PX", help="random translation by up to PX pixels")
     a.add_argument("--flip", help="none, random or alternating horizontal flips")
     a.add_argument("--cutout", type=int, metavar="PX", help="zero a PX x PX square per image")
+    a.add_argument("--crop", type=int, metavar="PX", help="train on random PX x PX crops (0: full images)")
     a.add_argument("--tta", help="test-time augmentation: none, flip, flip_translate")
     a.add_argument("--eval-from", type=int, metavar="EPOCH", help="skip evaluation before this epoch")
     a.add_argument("--target-acc", type=float, metavar="ACC",
@@ -103,7 +104,7 @@ _TRAIN_OVERRIDES = {
     "select_on": "select_on", "seed": "seed", "device": "device", "data": "data", "offline": "offline",
     "train_limit": "train_limit", "val_size": "val_size", "split_seed": "split_seed", "out": "out", "name": "name",
     "bn_lr_scale": "bn_lr_scale", "lookahead": "lookahead", "translate": "translate", "flip": "flip",
-    "cutout": "cutout", "tta": "tta", "eval_from": "eval_from", "target_acc": "target_acc", "amp": "amp",
+    "cutout": "cutout", "crop": "crop", "tta": "tta", "eval_from": "eval_from", "target_acc": "target_acc", "amp": "amp",
     "channels_last": "channels_last", "compile": "compile", "threads": "threads", "sync_bn": "sync_bn",
 }  # fmt: skip
 

@@ -70,6 +70,7 @@ class TrainConfig:
     translate: int = 0  # random translation by up to this many pixels (reflect-padded crop)
     flip: str = "none"  # none | random | alternating
     cutout: int = 0  # side of a zeroed square per image; 0: off
+    crop: int = 0  # train on random crops of this side (evaluation sees full images); 0: off
     # Evaluation
     tta: str = "none"  # test-time augmentation: none | flip | flip_translate (6 views)
     eval_from: int = 1  # first epoch evaluated on val/test (the last epoch always is)
@@ -111,8 +112,8 @@ class TrainConfig:
             raise unknown_name("--amp mode", self.amp, AMP_MODES)
         if self.channels_last not in SWITCHES:
             raise unknown_name("--channels-last value", self.channels_last, SWITCHES)
-        if self.translate < 0 or self.cutout < 0:
-            raise ConfigError("--translate and --cutout must be 0 or more pixels")
+        if self.translate < 0 or self.cutout < 0 or self.crop < 0:
+            raise ConfigError("--translate, --cutout and --crop must be 0 or more pixels")
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
             raise ConfigError(f"--target-acc is a fraction in (0, 1], e.g. 0.90; got {self.target_acc}")
         if self.bn_lr_scale <= 0:
@@ -162,13 +163,18 @@ def _build(cls, values: dict[str, Any], **extra):
 def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
     """Set fields by name: top-level, ``data.<field>``/``train.<field>``, or a bare field of either.
 
-    A warm-up is a share of the training: a new ``epochs`` without a new ``warmup_epochs`` scales
-    the warm-up with it (fast94's 8 warm-up epochs would otherwise outlast a 2-epoch trial, whose LR
-    would then never decay).
+    A new ``epochs`` carries two settings along unless they are given too. A warm-up is a share of
+    the training, so ``warmup_epochs`` scales with it (fast94's 8 warm-up epochs would otherwise
+    outlast a 2-epoch trial, whose LR would then never decay). ``eval_from`` keeps the same number
+    of evaluated epochs at the end (a recipe that evaluates its last epoch only still does).
     """
     new_epochs = overrides.get("epochs", overrides.get("train.epochs"))
-    if new_epochs and config.train.warmup_epochs > 0 and not {"warmup_epochs", "train.warmup_epochs"} & set(overrides):
-        overrides = {**overrides, "warmup_epochs": config.train.warmup_epochs * new_epochs / config.train.epochs}
+    given = set(overrides)
+    old = config.train
+    if new_epochs and old.warmup_epochs > 0 and not {"warmup_epochs", "train.warmup_epochs"} & given:
+        overrides = {**overrides, "warmup_epochs": old.warmup_epochs * new_epochs / old.epochs}
+    if new_epochs and old.eval_from > 1 and not {"eval_from", "train.eval_from"} & given:
+        overrides = {**overrides, "eval_from": max(1, old.eval_from + new_epochs - old.epochs)}
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     top_fields = {f.name for f in dataclasses.fields(ExperimentConfig)} - {"data", "train"}

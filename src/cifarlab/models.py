@@ -307,14 +307,17 @@ class FastNet(nn.Module):
 
     A frozen 2x2 patch-whitening conv (initialised from the eigenvectors of the training patches'
     covariance by :meth:`init_from_data`) feeds three conv groups and a max-pooled linear head.
+    ``stem_stride=2`` whitens non-overlapping patches (a patchify stem, as in ConvNeXt): the groups
+    then work on 16x16 instead of 31x31 maps, ~4x fewer FLOPs, with no pixel lost (12 values per
+    patch in, 24 channels out).
     """
 
     def __init__(self, num_classes: int = 10, widths=(64, 256, 256), head_scale: float = 1 / 9,
-                 whiten_bias_epochs: int = 3, depth: int = 2):  # fmt: skip
+                 whiten_bias_epochs: int = 3, depth: int = 2, stem_stride: int = 1):  # fmt: skip
         super().__init__()
         self.whiten_bias_epochs = whiten_bias_epochs
         self.normalize = Normalize()
-        self.whiten = nn.Conv2d(3, 24, kernel_size=2, padding=0, bias=True)
+        self.whiten = nn.Conv2d(3, 24, kernel_size=2, stride=stem_stride, padding=0, bias=True)
         self.whiten.weight.requires_grad_(False)
         self.act = nn.GELU()
         w1, w2, w3 = widths
@@ -356,17 +359,20 @@ class FastNet(nn.Module):
 
 @register_model("fastnet")
 def fastnet(num_classes: int = 10, width: float = 1.0, widths: tuple[int, int, int] | None = None,
-            depth: int = 2) -> nn.Module:  # fmt: skip
+            depth: int = 2, stem_stride: int = 1) -> nn.Module:  # fmt: skip
     """airbench-class whitened ConvNet, widths 64/256/256 x width (needs init_from_data).
 
     ``widths`` sets the three groups' channels outright (airbench95: 128/384/384); ``depth=3`` gives
-    each group a third conv with a residual connection (airbench96: 128/512/512, depth 3).
+    each group a third conv with a residual connection (airbench96: 128/512/512, depth 3);
+    ``stem_stride=2`` whitens non-overlapping 2x2 patches, for ~4x fewer FLOPs per image.
     """
+    if stem_stride not in (1, 2):
+        raise ValueError(f"fastnet stem_stride must be 1 or 2, got {stem_stride}")
     if widths is None:
         widths = tuple(max(8, round(w * width)) for w in (64, 256, 256))
     elif len(widths) != 3 or min(widths) < 1:
         raise ValueError(f"fastnet widths must be three positive channel counts, got {widths}")
-    return FastNet(num_classes, tuple(int(w) for w in widths), depth=depth)
+    return FastNet(num_classes, tuple(int(w) for w in widths), depth=depth, stem_stride=stem_stride)
 
 
 def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:

@@ -163,15 +163,18 @@ class RunWriter:
         self.classes = list(classes)
         self.extra_summary = dict(extra_summary or {})
         self.metrics = MetricsWriter(self.run_dir / "metrics.csv")
+        # Imported here, before training starts: importing matplotlib takes seconds on a small CPU,
+        # which the first epoch's plot would otherwise add to the timed training.
+        from .plots import plot_curves
+
+        self._plot_curves = plot_curves
 
     def on_train_begin(self, trainer) -> None:
         atomic_write_json(self.run_dir / "config.json", self.config.to_dict())
 
     def on_epoch_end(self, trainer, row) -> None:
-        from .plots import plot_curves
-
         self.metrics.append(row)
-        plot_curves(trainer.history.rows, self.run_dir / "curves.png", title=self.run_dir.name)
+        self._plot_curves(trainer.history.rows, self.run_dir / "curves.png", title=self.run_dir.name)
 
     def on_train_end(self, trainer, summary) -> None:
         save_model(self.run_dir / "model.pt", trainer.net, self.config, self.classes)
