@@ -9,6 +9,7 @@ machine noise hits both alike. Time-to-accuracy trains a recipe with ``--target-
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
 from dataclasses import replace
@@ -34,6 +35,13 @@ def _stats(values: Sequence[float]) -> dict[str, float]:
         "median": statistics.median(values),
         "n": len(values),
     }
+
+
+def median_counting_misses(runs: Sequence[dict[str, Any]]) -> float | None:
+    """Median time to target over all seeds, a seed that never reached it counting as infinitely
+    slow: the figure a "median of N seeds" target is judged on. None when half or more missed."""
+    median = statistics.median(r["seconds_to_target"] if r["reached"] else math.inf for r in runs)
+    return None if math.isinf(median) else median
 
 
 def _synthetic(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,6 +191,7 @@ def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | 
         "first_seed": first_seed,
         "reached": len(times),
         "seconds_to_target": _stats(times) if times else None,
+        "median_seconds_all_seeds": median_counting_misses(runs),
         "final_test_acc": _stats([r["final_test_acc"] for r in runs]),
         "epochs": _stats([r["epochs_run"] for r in runs]),
         "runs": runs,
@@ -210,13 +219,18 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
     if report.get("time_to"):
         t = report["time_to"]
-        lines += ["| recipe | target | reached | seconds mean ± std | median | min | max | final acc | epochs |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines += ["| recipe | target | reached | median s, all seeds | seconds mean ± std | median | min | max | "
+                  "final acc | epochs |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         s, a, e = t["seconds_to_target"], t["final_test_acc"], t["epochs"]
         secs = (f"{s['mean']:.1f} ± {s['std']:.1f} | {s['median']:.1f} | {s['min']:.1f} | {s['max']:.1f}" if s
                 else "– | – | – | –")  # fmt: skip
-        lines.append(f"| {t['recipe']} | {t['target_acc']:.3f} | {t['reached']}/{t['seeds']} | {secs} | "
+        overall = t.get("median_seconds_all_seeds")
+        overall = f"{overall:.1f}" if overall is not None else "not reached"
+        lines.append(f"| {t['recipe']} | {t['target_acc']:.3f} | {t['reached']}/{t['seeds']} | {overall} | {secs} | "
                      f"{100 * a['mean']:.2f}% | {e['mean']:.1f} |")  # fmt: skip
+        lines.append("")
+        lines.append("'median s, all seeds' counts a seed that missed the target as never reaching it; "
+                     "the other time columns cover the seeds that reached it.")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 
