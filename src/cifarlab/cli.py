@@ -104,8 +104,8 @@ _TRAIN_OVERRIDES = {
     "select_on": "select_on", "seed": "seed", "device": "device", "data": "data", "offline": "offline",
     "train_limit": "train_limit", "val_size": "val_size", "split_seed": "split_seed", "out": "out", "name": "name",
     "bn_lr_scale": "bn_lr_scale", "lookahead": "lookahead", "translate": "translate", "flip": "flip",
-    "cutout": "cutout", "crop": "crop", "tta": "tta", "eval_from": "eval_from", "target_acc": "target_acc", "amp": "amp",
-    "channels_last": "channels_last", "compile": "compile", "threads": "threads", "sync_bn": "sync_bn",
+    "cutout": "cutout", "crop": "crop", "tta": "tta", "eval_from": "eval_from", "target_acc": "target_acc",
+    "amp": "amp", "channels_last": "channels_last", "compile": "compile", "threads": "threads", "sync_bn": "sync_bn",
 }  # fmt: skip
 
 

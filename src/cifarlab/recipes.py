@@ -60,8 +60,8 @@ RECIPES: dict[str, Recipe] = {
             "fastnet",
             "Default: about the notebook's best (82.7%) in about 3 minutes on a 2-core CPU without bf16. "
             "Half-width fastnet with a stride-2 (patchify) whitening stem, 5 epochs at 1.5x airbench's LR, "
-            "6-view TTA. Measured on a 2-core EPYC Zen 3 (fp32), 3 seeds: 82.65% mean (82.75/82.75/82.46%), "
-            "82.7% reached in 177 and 196 s by two of them.",
+            "6-view TTA. Measured on a 2-core EPYC Zen 3 (fp32), 3 seeds: 82.75/82.75/82.46%; the two that "
+            "reach 82.7% did so in 177.1 s each (in 196.0 and 177.5 s in an earlier, slower run).",
             {"model_kwargs": {"width": 0.5, "stem_stride": 2}, **_airbench(512, 5), "lr": 1.125},
         ),
         Recipe(
