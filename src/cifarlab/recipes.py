@@ -62,6 +62,8 @@ RECIPES: dict[str, Recipe] = {
             "Half-width fastnet with a stride-2 (patchify) whitening stem, 5 epochs at 1.5x airbench's LR, "
             "6-view TTA. Measured on a 2-core EPYC Zen 3 (fp32), 3 seeds: 82.75/82.75/82.46%; the two that "
             "reach 82.7% did so in 177.1 s each (in 196.0 and 177.5 s in an earlier, slower run).",
+            # "lr" alone, not lr_per_1024=17.25: that would also lower the weight decay, and the
+            # measured runs kept airbench's (docs/performance.md, "How the new fast was found").
             {"model_kwargs": {"width": 0.5, "stem_stride": 2}, **_airbench(512, 5), "lr": 1.125},
         ),
         Recipe(
