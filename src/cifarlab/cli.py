@@ -57,6 +57,8 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
     g.add_argument("--momentum", type=float, help="SGD momentum")
     g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (SGD)")
+    g.add_argument("--muon-lr", type=float, help="--optimizer muon: step size on the conv filters (default 0.24)")
+    g.add_argument("--muon-momentum", type=float, help="--optimizer muon: momentum on the conv filters (default 0.6)")
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--batch-size", type=int)
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (<= 0: off)")
@@ -99,7 +101,8 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 # flag name -> config field name, for flags that override the recipe one to one
 _TRAIN_OVERRIDES = {
     "model": "model", "epochs": "epochs", "lr": "lr", "optimizer": "optimizer", "momentum": "momentum",
-    "nesterov": "nesterov", "weight_decay": "weight_decay", "batch_size": "batch_size", "patience": "patience",
+    "nesterov": "nesterov", "muon_lr": "muon_lr", "muon_momentum": "muon_momentum", "weight_decay": "weight_decay",
+    "batch_size": "batch_size", "patience": "patience",
     "schedule": "schedule", "warmup_epochs": "warmup_epochs", "label_smoothing": "label_smoothing",
     "select_on": "select_on", "seed": "seed", "device": "device", "data": "data", "offline": "offline",
     "train_limit": "train_limit", "val_size": "val_size", "split_seed": "split_seed", "out": "out", "name": "name",

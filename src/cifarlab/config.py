@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import ConfigError, unknown_name
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS = ("sgd", "adam", "adamw", "muon")
 FLIPS = ("none", "random", "alternating")
 TTA_MODES = ("none", "flip", "flip_translate")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
@@ -45,9 +45,11 @@ class DataConfig:
 class TrainConfig:
     epochs: int = 20
     lr: float = 0.1
-    optimizer: str = "sgd"  # sgd | adam | adamw
-    momentum: float = 0.0  # sgd only; the notebook's SGD had none
+    optimizer: str = "sgd"  # sgd | adam | adamw | muon (Muon on conv filters, SGD on the rest)
+    momentum: float = 0.0  # sgd and muon's SGD part; the notebook's SGD had none
     nesterov: bool = False
+    muon_lr: float = 0.24  # muon: step size on the conv filters (airbench94_muon's, at batch 2000)
+    muon_momentum: float = 0.6  # muon: Nesterov momentum on the conv filters
     weight_decay: float = 0.0
     batch_size: int = 256
     eval_batch_size: int = 1000
@@ -116,6 +118,10 @@ class TrainConfig:
             raise ConfigError("--translate, --cutout and --crop must be 0 or more pixels")
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
             raise ConfigError(f"--target-acc is a fraction in (0, 1], e.g. 0.90; got {self.target_acc}")
+        if not (self.muon_lr > 0 and math.isfinite(self.muon_lr)) or not 0 <= self.muon_momentum < 1:
+            raise ConfigError(
+                f"--muon-lr must be positive and --muon-momentum in [0, 1), got {self.muon_lr} and {self.muon_momentum}"
+            )
         if self.bn_lr_scale <= 0:
             raise ConfigError(f"--bn-lr-scale must be positive, got {self.bn_lr_scale}")
         if self.step_size <= 0:

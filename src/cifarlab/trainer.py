@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .config import OPTIMIZERS, TrainConfig
 from .errors import CifarlabError, ConfigError, unknown_name
+from .muon import ConvMuon
 from .augment import AugmentConfig, BatchAugment
 from .schedules import lr_factor
 from .speed import autocast, grad_scaler, keep_cpu_allocations, resolve_amp, resolve_channels_last
@@ -192,28 +193,34 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Trainable parameters, with BatchNorm's in a group of their own when ``bn_lr_scale != 1``.
 
     The BN group's LR is multiplied by ``bn_lr_scale`` and its weight decay divided by it, so the
-    per-step decay (lr x wd) stays that of the other weights (airbench's bias_scaler).
+    per-step decay (lr x wd) stays that of the other weights (airbench's bias_scaler). With the
+    ``muon`` optimizer the 4-D convolution filters form a last group of their own (``muon=True``).
     """
     trainable = [p for p in model.parameters() if p.requires_grad]
-    if cfg.bn_lr_scale == 1.0:
-        return [{"params": trainable}]
-    bn_ids = {
-        id(p)
-        for m in model.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm)
-        for p in m.parameters(recurse=False)
-        if p.requires_grad
-    }
-    bn = [p for p in trainable if id(p) in bn_ids]
-    rest = [p for p in trainable if id(p) not in bn_ids]
-    return [
-        {"params": rest},
-        {"params": bn, "lr": cfg.lr * cfg.bn_lr_scale, "weight_decay": cfg.weight_decay / cfg.bn_lr_scale},
-    ]
+    muon_ids = {id(p) for p in trainable if p.dim() == 4} if cfg.optimizer == "muon" else set()
+    bn_ids = set()
+    if cfg.bn_lr_scale != 1.0:
+        bn_ids = {
+            id(p)
+            for m in model.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            for p in m.parameters(recurse=False)
+            if p.requires_grad
+        }
+    groups = [{"params": [p for p in trainable if id(p) not in bn_ids | muon_ids]}]
+    if bn_ids:
+        bn = [p for p in trainable if id(p) in bn_ids]
+        bn_wd = cfg.weight_decay / cfg.bn_lr_scale
+        groups.append({"params": bn, "lr": cfg.lr * cfg.bn_lr_scale, "weight_decay": bn_wd})
+    if muon_ids:
+        filters = [p for p in trainable if id(p) in muon_ids]
+        groups.append({"params": filters, "muon": True, "lr": cfg.muon_lr, "momentum": cfg.muon_momentum,
+                       "nesterov": True, "weight_decay": 0.0})  # fmt: skip
+    return groups
 
 
 def build_optimizer(optimizer: str | type, params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """An optimizer by name (sgd with momentum/nesterov, adam, adamw) or a torch.optim class."""
+    """An optimizer by name (sgd with momentum/nesterov, adam, adamw, muon) or a torch.optim class."""
     if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
         return optimizer(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     name = str(optimizer).lower()
@@ -226,6 +233,8 @@ def build_optimizer(optimizer: str | type, params, cfg: TrainConfig) -> torch.op
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if name == "muon":
+        return ConvMuon(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
     raise unknown_name("optimizer", name, OPTIMIZERS)
 
 
