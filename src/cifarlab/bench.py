@@ -8,6 +8,7 @@ machine noise hits both alike. Time-to-accuracy trains a recipe with ``--target-
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import statistics
@@ -167,11 +168,12 @@ def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | 
 
     if seeds < 1 or first_seed < 0:
         raise ConfigError("--seeds must be at least 1 and --first-seed at least 0")
-    base = apply_overrides(get_recipe(recipe).config(), dict(overrides or {}))
+    base = apply_overrides(get_recipe(recipe).config(), {**(overrides or {}), "target_acc": target})
     arrays = load_cifar10(base.data.data, offline=base.data.offline, progress=False)  # outside the timed section
     runs = []
     for seed in range(first_seed, first_seed + seeds):
-        cfg = apply_overrides(get_recipe(recipe).config(), {**(overrides or {}), "target_acc": target, "seed": seed})
+        cfg = copy.deepcopy(base)
+        cfg.train.seed = seed
         cfg.name = cfg.name or f"bench-{recipe}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = run_experiment(cfg, arrays=arrays, progress=False, report=False, log=lambda m: None)
         s = read_summary(run_dir)
