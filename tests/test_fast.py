@@ -122,9 +122,11 @@ def test_fastnet_whitens_from_data_and_freezes_whitening_bias():
 
 
 def test_speed_recipes_are_valid_configs():
-    for name in ("fast", "fast85", "fast90", "fast93", "fast94"):
+    for name in ("fast", "fast-sgd", "fast85", "fast90", "fast93", "fast94"):
         cfg = RECIPES[name].config().validate()
         assert cfg.train.amp == "auto" and cfg.train.tta != "none"
+    fast, sgd = RECIPES["fast"].config().train, RECIPES["fast-sgd"].config().train
+    assert (fast.optimizer, fast.epochs, sgd.optimizer, sgd.epochs) == ("muon", 4, "sgd", 5)
     # every recipe validates and names a registered model
     for recipe in RECIPES.values():
         recipe.config().validate()

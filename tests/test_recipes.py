@@ -56,7 +56,7 @@ def test_warmup_follows_an_epochs_override():
 
 def test_a_recipe_evaluating_its_last_epoch_still_does_after_an_epochs_override():
     parse = build_parser().parse_args
-    assert get_recipe("fast").config().train.eval_from == 5
+    assert get_recipe("fast").config().train.eval_from == 4
     for epochs in (2, 6):
         assert config_from_args(parse(["train", "--recipe", "fast", "--epochs", str(epochs)])).train.eval_from == epochs
     cfg = config_from_args(parse(["train", "--recipe", "fast", "--epochs", "6", "--eval-from", "2"]))
