@@ -16,7 +16,7 @@ import pg
 from cifarlab.config import ExperimentConfig
 from cifarlab.errors import ConfigError
 from cifarlab.recipes import get_recipe
-from cifarlab.tune import Param, default_space, parse_param, tune
+from cifarlab.tune import Param, TuneError, default_space, open_storage, parse_param, tune
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli  # noqa: F401
 
 TINY = ["--epochs", "2", "--train-limit", "600", "--val-size", "200", "--batch-size", "100"]
@@ -102,6 +102,32 @@ def test_pruned_trials_are_recorded_and_can_be_cleaned(fake_folder, tmp_path):
                   clean_pruned=True, log=lambda m: None)  # fmt: skip
     assert result.pruned == 2 and not (tmp_path / "tune" / "p" / "trial-0001").exists()
     assert [r["state"] for r in read_csv(tmp_path / "tune" / "p" / "trials.csv")] == ["PRUNED", "PRUNED"]
+
+
+def test_open_storage_retries_the_schema_creation_race_only(monkeypatch):
+    from sqlalchemy.exc import ProgrammingError
+
+    calls = []
+
+    def racing(url, engine_kwargs):
+        calls.append(url)
+        if len(calls) == 1:  # what PostgreSQL told the slower of two workers in a CI run
+            raise ProgrammingError("CREATE TYPE studydirection", {}, Exception('type "studydirection" already exists'))
+        return "storage"
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr("cifarlab.tune.time.sleep", lambda s: None)
+    assert open_storage("postgresql://u@h/db") == "storage" and len(calls) == 2
+
+    def refused(url, engine_kwargs):
+        calls.append(url)
+        raise ProgrammingError("SELECT", {}, Exception("permission denied for schema public"))
+
+    calls.clear()
+    monkeypatch.setattr(optuna.storages, "RDBStorage", refused)
+    with pytest.raises(TuneError, match="permission denied"):
+        open_storage("postgresql://u@h/db")
+    assert len(calls) == 1, "an error that retrying cannot fix is reported at once"
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,8 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 def orthogonalize(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.Tensor:
     """Approximately U V^T for g = U S V^T (2-D), by quintic Newton-Schulz iterations.
 
-    Runs in g's dtype (fp32 on CPU, where bf16 is emulated), except that CUDA uses bf16 as Muon does.
+    Iterates in fp32 (CPUs without bf16 units emulate bf16), or in bf16 on CUDA as Muon does; the
+    result has g's dtype.
     """
     a, b, c = NS_COEFFICIENTS
     x = g.bfloat16() if g.is_cuda else g.float()

@@ -150,14 +150,15 @@ def open_storage(url: str):
     for attempt in range(6):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-        except IntegrityError as e:
-            # Several workers started at once on an empty database all create Optuna's tables; the
-            # losers of that race see a duplicate-key error. The tables exist now: try again.
-            error: Exception = e
-            time.sleep(0.2 * (attempt + 1))
         except Exception as e:  # noqa: BLE001 - sqlalchemy/driver errors of many kinds, one answer
-            error = e
-            break
+            error: Exception = e
+            # Several workers started at once on an empty database all create Optuna's tables; the
+            # losers of that race see a duplicate key (IntegrityError) or an object that "already
+            # exists" (PostgreSQL's enum type studydirection, a table). The schema is there now:
+            # try again. Anything else will not go away by retrying.
+            if not (isinstance(e, IntegrityError) or "already exists" in str(e)):
+                break
+            time.sleep(0.2 * (attempt + 1))
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     raise TuneError(
         f"cannot use the study storage {_redact(url)}: {reason}; check that the database server is running "
