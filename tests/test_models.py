@@ -159,31 +159,7 @@ def test_fastnet_stem_stride_2_whitens_non_overlapping_patches():
     assert forward_flops(model) < forward_flops(create_model("fastnet", width=0.25)) / 3
 
 
-def test_fastnet_full_res_from_switches_the_stem_and_checkpoints_keep_it():
-    torch.manual_seed(0)
-    model = create_model("fastnet", width=0.25, stem_stride=2, full_res_from=3)
-    model.init_from_data((torch.rand(64, 3, 32, 32) * 255).to(torch.uint8))
-    z = torch.rand(4, 3, 32, 32)
-    full = create_model("fastnet", width=0.25)  # stride 1 throughout, same weights
-    full.load_state_dict({k: v for k, v in model.state_dict().items() if k != "stem_stride"})
-    model.eval(), full.eval()
-    model.epoch_hook(2)
-    assert model.whiten.stride == (2, 2) and not torch.allclose(model(z), full(z))
-    model.epoch_hook(3)
-    assert model.whiten.stride == (1, 1) and torch.equal(model(z), full(z))
-    # A checkpoint taken after the switch evaluates at full resolution in a freshly built model...
-    fresh = create_model("fastnet", width=0.25, stem_stride=2, full_res_from=3).eval()
-    fresh.load_state_dict(model.state_dict())
-    assert fresh.whiten.stride == (1, 1) and torch.equal(fresh(z), full(z))
-    # ...and one saved before stem_stride was a buffer loads at the stride it was built with.
-    old = {k: v for k, v in model.state_dict().items() if k != "stem_stride"}
-    legacy = create_model("fastnet", width=0.25, stem_stride=2)
-    legacy.load_state_dict(old)
-    assert legacy.whiten.stride == (2, 2) and int(legacy.stem_stride) == 2
-
-
-@pytest.mark.parametrize("kwargs", [{"depth": 4}, {"widths": (64, 256)}, {"widths": (64, 0, 256)}, {"stem_stride": 3},
-                                    {"full_res_from": 3}, {"stem_stride": 2, "full_res_from": -1}])  # fmt: skip
+@pytest.mark.parametrize("kwargs", [{"depth": 4}, {"widths": (64, 256)}, {"widths": (64, 0, 256)}, {"stem_stride": 3}])
 def test_fastnet_rejects_bad_options(kwargs):
     with pytest.raises(ValueError, match="fastnet"):
         create_model("fastnet", **kwargs)

@@ -309,17 +309,13 @@ class FastNet(nn.Module):
     covariance by :meth:`init_from_data`) feeds three conv groups and a max-pooled linear head.
     ``stem_stride=2`` whitens non-overlapping patches (a patchify stem, as in ConvNeXt): the groups
     then work on 16x16 instead of 31x31 maps, ~4x fewer FLOPs, with no pixel lost (12 values per
-    patch in, 24 channels out). ``full_res_from=E`` switches such a stem to stride 1 from epoch E on
-    (progressive resizing: the cheap early epochs at a quarter of the positions, the last ones at full
-    resolution; every layer after the stem works at either size).
+    patch in, 24 channels out).
     """
 
     def __init__(self, num_classes: int = 10, widths=(64, 256, 256), head_scale: float = 1 / 9,
-                 whiten_bias_epochs: int = 3, depth: int = 2, stem_stride: int = 1,
-                 full_res_from: int = 0):  # fmt: skip
+                 whiten_bias_epochs: int = 3, depth: int = 2, stem_stride: int = 1):  # fmt: skip
         super().__init__()
         self.whiten_bias_epochs = whiten_bias_epochs
-        self.full_res_from = full_res_from
         self.normalize = Normalize()
         self.whiten = nn.Conv2d(3, 24, kernel_size=2, stride=stem_stride, padding=0, bias=True)
         self.whiten.weight.requires_grad_(False)
@@ -331,33 +327,14 @@ class FastNet(nn.Module):
         self.head_scale = head_scale
         # A buffer, so a model loaded from a checkpoint knows its whitening is already set.
         self.register_buffer("whitened", torch.zeros((), dtype=torch.bool))
-        # The stem's current stride, a buffer too: a checkpoint saved after the switch to full
-        # resolution must load (and evaluate) at stride 1 although its builder options say 2.
-        self.register_buffer("stem_stride", torch.tensor(stem_stride))
-        self._built_stride = stem_stride
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # Checkpoints from before full_res_from have no stem_stride: they ran at the built stride.
-        state_dict.setdefault(prefix + "stem_stride", torch.tensor(self._built_stride))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self._set_stem_stride()
-
-    def _set_stem_stride(self, stride: int | None = None) -> None:
-        if stride is not None:
-            self.stem_stride.fill_(stride)
-        s = int(self.stem_stride)
-        self.whiten.stride = (s, s)
 
     @property
     def data_initialised(self) -> bool:
         return bool(self.whitened)
 
     def epoch_hook(self, epoch: int) -> None:
-        """Train the whitening bias for the first few epochs only, then freeze it (as airbench does);
-        switch the stem to full resolution at epoch ``full_res_from``."""
+        """Train the whitening bias for the first few epochs only, then freeze it (as airbench does)."""
         self.whiten.bias.requires_grad_(epoch <= self.whiten_bias_epochs)
-        if self.full_res_from and epoch >= self.full_res_from:
-            self._set_stem_stride(1)
 
     @torch.no_grad()
     def init_from_data(self, images: torch.Tensor, eps: float = 5e-4) -> None:
@@ -382,24 +359,20 @@ class FastNet(nn.Module):
 
 @register_model("fastnet")
 def fastnet(num_classes: int = 10, width: float = 1.0, widths: tuple[int, int, int] | None = None,
-            depth: int = 2, stem_stride: int = 1, full_res_from: int = 0) -> nn.Module:  # fmt: skip
+            depth: int = 2, stem_stride: int = 1) -> nn.Module:  # fmt: skip
     """airbench-class whitened ConvNet, widths 64/256/256 x width (needs init_from_data).
 
     ``widths`` sets the three groups' channels outright (airbench95: 128/384/384); ``depth=3`` gives
     each group a third conv with a residual connection (airbench96: 128/512/512, depth 3);
-    ``stem_stride=2`` whitens non-overlapping 2x2 patches, for ~4x fewer FLOPs per image;
-    ``full_res_from=E`` (with ``stem_stride=2``) trains from epoch E on at full resolution.
+    ``stem_stride=2`` whitens non-overlapping 2x2 patches, for ~4x fewer FLOPs per image.
     """
     if stem_stride not in (1, 2):
         raise ValueError(f"fastnet stem_stride must be 1 or 2, got {stem_stride}")
-    if full_res_from < 0 or (full_res_from and stem_stride != 2):
-        raise ValueError(f"fastnet full_res_from={full_res_from} needs stem_stride=2 and an epoch >= 1")
     if widths is None:
         widths = tuple(max(8, round(w * width)) for w in (64, 256, 256))
     elif len(widths) != 3 or min(widths) < 1:
         raise ValueError(f"fastnet widths must be three positive channel counts, got {widths}")
-    return FastNet(num_classes, tuple(int(w) for w in widths), depth=depth, stem_stride=stem_stride,
-                   full_res_from=full_res_from)  # fmt: skip
+    return FastNet(num_classes, tuple(int(w) for w in widths), depth=depth, stem_stride=stem_stride)
 
 
 def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
