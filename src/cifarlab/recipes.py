@@ -61,10 +61,11 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fast",
             "fastnet",
-            "Default: the notebook's best (82.7%) in about 2.5 minutes on a 2-core CPU without bf16 (estimated). "
+            "Default: about the notebook's best (82.7%) in under 3 minutes on a 2-core CPU without bf16 (estimated). "
             "Half-width fastnet with a stride-2 (patchify) whitening stem; Muon on the conv filters, SGD at 1.5x "
             "airbench's LR on the rest; 4 epochs, 6-view TTA. Measured on a 2-core first-generation EPYC (Zen 1, "
-            "fp32), 3 seeds: 82.81/82.85/82.81%, ~5 min there; Zen 3 trains these nets ~2x faster.",
+            "fp32), 3 seeds: 82.60/82.81/82.88%; the two that reach 82.7% did so in 266.7 and 264.7 s there. "
+            "Estimated at ~135-165 s on Zen 3, which runs these nets ~2x faster (docs/performance.md).",
             {**_FAST_NET, **_airbench(512, 4), "lr": 1.125, "optimizer": "muon", "muon_lr": 0.1, "muon_momentum": 0.8},
         ),
         Recipe(
