@@ -13,6 +13,7 @@ from cifarlab.augment import (
     random_crop,
     random_flip,
     random_translate,
+    translate_and_crop,
 )
 
 
@@ -48,6 +49,23 @@ def test_random_crop_matches_per_image_crop():
         assert torch.equal(out[i], x[i, :, dy[i] : dy[i] + size, dx[i] : dx[i] + size])
     assert len({(a, b) for a, b in zip(dy.tolist(), dx.tolist())}) > 1
     assert random_crop(x, 32, torch.Generator()) is x and random_crop(x, 0, torch.Generator()) is x
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant"])
+def test_translate_then_crop_is_one_window_of_the_padded_image(mode):
+    x, pad, size = images(), 2, 28
+    out = translate_and_crop(x, pad, size, torch.Generator().manual_seed(9), mode)
+    g = torch.Generator().manual_seed(9)  # the draws, in order: translation (dy, dx), then crop (dy, dx)
+    t = torch.randint(0, 2 * pad + 1, (2, len(x)), generator=g)
+    cy = torch.randint(0, 32 - size + 1, (len(x),), generator=g)
+    cx = torch.randint(0, 32 - size + 1, (len(x),), generator=g)
+    assert out.shape == (16, 3, size, size)
+    for i in range(len(x)):
+        padded = torch.nn.functional.pad(x[i : i + 1], (pad,) * 4, mode=mode)[0]
+        moved = padded[:, t[0, i] : t[0, i] + 32, t[1, i] : t[1, i] + 32]
+        assert torch.equal(out[i], moved[:, cy[i] : cy[i] + size, cx[i] : cx[i] + size])
+    g2 = torch.Generator().manual_seed(9)
+    assert torch.equal(out, random_crop(random_translate(x, pad, g2, mode), size, g2))
 
 
 def test_random_flip_matches_reference():

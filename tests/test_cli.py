@@ -159,6 +159,7 @@ def test_evaluate_run_writes_report_files(trained_run, fake_folder):
         (["--train-batches", "7"], ["train-batches"]),
         (["--model-arg", "depth=4"], ["model 'fastnet' cannot be built with", "depth=4", "2 or 3"]),
         (["--model-arg", "wdith=0.5"], ["model 'fastnet' has no option wdith", "its options: width, widths, depth"]),
+        (["--model", "mlp_final", "--optimizer", "muon"], ["--optimizer muon", "has none", "--optimizer sgd"]),
     ],
 )
 def test_bad_input_one_line_error(args, needles, fake_folder, tmp_path, capsys, monkeypatch):

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import OPTIMIZERS, SCHEDULES, SELECT_ON
+from .config import OPTIMIZERS, SCHEDULES, SELECT_ON, TrainConfig
 from .errors import CifarlabError, ConfigError, install_cli_warning_format
 
 
@@ -57,8 +57,10 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
     g.add_argument("--momentum", type=float, help="SGD momentum")
     g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (SGD)")
-    g.add_argument("--muon-lr", type=float, help="--optimizer muon: step size on the conv filters (default 0.24)")
-    g.add_argument("--muon-momentum", type=float, help="--optimizer muon: momentum on the conv filters (default 0.6)")
+    g.add_argument("--muon-lr", type=float,
+                   help=f"--optimizer muon: step size on the conv filters (default {TrainConfig.muon_lr})")
+    g.add_argument("--muon-momentum", type=float,
+                   help=f"--optimizer muon: momentum on the conv filters (default {TrainConfig.muon_momentum})")
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--batch-size", type=int)
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (<= 0: off)")

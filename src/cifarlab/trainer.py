@@ -198,6 +198,10 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
     """
     trainable = [p for p in model.parameters() if p.requires_grad]
     muon_ids = {id(p) for p in trainable if p.dim() == 4} if cfg.optimizer == "muon" else set()
+    if cfg.optimizer == "muon" and not muon_ids:
+        raise ConfigError(
+            "--optimizer muon trains convolution filters and this model has none; use --optimizer sgd or adam"
+        )
     bn_ids = set()
     if cfg.bn_lr_scale != 1.0:
         bn_ids = {
