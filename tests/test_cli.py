@@ -214,6 +214,20 @@ def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):
     assert summary["selected_on"] == "test" and summary["train_images"] == 10000 and summary["val_images"] == 0
 
 
+def test_fractional_epochs_train_part_of_a_last_epoch(fake_folder, tmp_path):
+    # 1,200 training images at batch 256: 5 steps per epoch; 1.5 epochs = 8 steps, the last 3 in epoch 2
+    proc = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "1.5", "--out", tmp_path,
+               "--name", "half", *QUICK)  # fmt: skip
+    assert "epoch   2/1.5" in proc.stdout
+    config = json.loads((tmp_path / "half" / "config.json").read_text())
+    assert config["train"]["epochs"] == 1.5
+    rows = list(csv.DictReader((tmp_path / "half" / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and all(r["test_acc"] for r in rows)
+    whole = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "2.0", "--out", tmp_path,
+                "--name", "whole", *QUICK)  # fmt: skip
+    assert '"epochs": 2,' in (tmp_path / "whole" / "config.json").read_text() and "epoch   2/2 " in whole.stdout
+
+
 def test_model_args_reach_the_model(fake_folder, tmp_path):
     # list-valued options survive config.json and model.pt: load_run rebuilds the same network
     proc = cli("train", "--model", "fastnet", "--model-arg", "widths=[8,16,24]", "--model-arg", "depth=3", "--data",

@@ -97,6 +97,34 @@ def test_one_epoch_equals_reference_sgd_loop():
     assert trainer.history["train_loss"][0] == pytest.approx(sum(losses) / len(x), rel=1e-5)
 
 
+def test_fractional_epochs_end_with_the_first_batches_of_an_epoch():
+    x, y = toy_data(300)
+    bs, lr, seed = 64, 0.05, 3
+    # 5 steps per epoch; 1.5 epochs is round(7.5) = 8 steps: a full epoch, then 3 batches (192 images)
+    trainer = Trainer(softmax_net(), num_epochs=1.5, learning_rate=lr, batch_size=bs, seed=seed, log=None,
+                      progress=False, momentum=0.9, amp="off")  # fmt: skip
+    trainer.train(x, y)
+
+    ref = softmax_net()
+    opt = torch.optim.SGD(ref.parameters(), lr=lr, momentum=0.9)
+    gen = torch.Generator().manual_seed(seed)
+    epoch_losses = []
+    for batches in (5, 3):
+        perm, total = torch.randperm(len(x), generator=gen), 0.0
+        for i in range(batches):
+            idx = perm[i * bs : (i + 1) * bs]
+            loss = nn.functional.cross_entropy(ref(x[idx].float() / 255), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        epoch_losses.append(total / min(len(x), batches * bs))
+    for p, q in zip(trainer.net.parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q)
+    assert trainer.step == 8 and trainer.history["epoch"] == [1, 2]
+    assert trainer.history["train_loss"] == pytest.approx(epoch_losses, rel=1e-5)
+
+
 def test_same_seed_identical_metrics_different_seed_differs():
     x, y = toy_data(300)
     xv, yv = toy_data(100, seed=2)

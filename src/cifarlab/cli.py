@@ -45,6 +45,12 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _epochs(text: str) -> int | float:
+    """--epochs: a whole number stays an int (as saved configs and run names show it), 4.5 a float."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
     """The flags that set an ExperimentConfig (shared by train and tune)."""
     p.add_argument("--recipe", help="named recipe (see 'cifarlab recipes')")
@@ -52,7 +58,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
                    help="model option, e.g. --model-arg width=0.5 (repeatable)")  # fmt: skip
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int)
+    g.add_argument("--epochs", type=_epochs, help="epochs to train; a fraction ends with part of an epoch (4.5)")
     g.add_argument("--lr", type=float, help="base learning rate")
     g.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
     g.add_argument("--momentum", type=float, help="SGD momentum")

@@ -43,7 +43,7 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20
+    epochs: int | float = 20  # a fraction trains part of a last epoch (e.g. 4.5: 4 epochs, then half of one)
     lr: float = 0.1
     optimizer: str = "sgd"  # sgd | adam | adamw | muon (Muon on conv filters, SGD on the rest)
     momentum: float = 0.0  # sgd and muon's SGD part; the notebook's SGD had none
@@ -180,7 +180,7 @@ def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> Expe
     if new_epochs and old.warmup_epochs > 0 and not {"warmup_epochs", "train.warmup_epochs"} & given:
         overrides = {**overrides, "warmup_epochs": old.warmup_epochs * new_epochs / old.epochs}
     if new_epochs and old.eval_from > 1 and not {"eval_from", "train.eval_from"} & given:
-        overrides = {**overrides, "eval_from": max(1, old.eval_from + new_epochs - old.epochs)}
+        overrides = {**overrides, "eval_from": max(1, math.ceil(old.eval_from + new_epochs - old.epochs))}
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     top_fields = {f.name for f in dataclasses.fields(ExperimentConfig)} - {"data", "train"}

@@ -14,6 +14,7 @@ watch that instead; ``--select-on test`` restores the notebook's protocol exactl
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,13 +42,13 @@ _NOTEBOOK_ADAM = {"optimizer": "adam", "lr": 1e-3, "batch_size": 256}
 # with momentum 0.85 becomes 11.5 / (1024 * (1 + 1 / 0.15)) = 0.001465 per example of the batch;
 # decoupled weight decay 0.0153 per 1024 examples becomes a PyTorch weight_decay of 0.0153 / 11.5
 # (so the decay per step stays put when the LR changes); BatchNorm biases learn 64x faster.
-def _airbench(batch_size: int, epochs: int, lr_per_1024: float = 11.5, **extra: Any) -> dict[str, Any]:
+def _airbench(batch_size: int, epochs: float, lr_per_1024: float = 11.5, **extra: Any) -> dict[str, Any]:
     lr_per_example = 0.001465 * lr_per_1024 / 11.5  # 0.001465: the rounded figure fast/fast90 were measured with
     return {
         "optimizer": "sgd", "momentum": 0.85, "nesterov": True, "lr": round(lr_per_example * batch_size, 6),
         "weight_decay": 0.0153 / lr_per_1024, "bn_lr_scale": 64.0, "batch_size": batch_size, "epochs": epochs,
         "schedule": "onecycle", "warmup_epochs": 0.2 * epochs, "label_smoothing": 0.2, "lookahead": True,
-        "translate": 2, "flip": "alternating", "tta": "flip_translate", "val_size": 0, "eval_from": epochs,
+        "translate": 2, "flip": "alternating", "tta": "flip_translate", "val_size": 0, "eval_from": math.ceil(epochs),
         **extra,
     }  # fmt: skip
 

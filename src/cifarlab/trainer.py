@@ -406,7 +406,9 @@ class Trainer:
         base_lrs = [g["lr"] for g in opt.param_groups]
         n, bs = len(X), cfg.batch_size
         steps_per_epoch = math.ceil(n / bs)  # the last, partial batch is kept, as the notebook's DataLoader did
-        total_steps = steps_per_epoch * cfg.epochs
+        # A fractional cfg.epochs ends with part of an epoch: the first batches of its shuffled order.
+        total_steps = max(1, round(steps_per_epoch * cfg.epochs))
+        last_epoch = math.ceil(total_steps / steps_per_epoch)
         warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
         self._lookahead = lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
         self._best_state = None
@@ -418,7 +420,7 @@ class Trainer:
         for cb in self.callbacks:
             getattr(cb, "on_train_begin", lambda t: None)(self)
 
-        for epoch in range(len(self.history) + 1, cfg.epochs + 1):
+        for epoch in range(len(self.history) + 1, last_epoch + 1):
             model.train()
             if hasattr(model, "epoch_hook"):
                 model.epoch_hook(epoch)  # e.g. fastnet freezes its whitening bias after a few epochs
@@ -426,10 +428,12 @@ class Trainer:
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             lr = base_lrs[0]
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
+            steps = min(steps_per_epoch, total_steps - (epoch - 1) * steps_per_epoch)
+            seen = min(n, steps * bs)  # images in this epoch (all n unless it is a partial last one)
+            bar = tqdm(total=steps, desc=f"epoch {epoch}/{cfg.epochs:g}", leave=False,
                        disable=None if self.progress and rank == 0 else True, file=sys.stderr)  # fmt: skip
             t0 = time.perf_counter()
-            for i in range(steps_per_epoch):
+            for i in range(steps):
                 idx = perm[i * bs : (i + 1) * bs]
                 if len(idx) < world:
                     continue  # a last batch too small to give every rank an image (all ranks skip it)
@@ -468,17 +472,17 @@ class Trainer:
                 correct += (out.detach().argmax(1) == yb).sum()
                 bar.update()
             loss_sum, correct = distributed.all_reduce_sum(loss_sum, correct)  # sums over ranks
-            train_loss = loss_sum.item() / n  # the one host sync of the epoch
+            train_loss = loss_sum.item() / seen  # the one host sync of the epoch
             seconds = time.perf_counter() - t0
             bar.close()
             if not math.isfinite(train_loss):
                 raise TrainingDiverged(
                     f"training loss became {train_loss} in epoch {epoch}; lower the learning rate (--lr {cfg.lr:g})"
                 )
-            if lookahead is not None and epoch == cfg.epochs:
+            if lookahead is not None and epoch == last_epoch:
                 lookahead.finish(model)  # end on the averaged weights
-            row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / n}
-            evaluate_now = epoch >= cfg.eval_from or epoch == cfg.epochs
+            row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / seen}
+            evaluate_now = epoch >= cfg.eval_from or epoch == last_epoch
             distributed.broadcast_buffers(model)  # rank 0's BatchNorm statistics everywhere (and in model.pt)
             for split in ("val", "test"):
                 if sets[split] is not None and evaluate_now:
@@ -579,7 +583,7 @@ class Trainer:
             return "" if math.isnan(acc) else f"  {split} loss {row[f'{split}_loss']:.4f} acc {100 * acc:.2f}%"
 
         return (
-            f"epoch {row['epoch']:>3}/{self.config.epochs}  train loss {row['train_loss']:.4f} "
+            f"epoch {row['epoch']:>3}/{self.config.epochs:g}  train loss {row['train_loss']:.4f} "
             f"acc {100 * row['train_acc']:.2f}%{part('val')}{part('test')}  lr {row['lr']:.2e}  {row['seconds']:.1f}s"
         )
 
