@@ -7,6 +7,7 @@ cause come back as one ``cifarlab: error: ...`` line and a non-zero exit status,
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -47,7 +48,12 @@ def _train_parser(sub) -> argparse.ArgumentParser:
 
 def _epochs(text: str) -> int | float:
     """--epochs: a whole number stays an int (as saved configs and run names show it), 4.5 a float."""
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number of epochs such as 4 or 4.5, got '{text}'")
     return int(value) if value.is_integer() else value
 
 

@@ -86,7 +86,7 @@ class TrainConfig:
     sync_bn: bool = False  # SyncBatchNorm over ranks (CUDA only); off: each rank normalises its share
 
     def validate(self, check_optimizer: bool = True) -> None:
-        if self.epochs <= 0:
+        if not (self.epochs > 0 and math.isfinite(self.epochs)):
             raise ConfigError(f"--epochs must be a positive number, got {self.epochs}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"--lr must be a positive number, got {self.lr}")
