@@ -126,7 +126,7 @@ def test_speed_recipes_are_valid_configs():
         cfg = RECIPES[name].config().validate()
         assert cfg.train.amp == "auto" and cfg.train.tta != "none"
     fast, sgd = RECIPES["fast"].config().train, RECIPES["fast-sgd"].config().train
-    assert (fast.optimizer, fast.epochs, sgd.optimizer, sgd.epochs) == ("muon", 4, "sgd", 5)
+    assert (fast.optimizer, fast.epochs, sgd.optimizer, sgd.epochs) == ("muon", 4.5, "sgd", 5)
     # every recipe validates and names a registered model
     for recipe in RECIPES.values():
         recipe.config().validate()

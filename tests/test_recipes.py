@@ -56,9 +56,9 @@ def test_warmup_follows_an_epochs_override():
 
 def test_a_recipe_evaluating_its_last_epoch_still_does_after_an_epochs_override():
     parse = build_parser().parse_args
-    assert get_recipe("fast").config().train.eval_from == 4
-    for epochs in (2, 6):
-        assert config_from_args(parse(["train", "--recipe", "fast", "--epochs", str(epochs)])).train.eval_from == epochs
+    assert get_recipe("fast").config().train.eval_from == 5  # 4.5 epochs: the last is the 5th, a half one
+    for epochs, last in ((2, 2), (6, 6), (3.5, 4)):
+        assert config_from_args(parse(["train", "--recipe", "fast", "--epochs", str(epochs)])).train.eval_from == last
     cfg = config_from_args(parse(["train", "--recipe", "fast", "--epochs", "6", "--eval-from", "2"]))
     assert cfg.train.eval_from == 2
     cfg = config_from_args(parse(["train", "--recipe", "seed-cnn3", "--epochs", "2"]))  # evaluates every epoch

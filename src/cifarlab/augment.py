@@ -32,7 +32,9 @@ def random_crop(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tenso
     return translate_and_crop(x, 0, size, gen)
 
 
-def translate_and_crop(x: torch.Tensor, pad: int, size: int, gen: torch.Generator, mode: str = "reflect"):
+def translate_and_crop(
+    x: torch.Tensor, pad: int, size: int, gen: torch.Generator, mode: str = "reflect"
+) -> torch.Tensor:
     """``random_crop(random_translate(x, pad, gen, mode), size, gen)`` with one gather instead of two.
 
     The crop of a translated image is a window of the padded image at the sum of both offsets; the

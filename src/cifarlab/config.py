@@ -180,7 +180,9 @@ def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> Expe
     if new_epochs and old.warmup_epochs > 0 and not {"warmup_epochs", "train.warmup_epochs"} & given:
         overrides = {**overrides, "warmup_epochs": old.warmup_epochs * new_epochs / old.epochs}
     if new_epochs and old.eval_from > 1 and not {"eval_from", "train.eval_from"} & given:
-        overrides = {**overrides, "eval_from": max(1, math.ceil(old.eval_from + new_epochs - old.epochs))}
+        # counted in whole epochs: 4.5 epochs end with epoch 5
+        shift = math.ceil(new_epochs) - math.ceil(old.epochs)
+        overrides = {**overrides, "eval_from": max(1, old.eval_from + shift)}
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     top_fields = {f.name for f in dataclasses.fields(ExperimentConfig)} - {"data", "train"}

@@ -64,10 +64,10 @@ RECIPES: dict[str, Recipe] = {
             "fastnet",
             "Default: about the notebook's best (82.7%) in under 3 minutes on a 2-core CPU without bf16 (estimated). "
             "Half-width fastnet with a stride-2 (patchify) whitening stem; Muon on the conv filters, SGD at 1.5x "
-            "airbench's LR on the rest; 4 epochs, 6-view TTA. Measured on a 2-core first-generation EPYC (Zen 1, "
-            "fp32), 3 seeds: 82.60/82.81/82.88%; the two that reach 82.7% did so in 266.7 and 264.7 s there. "
-            "fast-sgd took 317.8 s there and 177.1 s on Zen 3, so ~149 s on Zen 3 (estimated; docs/performance.md).",
-            {**_FAST_NET, **_airbench(512, 4), "lr": 1.125, "optimizer": "muon", "muon_lr": 0.1, "muon_momentum": 0.8},
+            "airbench's LR on the rest; 4.5 epochs (4, then half of a fifth), 6-view TTA. Measured on a 2-core "
+            "first-generation EPYC (Zen 1, fp32), 3 seeds: 83.32/83.44/83.57%, reached 82.7% in 268.9 s (median) "
+            "there; ~160-168 s on a 2-core Zen 3 (estimated from Zen 1 runs; docs/performance.md).",
+            {**_FAST_NET, **_airbench(512, 4.5), "lr": 1.125, "optimizer": "muon", "muon_lr": 0.1, "muon_momentum": 0.8},
         ),
         Recipe(
             "fast-sgd",
