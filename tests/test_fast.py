@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from cifarlab import bench
 from cifarlab.config import TrainConfig
 from cifarlab.models import create_model
 from cifarlab.recipes import RECIPES
@@ -155,6 +156,10 @@ def test_bench_cli_writes_json_and_markdown(tmp_path, fake_folder):
     assert tt["seconds_to_target"]["min"] <= tt["seconds_to_target"]["median"] <= tt["seconds_to_target"]["max"]
     assert tt["median_seconds_all_seeds"] == tt["seconds_to_target"]["median"]  # both seeds reached it
     assert all(r["final_test_acc"] >= 0.3 for r in tt["runs"])
+    # a fractional recipe reports the epochs it trained (1.5), not its metric rows (2)
+    half = bench.time_to(1.0, "seed-softmax", 1, {"data": str(fake_folder), "out": str(tmp_path / "half"),
+                                                  "epochs": 1.5, "train_limit": 600, "val_size": 100}, log=lambda m: None)  # fmt: skip
+    assert half["reached"] == 0 and half["runs"][0]["epochs_run"] == 1.5
 
 
 def test_median_of_all_seeds_counts_a_missed_target_as_never():
@@ -186,7 +191,6 @@ def test_bench_throughput_passes_model_options(tmp_path, capsys):
 
 @pytest.mark.parametrize("seeds, first_seed", [(0, 0), (2, -1)])
 def test_bench_time_to_refuses_bad_seeds_before_any_work(seeds, first_seed):
-    from cifarlab import bench
     from cifarlab.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--seeds must be at least 1 and --first-seed at least 0"):
