@@ -59,6 +59,8 @@ def test_a_recipe_evaluating_its_last_epoch_still_does_after_an_epochs_override(
     assert get_recipe("fast").config().train.eval_from == 5  # 4.5 epochs: the last is the 5th, a half one
     for epochs, last in ((2, 2), (6, 6), (3.5, 4)):
         assert config_from_args(parse(["train", "--recipe", "fast", "--epochs", str(epochs)])).train.eval_from == last
+    four = config_from_args(parse(["train", "--recipe", "fast", "--epochs", "4"])).train  # fast's first version
+    assert (four.epochs, four.warmup_epochs, four.eval_from) == (4, 0.8, 4)
     cfg = config_from_args(parse(["train", "--recipe", "fast", "--epochs", "6", "--eval-from", "2"]))
     assert cfg.train.eval_from == 2
     cfg = config_from_args(parse(["train", "--recipe", "seed-cnn3", "--epochs", "2"]))  # evaluates every epoch

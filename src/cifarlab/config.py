@@ -178,7 +178,7 @@ def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> Expe
     given = set(overrides)
     old = config.train
     if new_epochs and old.warmup_epochs > 0 and not {"warmup_epochs", "train.warmup_epochs"} & given:
-        overrides = {**overrides, "warmup_epochs": old.warmup_epochs * new_epochs / old.epochs}
+        overrides = {**overrides, "warmup_epochs": round(old.warmup_epochs * new_epochs / old.epochs, 12)}
     if new_epochs and old.eval_from > 1 and not {"eval_from", "train.eval_from"} & given:
         # counted in whole epochs: 4.5 epochs end with epoch 5
         shift = math.ceil(new_epochs) - math.ceil(old.epochs)
