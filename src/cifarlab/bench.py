@@ -177,10 +177,9 @@ def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | 
         cfg.name = cfg.name or f"bench-{recipe}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = run_experiment(cfg, arrays=arrays, progress=False, report=False, log=lambda m: None)
         s = read_summary(run_dir)
-        epochs = min(s["epochs_run"], cfg.train.epochs)  # a 4.5-epoch run has 5 rows, the last a half epoch
         runs.append({
             "seed": seed, "seconds_to_target": s.get("seconds_to_target"), "reached": s.get("seconds_to_target") is not None,
-            "final_test_acc": s["final_test_acc"], "epochs_run": epochs, "wall_seconds": s["wall_seconds"],
+            "final_test_acc": s["final_test_acc"], "epochs_run": s["epochs_trained"], "wall_seconds": s["wall_seconds"],
             "run_dir": str(run_dir),
         })  # fmt: skip
         r = runs[-1]

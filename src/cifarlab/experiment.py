@@ -16,7 +16,7 @@ from .models import count_parameters, create_model
 from .plots import LivePlot, in_notebook
 from .checkpoint import CheckpointWriter
 from .runs import RunWriter, atomic_write_json, check_writable, default_run_name, new_run_dir, rewrite_metrics
-from .trainer import Trainer, param_groups
+from .trainer import Trainer, check_optimizer_fits
 
 
 def run_experiment(
@@ -68,7 +68,7 @@ def run_experiment(
     torch.manual_seed(config.train.seed)  # the model's initial weights depend on the seed alone
     # Built before the run folder exists: a model option it refuses leaves nothing behind.
     model = create_model(config.model, num_classes=len(splits.classes), **config.model_kwargs)
-    param_groups(model, config.train)  # so does an optimizer the model cannot take (muon without conv filters)
+    check_optimizer_fits(model, config.train)  # so does an optimizer it cannot take
     if resume is None:
         run_dir = new_run_dir(out, config.name or default_run_name(config)) if main else None
         run_dir = distributed.broadcast_object(run_dir)

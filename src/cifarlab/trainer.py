@@ -189,6 +189,14 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tt
     return torch.cat(outs) if outs else torch.empty(0, 0)
 
 
+def check_optimizer_fits(model: nn.Module, cfg: TrainConfig) -> None:
+    """Refuse an optimizer the model cannot take: muon needs trainable 4-D convolution filters."""
+    if cfg.optimizer == "muon" and not any(p.requires_grad and p.dim() == 4 for p in model.parameters()):
+        raise ConfigError(
+            "--optimizer muon trains convolution filters and this model has none; use --optimizer sgd or adam"
+        )
+
+
 def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Trainable parameters, with BatchNorm's in a group of their own when ``bn_lr_scale != 1``.
 
@@ -196,12 +204,9 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
     per-step decay (lr x wd) stays that of the other weights (airbench's bias_scaler). With the
     ``muon`` optimizer the 4-D convolution filters form a last group of their own (``muon=True``).
     """
+    check_optimizer_fits(model, cfg)
     trainable = [p for p in model.parameters() if p.requires_grad]
     muon_ids = {id(p) for p in trainable if p.dim() == 4} if cfg.optimizer == "muon" else set()
-    if cfg.optimizer == "muon" and not muon_ids:
-        raise ConfigError(
-            "--optimizer muon trains convolution filters and this model has none; use --optimizer sgd or adam"
-        )
     bn_ids = set()
     if cfg.bn_lr_scale != 1.0:
         bn_ids = {
@@ -594,7 +599,8 @@ class Trainer:
         summary: dict[str, Any] = {
             "selected_on": watched if sets[watched] is not None else "last epoch",
             "best_epoch": best_epoch,
-            "epochs_run": len(rows),
+            "epochs_run": len(rows),  # metric rows; a 4.5-epoch run has 5, the last a half epoch
+            "epochs_trained": min(len(rows), cfg.epochs),
             "stopped_early": self.stopper.should_stop,
             "best_val_acc": _nanmax(r["val_acc"] for r in rows),
             "best_test_acc": _nanmax(r["test_acc"] for r in rows),
