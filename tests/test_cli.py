@@ -218,9 +218,10 @@ def test_fractional_epochs_train_part_of_a_last_epoch(fake_folder, tmp_path):
     # 1,200 training images at batch 256: 5 steps per epoch; 1.5 epochs = 8 steps, the last 3 in epoch 2
     proc = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "1.5", "--out", tmp_path,
                "--name", "half", *QUICK)  # fmt: skip
-    assert "epoch   2/1.5" in proc.stdout
+    assert "epoch   1/2  train" in proc.stdout and "epoch   2/2 (3 of 5 batches)  train" in proc.stdout
     config = json.loads((tmp_path / "half" / "config.json").read_text())
-    assert config["train"]["epochs"] == 1.5
+    summary = json.loads((tmp_path / "half" / "summary.json").read_text())
+    assert config["train"]["epochs"] == 1.5 and summary["epochs_trained"] == 1.6  # 8 whole steps of 5 per epoch
     rows = list(csv.DictReader((tmp_path / "half" / "metrics.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"] and all(r["test_acc"] for r in rows)
     whole = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "2.0", "--out", tmp_path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 from pathlib import Path
@@ -32,12 +33,15 @@ def test_parse_param():
     assert parse_param("weight_decay=0..0.001") == Param("weight_decay", "float", 0.0, 0.001)
     assert parse_param("epochs=2..8") == Param("epochs", "int", 2, 8)  # an int field stays int
     assert parse_param("train.translate=0..4:int") == Param("train.translate", "int", 0, 4)
+    assert parse_param("train.epochs=3.5..5") == Param("train.epochs", "float", 3.5, 5.0)  # epochs may be fractional
+    for spec in ["epochs=2..8", "train.translate=0..4", "epochs=3.5..5", "lr=0.0001..0.1:log", "lr=1..3:int"]:
+        assert parse_param(spec).spec() == spec, "a study's saved space reads back as it was given"
     assert parse_param("batch_size=64,128,256") == Param("batch_size", "categorical", choices=(64, 128, 256))
     assert parse_param("optimizer=sgd,adam") == Param("optimizer", "categorical", choices=("sgd", "adam"))
     for bad, needle in [
         ("lr", "NAME=LOW..HIGH"), ("lr=", "NAME=LOW..HIGH"), ("lr=1..x", "not a number"),
         ("lr=0.1..0.01", "LOW < HIGH"), ("lr=0..1:log", "must be positive"), ("lr=1e-3..1:sqrt", ":sqrt"),
-        ("epochs=1.5..3", "whole numbers"), ("batch_size=64", "at least two"), ("nope=1..2", "unknown setting"),
+        ("batch_size=1.5..3", "whole numbers"), ("epochs=1.5..3:int", "whole numbers"), ("batch_size=64", "at least two"), ("nope=1..2", "unknown setting"),
         ("batch_size=64,128:log", "apply to ranges"),
     ]:  # fmt: skip
         with pytest.raises(ConfigError, match=needle):
@@ -54,7 +58,7 @@ def test_default_space_is_centred_on_the_recipe():
 
 def test_sqlite_study_then_from_study(fake_folder, tmp_path):
     proc = cli("tune", "--recipe", "seed-mlp-final", "--trials", "3", "--param", "lr=1e-4..1e-2:log",
-               "--pruner", "none", "--train-batches", "1", *TINY, "--data", fake_folder, "--out", tmp_path)  # fmt: skip
+               "--param", "epochs=1.5..2.5", "--pruner", "none", "--train-batches", "1", *TINY, "--data", fake_folder, "--out", tmp_path)  # fmt: skip
     folder = tmp_path / "tune" / "seed-mlp-final"
     assert proc.stdout.strip().splitlines()[-1] == str(folder)
     assert (tmp_path / "tune" / "seed-mlp-final.db").is_file()  # the SQLite default
@@ -66,6 +70,10 @@ def test_sqlite_study_then_from_study(fake_folder, tmp_path):
         config = json.loads((run / "config.json").read_text())
         assert float(r["value"]) == pytest.approx(summary["best_val_acc"], abs=1e-6)
         assert float(r["lr"]) == pytest.approx(config["train"]["lr"], rel=1e-5)
+        epochs = config["train"]["epochs"]  # a fractional range: any epoch count in it, the last epoch partial
+        assert 1.5 <= epochs <= 2.5 and float(r["epochs"]) == pytest.approx(epochs, rel=1e-5)
+        trained = round(4 * epochs) / 4  # 400 training images in batches of 100: whole batches of 1/4 epoch
+        assert summary["epochs_trained"] == trained and len(read_csv(run / "metrics.csv")) == math.ceil(trained)
         assert config["data"]["train_batches"] == [1]
     best = json.loads((folder / "best_params.json").read_text())
     values = [float(r["value"]) for r in rows]
@@ -75,7 +83,7 @@ def test_sqlite_study_then_from_study(fake_folder, tmp_path):
     # A second worker with another search space is refused, and the study is left as it was.
     proc = cli("tune", "--recipe", "seed-mlp-final", "--trials", "1", "--param", "lr=1e-3..1e-1:log",
                *TINY, "--data", fake_folder, "--out", tmp_path, check=False)  # fmt: skip
-    assert_one_line_error(proc, "searches lr=0.0001..0.01:log, not lr=0.001..0.1:log", "--study")
+    assert_one_line_error(proc, "searches epochs=1.5..2.5 lr=0.0001..0.01:log, not lr=0.001..0.1:log", "--study")
     assert len(read_csv(folder / "trials.csv")) == 3
 
     # Retrain the best parameters: the study's fixed proxy flags (data_batch_1 only) do not carry over.
@@ -105,29 +113,49 @@ def test_pruned_trials_are_recorded_and_can_be_cleaned(fake_folder, tmp_path):
 
 
 def test_open_storage_retries_the_schema_creation_race_only(monkeypatch):
-    from sqlalchemy.exc import ProgrammingError
+    import sqlite3
 
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    monkeypatch.setattr("cifarlab.tune.time.sleep", lambda s: None)
     calls = []
 
-    def racing(url, engine_kwargs):
-        calls.append(url)
-        if len(calls) == 1:  # what PostgreSQL told the slower of two workers in a CI run
-            raise ProgrammingError("CREATE TYPE studydirection", {}, Exception('type "studydirection" already exists'))
-        return "storage"
+    def failing_once(error):
+        def storage(url, engine_kwargs):
+            calls.append(url)
+            if len(calls) == 1:
+                raise error
+            return "storage"
 
-    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
-    monkeypatch.setattr("cifarlab.tune.time.sleep", lambda s: None)
-    assert open_storage("postgresql://u@h/db") == "storage" and len(calls) == 2
+        return storage
 
-    def refused(url, engine_kwargs):
-        calls.append(url)
-        raise ProgrammingError("SELECT", {}, Exception("permission denied for schema public"))
+    lost_races = [  # what the slower of two workers starting on an empty database is told
+        ProgrammingError("CREATE TYPE", {}, psycopg.errors.DuplicateObject('type "studydirection" already exists')),
+        # the same with lc_messages=de_DE: the SQLSTATE (42710) decides, not the words
+        ProgrammingError("CREATE TYPE", {}, psycopg.errors.DuplicateObject("Typ »studydirection« existiert bereits")),
+        ProgrammingError("CREATE TABLE", {}, psycopg.errors.DuplicateTable('relation "studies" already exists')),
+        OperationalError("CREATE TABLE", {}, sqlite3.OperationalError("table studies already exists")),
+    ]
+    for error in lost_races:
+        calls.clear()
+        monkeypatch.setattr(optuna.storages, "RDBStorage", failing_once(error))
+        assert open_storage("postgresql://u@h/db") == "storage" and len(calls) == 2, error
 
-    calls.clear()
-    monkeypatch.setattr(optuna.storages, "RDBStorage", refused)
-    with pytest.raises(TuneError, match="permission denied"):
-        open_storage("postgresql://u@h/db")
-    assert len(calls) == 1, "an error that retrying cannot fix is reported at once"
+    not_races = [  # retrying cannot fix these: reported at once
+        (ProgrammingError("SELECT", {}, psycopg.errors.InsufficientPrivilege("permission denied for schema public")),
+         "permission denied"),
+        # an English "already exists" from PostgreSQL under another SQLSTATE is not the race
+        (ProgrammingError("CREATE", {}, psycopg.errors.DuplicateDatabase('database "x" already exists')),
+         "already exists"),
+        (OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: studies")), "no such table"),
+    ]  # fmt: skip
+    for error, needle in not_races:
+        calls.clear()
+        monkeypatch.setattr(optuna.storages, "RDBStorage", failing_once(error))
+        with pytest.raises(TuneError, match=needle):
+            open_storage("postgresql://u@h/db")
+        assert len(calls) == 1, error
 
 
 @pytest.fixture(scope="module")

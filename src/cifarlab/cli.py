@@ -427,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     tg = tp.add_argument_group("search")
     tg.add_argument("--trials", type=int, default=20, help="trials this process runs (workers add up)")
     tg.add_argument("--param", action="append", metavar="SPEC",
-                    help="searched setting: lr=1e-4..1e-1:log, epochs=2..8, batch_size=64,128,256 (repeatable; "
+                    help="searched setting: lr=1e-4..1e-1:log, epochs=2..8 (whole) or 3.5..5, batch_size=64,128,256 (repeatable; "
                     "default: lr, weight_decay, batch_size around the recipe's values)")  # fmt: skip
     tg.add_argument("--study", help="study name (default: the recipe's name)")
     tg.add_argument("--storage", metavar="URL", help="SQLAlchemy URL, e.g. postgresql://user:pw@host/db "

@@ -414,6 +414,7 @@ class Trainer:
         # A fractional cfg.epochs ends with part of an epoch: the first batches of its shuffled order.
         total_steps = max(1, round(steps_per_epoch * cfg.epochs))
         last_epoch = math.ceil(total_steps / steps_per_epoch)
+        self._plan = (steps_per_epoch, total_steps)  # for the log lines and summary["epochs_trained"]
         warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
         self._lookahead = lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
         self._best_state = None
@@ -435,7 +436,7 @@ class Trainer:
             lr = base_lrs[0]
             steps = min(steps_per_epoch, total_steps - (epoch - 1) * steps_per_epoch)
             seen = min(n, steps * bs)  # images in this epoch (all n unless it is a partial last one)
-            bar = tqdm(total=steps, desc=f"epoch {epoch}/{cfg.epochs:g}", leave=False,
+            bar = tqdm(total=steps, desc=f"epoch {epoch}/{last_epoch}", leave=False,
                        disable=None if self.progress and rank == 0 else True, file=sys.stderr)  # fmt: skip
             t0 = time.perf_counter()
             for i in range(steps):
@@ -587,8 +588,12 @@ class Trainer:
             acc = row[f"{split}_acc"]
             return "" if math.isnan(acc) else f"  {split} loss {row[f'{split}_loss']:.4f} acc {100 * acc:.2f}%"
 
+        steps_per_epoch, total_steps = self._plan
+        last_epoch = math.ceil(total_steps / steps_per_epoch)
+        steps = min(steps_per_epoch, total_steps - (row["epoch"] - 1) * steps_per_epoch)
+        partial = f" ({steps} of {steps_per_epoch} batches)" if steps < steps_per_epoch else ""
         return (
-            f"epoch {row['epoch']:>3}/{self.config.epochs:g}  train loss {row['train_loss']:.4f} "
+            f"epoch {row['epoch']:>3}/{last_epoch}{partial}  train loss {row['train_loss']:.4f} "
             f"acc {100 * row['train_acc']:.2f}%{part('val')}{part('test')}  lr {row['lr']:.2e}  {row['seconds']:.1f}s"
         )
 
@@ -600,7 +605,8 @@ class Trainer:
             "selected_on": watched if sets[watched] is not None else "last epoch",
             "best_epoch": best_epoch,
             "epochs_run": len(rows),  # metric rows; a 4.5-epoch run has 5, the last a half epoch
-            "epochs_trained": min(len(rows), cfg.epochs),
+            # what was trained: 4.5 for a 4.5-epoch run, fewer whole epochs if it stopped early
+            "epochs_trained": min(len(rows), round(self._plan[1] / self._plan[0], 4)),
             "stopped_early": self.stopper.should_stop,
             "best_val_acc": _nanmax(r["val_acc"] for r in rows),
             "best_test_acc": _nanmax(r["test_acc"] for r in rows),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ def require_optuna():
 # -- search spaces --------------------------------------------------------------------------------
 
 INT_FIELDS = {"batch_size", "epochs", "translate", "cutout", "patience", "step_size"}
+# Fields that are usually whole but may also be fractional (``--epochs 4.5``): a range with whole
+# bounds samples whole numbers, one with a fractional bound samples any value in between.
+MAY_BE_FRACTIONAL = {"epochs"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class Param:
         if self.kind == "categorical":
             return f"{self.name}={','.join(map(str, self.choices))}"
         return f"{self.name}={self.low:g}..{self.high:g}" + (":log" if self.log else "") + (
-            ":int" if self.kind == "int" and self.name not in INT_FIELDS else ""
+            ":int" if self.kind == "int" and self.name.rpartition(".")[2] not in INT_FIELDS else ""
         )
 
 
@@ -73,7 +77,8 @@ def _number(text: str, spec: str) -> float:
 
 
 def parse_param(spec: str) -> Param:
-    """``lr=1e-4..1e-1:log``, ``epochs=2..8`` (int fields stay int), ``x=0..1:int``, ``batch_size=64,128,256``."""
+    """``lr=1e-4..1e-1:log``, ``epochs=2..8`` (int fields stay int; ``epochs=3.5..5`` is a float range),
+    ``x=0..1:int``, ``batch_size=64,128,256``."""
     name, sep, rhs = spec.partition("=")
     name = name.strip()
     if not sep or not name or not rhs.strip():
@@ -91,8 +96,10 @@ def parse_param(spec: str) -> Param:
         log = "log" in flags
         if log and low <= 0:
             raise ConfigError(f"--param {spec}: a :log range must be positive")
-        is_int = "int" in flags or name.rpartition(".")[2] in INT_FIELDS
-        if is_int and (low != int(low) or high != int(high)):
+        whole = low.is_integer() and high.is_integer()
+        field = name.rpartition(".")[2]
+        is_int = "int" in flags or (field in INT_FIELDS and (whole or field not in MAY_BE_FRACTIONAL))
+        if is_int and not whole:
             raise ConfigError(f"--param {spec}: {name} takes whole numbers")
         return Param(name, "int" if is_int else "float", low, high, log)
     if flags:
@@ -152,18 +159,32 @@ def open_storage(url: str):
             return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
         except Exception as e:  # noqa: BLE001 - sqlalchemy/driver errors of many kinds, one answer
             error: Exception = e
-            # Several workers started at once on an empty database all create Optuna's tables; the
-            # losers of that race see a duplicate key (IntegrityError) or an object that "already
-            # exists" (PostgreSQL's enum type studydirection, a table). The schema is there now:
-            # try again. Anything else will not go away by retrying.
-            if not (isinstance(e, IntegrityError) or "already exists" in str(e)):
-                break
+            if not (isinstance(e, IntegrityError) or _lost_schema_race(getattr(e, "orig", None))):
+                break  # anything else will not go away by retrying
             time.sleep(0.2 * (attempt + 1))
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     raise TuneError(
         f"cannot use the study storage {_redact(url)}: {reason}; check that the database server is running "
         "and the URL (e.g. postgresql://user:password@host:5432/dbname) is right"
     )
+
+
+# SQLSTATEs of "that table / type / key already exists" (PostgreSQL's messages are translated, its codes are not).
+_DUPLICATE_SQLSTATES = {"42P07", "42710", "23505"}
+
+
+def _lost_schema_race(driver_error: BaseException | None) -> bool:
+    """Whether a driver error says another worker created Optuna's schema first.
+
+    Several workers started at once on an empty database all create Optuna's tables; the losers see
+    a duplicate table, type (PostgreSQL's enum studydirection) or key. The schema is there now, so
+    trying again works. PostgreSQL errors are told by their SQLSTATE; SQLite has no such code, but
+    its messages are always English ("table studies already exists").
+    """
+    code = getattr(driver_error, "sqlstate", None) or getattr(driver_error, "pgcode", None)
+    if code is not None:
+        return code in _DUPLICATE_SQLSTATES
+    return isinstance(driver_error, sqlite3.OperationalError) and "already exists" in str(driver_error)
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
