@@ -55,7 +55,19 @@ def translate_and_crop(
             torch.randint(0, w - size + 1, (n,), generator=gen, device=gen.device),
         ])  # fmt: skip
         h = w = size
-    return _crop_at(x, offsets.to(x.device), h, w)
+    return _crop_at(x, to_device(offsets, x.device), h, w)
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a small host tensor of random draws to ``device`` without stalling the host.
+
+    A plain ``.to("cuda")`` from pageable memory waits for the GPU to finish all queued work, once
+    per augmentation per step: the host could then never run ahead of the GPU. From pinned memory,
+    ``non_blocking`` just queues the copy (PyTorch keeps the pinned buffer alive until it is done).
+    """
+    if t.device == device or device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def _crop_at(x: torch.Tensor, offsets: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -70,7 +82,7 @@ def _crop_at(x: torch.Tensor, offsets: torch.Tensor, h: int, w: int) -> torch.Te
 
 def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2."""
-    flip = torch.rand(len(x), generator=gen, device=gen.device).to(x.device) < 0.5
+    flip = to_device(torch.rand(len(x), generator=gen, device=gen.device), x.device) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
@@ -80,7 +92,7 @@ def alternating_flip(x: torch.Tensor, indices: torch.Tensor, epoch: int, flip_bi
     ``flip_bits`` is one random bit per training image drawn once per run, so over any two consecutive
     epochs every image is seen once flipped and once not (fewer repeats than independent coin flips).
     """
-    flip = flip_bits[indices].to(x.device).bool() ^ bool(epoch % 2)
+    flip = flip_bits.to(indices.device)[indices].to(x.device).bool() ^ bool(epoch % 2)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
@@ -89,10 +101,10 @@ def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
     if size <= 0:
         return x
     n, _, h, w = x.shape
-    centre = torch.stack([
+    centre = to_device(torch.stack([
         torch.randint(0, h, (n,), generator=gen, device=gen.device),
         torch.randint(0, w, (n,), generator=gen, device=gen.device),
-    ]).to(x.device)  # fmt: skip
+    ]), x.device)  # fmt: skip
     top = centre[0] - size // 2
     left = centre[1] - size // 2
     ys = torch.arange(h, device=x.device)[None, :]
@@ -122,6 +134,7 @@ class BatchAugment:
         self.gen = torch.Generator().manual_seed(seed + 1_000_003)
         self.flip_bits = torch.randint(0, 2, (num_images,), generator=self.gen)
         self.device = device
+        self._flip_bits_on_device = to_device(self.flip_bits, device)  # indexed by batch indices, no copy back
 
     @property
     def active(self) -> bool:
@@ -133,7 +146,7 @@ class BatchAugment:
         if c.flip == "random":
             x = random_flip(x, self.gen)
         elif c.flip == "alternating":
-            x = alternating_flip(x, indices.cpu(), epoch, self.flip_bits)
+            x = alternating_flip(x, indices, epoch, self._flip_bits_on_device)
         x = translate_and_crop(x, c.translate, c.crop, self.gen, c.pad_mode)
         if c.cutout > 0:
             x = cutout(x, c.cutout, self.gen)
@@ -145,3 +158,4 @@ class BatchAugment:
     def load_state_dict(self, state: dict) -> None:
         self.gen.set_state(state["gen"])
         self.flip_bits = state["flip_bits"]
+        self._flip_bits_on_device = to_device(self.flip_bits, self.device)

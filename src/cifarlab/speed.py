@@ -36,6 +36,17 @@ def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if cpu_has_fast_bf16() else None
 
 
+def tune_cuda(device: torch.device) -> None:
+    """On CUDA let cuDNN time its convolution algorithms for each new shape and keep the fastest.
+
+    Every step here has the same shapes (a last partial batch adds one more), so the search runs a
+    few times per run and then pays off every step. It is a process-wide switch: anything else run
+    in the process afterwards (such as bench's seed-style loop) benefits from it too.
+    """
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()

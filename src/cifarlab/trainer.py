@@ -33,7 +33,7 @@ from .errors import CifarlabError, ConfigError, unknown_name
 from .muon import ConvMuon
 from .augment import AugmentConfig, BatchAugment
 from .schedules import lr_factor
-from .speed import autocast, grad_scaler, keep_cpu_allocations, resolve_amp, resolve_channels_last
+from .speed import autocast, grad_scaler, keep_cpu_allocations, resolve_amp, resolve_channels_last, tune_cuda
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds")
 
@@ -376,6 +376,7 @@ class Trainer:
         # done before the clock starts, like building the model. The clock does count everything
         # below: the data-dependent init, every epoch and the evaluations that detect a target.
         importlib.import_module("torch._dynamo")
+        tune_cuda(device)
         if device.type == "cpu":
             keep_cpu_allocations()  # ~4% faster CPU steps, far less kernel time (speed.py)
 
