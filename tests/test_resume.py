@@ -9,6 +9,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+import torch
+
+from cifarlab.checkpoint import CheckpointWriter, load_checkpoint
+from cifarlab.trainer import METRIC_COLUMNS
+
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, default_sigint  # noqa: F401
 
 # Dropout 0.3 uses the global RNG; flips and translations use the augmentation RNG; Adam has state;
@@ -77,3 +83,62 @@ def test_ctrl_c_hints_how_to_resume(fake_folder, tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert f"cifarlab train --resume {tmp_path / 'i'}" in out
+
+
+class _FakeTrainer:
+    """What CheckpointWriter reads from a Trainer: a device, checkpoint_state() and improved."""
+
+    def __init__(self):
+        self.device, self.improved = torch.device("cpu"), False
+        self.weight = torch.zeros(3)
+
+    def checkpoint_state(self):
+        return {"model": {"w": self.weight}}  # the live tensor, as an optimizer state_dict holds it
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_checkpoint_writer_saves_each_epochs_snapshot(tmp_path, background):
+    writer = CheckpointWriter(tmp_path, {"k": 1}, ["a", "b"], background=background)
+    trainer = _FakeTrainer()
+    writer.on_train_begin(trainer)
+    for epoch, improved in [(1, True), (2, False), (3, True), (4, False)]:
+        trainer.weight.fill_(epoch)
+        trainer.improved = improved
+        writer.on_epoch_end(trainer, {})
+        trainer.weight.fill_(-1)  # training goes on while a background write is in flight
+    writer.on_train_end(trainer, {})
+    last, best = load_checkpoint(tmp_path / "last.pt"), load_checkpoint(tmp_path / "best.pt")
+    assert last["model"]["w"].tolist() == [4.0] * 3 and best["model"]["w"].tolist() == [3.0] * 3
+    assert last["config"] == {"k": 1} and last["classes"] == ["a", "b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]  # no temp files left
+
+
+def test_checkpoint_writer_raises_a_failed_background_write(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    writer = CheckpointWriter(run, {}, [], background=True)
+    trainer = _FakeTrainer()
+    run.rmdir()  # the folder vanished: the write in the thread fails
+    writer.on_epoch_end(trainer, {})
+    with pytest.raises(FileNotFoundError):
+        writer.close()
+
+
+def test_curves_are_redrawn_while_cheap_and_always_at_the_end(tmp_path):
+    from cifarlab.config import ExperimentConfig
+    from cifarlab.runs import RunWriter
+
+    writer = RunWriter(tmp_path, ExperimentConfig(model="softmax"), ["a"])
+    drawn = []
+    writer._plot_curves = lambda rows, path, title: drawn.append(len(rows))
+    history = type("H", (), {"rows": []})()
+    trainer = type("T", (), {"history": history})()
+    row = {c: 0.5 for c in METRIC_COLUMNS}
+    for epoch in (1, 2, 3):
+        history.rows.append({**row, "epoch": epoch})
+        writer.on_epoch_end(trainer, history.rows[-1])
+        writer._plot_cost = 1e9  # a redraw now "costs" far more than an epoch: no more until the end
+    assert drawn == [1]
+    writer.finish_curves()
+    writer.finish_curves()  # nothing new to draw
+    assert drawn == [1, 3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from pathlib import Path
@@ -87,11 +88,13 @@ def run_experiment(
     }
     writers: list[Any] = []
     if main:
-        writers.append(RunWriter(
+        run_writer = RunWriter(
             run_dir, config, splits.classes,
             extra_summary={"data_source": arrays.source, "parameters": count_parameters(model), **sizes},
-        ))  # fmt: skip
-        writers.append(CheckpointWriter(run_dir, config.to_dict(), splits.classes))
+        )  # fmt: skip
+        writers.append(run_writer)
+        checkpoints = CheckpointWriter(run_dir, config.to_dict(), splits.classes)
+        writers.append(checkpoints)
         if in_notebook():
             writers.append(LivePlot(run_dir.name))
     if tensorboard:
@@ -116,6 +119,10 @@ def run_experiment(
         status = "interrupted" if isinstance(e, KeyboardInterrupt) else getattr(e, "run_status", "failed")
         if not main:
             raise
+        with contextlib.suppress(Exception):  # a checkpoint still being written (CUDA) lands first
+            checkpoints.close()
+        with contextlib.suppress(Exception):  # the curves of every completed epoch
+            run_writer.finish_curves()
         if len(trainer.history) and status != "pruned":
             log(f"{status}: epochs 1-{len(trainer.history)} are saved; continue with: cifarlab train --resume {run_dir}")
         atomic_write_json(
