@@ -62,12 +62,12 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fast",
             "fastnet",
-            "Default: about the notebook's best (82.7%) in under 3 minutes on a 2-core CPU without bf16 (estimated). "
+            "Default: the notebook's best (82.7%) in under 3 minutes on a 2-core Zen 3 CPU without bf16. "
             "Half-width fastnet with a stride-2 (patchify) whitening stem; Muon on the conv filters, SGD at 1.5x "
             "airbench's LR on the rest; 4.5 epochs (4, then half of a fifth), 6-view TTA. Measured on a 2-core "
             "first-generation EPYC (Zen 1, fp32), 3 seeds: 83.32/83.44/83.57%, reached 82.7% in 268.9 s (median) "
-            "there; ~160-168 s on a 2-core Zen 3 (estimated from Zen 1 runs; docs/performance.md). On an NVIDIA "
-            "H200 (bf16): 83.32/83.46/83.38%, 82.7% in 5.8 s (median).",
+            "there, in 139.8 s (median) on a 2-core Zen 3 with the same accuracies (docs/performance.md). On an "
+            "NVIDIA H200 (bf16): 83.32/83.46/83.38%, 82.7% in 5.8 s (median).",
             {**_FAST_NET, **_airbench(512, 4.5), "lr": 1.125, "optimizer": "muon", "muon_lr": 0.1, "muon_momentum": 0.8},
         ),
         Recipe(
