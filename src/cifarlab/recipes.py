@@ -91,8 +91,8 @@ RECIPES: dict[str, Recipe] = {
             "fast90",
             "fastnet",
             "airbench94's net (fastnet), 9 epochs, 6-view TTA after the last. Measured on 2-core EPYC CPUs: 90.4% in "
-            "17.9 min (seed 0, Zen 4 with bf16); 90.5% and 90.05% in 54 and 56 min (seeds 1-2, Zen 3, fp32). "
-            "Those runs also evaluated after epochs 7-8, which never reached 90% and cost ~2 min each on Zen 3. "
+            "17.9 min (seed 0, Zen 4 with bf16); on Zen 3 (fp32) 90.59% in 43.1 min (seed 0), 90.5% and 90.05% in "
+            "54 and 56 min (seeds 1-2, which also evaluated after epochs 7-8, ~2 min each there). "
             "On an NVIDIA H200 (bf16), 3 seeds: 90.33/90.41/90.58%, 90% in 7.9 s (median).",
             _airbench(512, 9),
         ),
