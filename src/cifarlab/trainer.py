@@ -414,8 +414,8 @@ class Trainer:
         steps_per_epoch = math.ceil(n / bs)  # the last, partial batch is kept, as the notebook's DataLoader did
         # A fractional cfg.epochs ends with part of an epoch: the first batches of its shuffled order.
         total_steps = max(1, round(steps_per_epoch * cfg.epochs))
-        last_epoch = math.ceil(total_steps / steps_per_epoch)
-        self._plan = (steps_per_epoch, total_steps)  # for the log lines and summary["epochs_trained"]
+        self._plan = (steps_per_epoch, total_steps)  # also read by the log lines and the summary
+        last_epoch = self._last_epoch()
         warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
         self._lookahead = lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
         self._best_state = None
@@ -435,7 +435,7 @@ class Trainer:
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             lr = base_lrs[0]
-            steps = min(steps_per_epoch, total_steps - (epoch - 1) * steps_per_epoch)
+            steps = self._steps_in(epoch)
             seen = min(n, steps * bs)  # images in this epoch (all n unless it is a partial last one)
             bar = tqdm(total=steps, desc=f"epoch {epoch}/{last_epoch}", leave=False,
                        disable=None if self.progress and rank == 0 else True, file=sys.stderr)  # fmt: skip
@@ -584,17 +584,24 @@ class Trainer:
 
     # -- reporting --------------------------------------------------------------------------------
 
+    def _last_epoch(self) -> int:
+        steps_per_epoch, total_steps = self._plan
+        return math.ceil(total_steps / steps_per_epoch)
+
+    def _steps_in(self, epoch: int) -> int:
+        """Steps of ``epoch``: a whole epoch's, or fewer in the partial last one of a fractional run."""
+        steps_per_epoch, total_steps = self._plan
+        return min(steps_per_epoch, total_steps - (epoch - 1) * steps_per_epoch)
+
     def _epoch_line(self, row: dict[str, float]) -> str:
         def part(split: str) -> str:
             acc = row[f"{split}_acc"]
             return "" if math.isnan(acc) else f"  {split} loss {row[f'{split}_loss']:.4f} acc {100 * acc:.2f}%"
 
-        steps_per_epoch, total_steps = self._plan
-        last_epoch = math.ceil(total_steps / steps_per_epoch)
-        steps = min(steps_per_epoch, total_steps - (row["epoch"] - 1) * steps_per_epoch)
+        steps, steps_per_epoch = self._steps_in(row["epoch"]), self._plan[0]
         partial = f" ({steps} of {steps_per_epoch} batches)" if steps < steps_per_epoch else ""
         return (
-            f"epoch {row['epoch']:>3}/{last_epoch}{partial}  train loss {row['train_loss']:.4f} "
+            f"epoch {row['epoch']:>3}/{self._last_epoch()}{partial}  train loss {row['train_loss']:.4f} "
             f"acc {100 * row['train_acc']:.2f}%{part('val')}{part('test')}  lr {row['lr']:.2e}  {row['seconds']:.1f}s"
         )
 
