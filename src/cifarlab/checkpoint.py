@@ -16,6 +16,7 @@ flight leaves the previous epoch's checkpoint, and resuming repeats that epoch.
 from __future__ import annotations
 
 import io
+import pickle
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -35,7 +36,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise RunError(f"{path} does not exist: the run has no completed epoch to resume from; start it again")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)  # our own file: RNG states are tensors
+        # Run folders are shared, so a checkpoint is untrusted input: the safe loader rebuilds only
+        # tensors and plain containers and never calls code named in the file (a real checkpoint
+        # holds nothing else: RNG states are tensors). See docs/security.md.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise RunError(
+            f"{path} is not a cifarlab checkpoint: it holds objects other than tensors and plain values, "
+            "which cifarlab never loads; delete it or resume from a checkpoint you trust"
+        ) from None
     except Exception as e:  # noqa: BLE001 - every unreadable file gets the same answer
         hint = " or resume from the best epoch with --resume-from best" if path.name == "last.pt" else ""
         raise RunError(f"{path} is truncated or corrupted ({type(e).__name__}); delete the run{hint}") from None
