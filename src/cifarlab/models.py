@@ -27,22 +27,31 @@ CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """A registered model: its builder and what ``cifarlab models`` shows about it.
+
+    ``family`` groups architectures (and picks the default recipe, see :mod:`cifarlab.recipes`);
+    ``published`` is the reference CIFAR-10 test accuracy with its source ("93.02% (kuangliu/pytorch-cifar)"),
+    empty where there is none.
+    """
+
     name: str
     builder: Callable[..., nn.Module]
     description: str
+    family: str = ""
+    published: str = ""
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(name: str, description: str = ""):
+def register_model(name: str, description: str = "", *, family: str = "", published: str = ""):
     """Decorator: register ``builder(num_classes=10, **kwargs) -> nn.Module`` under ``name``."""
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model '{name}' is already registered")
         doc = description or (builder.__doc__ or "").strip().splitlines()[0]
-        _REGISTRY[name] = ModelInfo(name, builder, doc)
+        _REGISTRY[name] = ModelInfo(name, builder, doc, family, published)
         return builder
 
     return wrap
@@ -124,13 +133,13 @@ def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
 # --- the notebook's networks -------------------------------------------------------------------
 
 
-@register_model("softmax")
+@register_model("softmax", family="notebook")
 def softmax(num_classes: int = 10) -> nn.Module:
     """Softmax regression: Flatten, Linear(3072, 10) (notebook, Xavier init)."""
     return init_xavier_normal(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, num_classes)))
 
 
-@register_model("mlp_first")
+@register_model("mlp_first", family="notebook")
 def mlp_first(num_classes: int = 10, hidden: int = 96, dropout: float = 0.0) -> nn.Module:
     """The notebook's first MLP: 3072-96-10, ReLU, Dropout(0) (Xavier init)."""
     return init_xavier_normal(
@@ -140,7 +149,7 @@ def mlp_first(num_classes: int = 10, hidden: int = 96, dropout: float = 0.0) -> 
     )
 
 
-@register_model("mlp_final")
+@register_model("mlp_final", family="notebook", published="53.6% (the notebook, RTX 5070 Ti)")
 def mlp_final(num_classes: int = 10, dropout: float = 0.2) -> nn.Module:
     """The notebook's final MLP: 3072-1024-512-256-10, Dropout 0.2 after the first two (Xavier init)."""
     return init_xavier_normal(
@@ -154,7 +163,7 @@ def mlp_final(num_classes: int = 10, dropout: float = 0.2) -> nn.Module:
     )  # fmt: skip
 
 
-@register_model("cnn1")
+@register_model("cnn1", family="notebook", published="~65% (the notebook)")
 def cnn1(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 1: Conv(3,64)-ReLU-Conv(64,32)-ReLU-MaxPool-Linear(8192,256)-ReLU-Linear (Xavier init)."""
     return init_xavier_normal(
@@ -167,7 +176,7 @@ def cnn1(num_classes: int = 10) -> nn.Module:
     )  # fmt: skip
 
 
-@register_model("cnn2")
+@register_model("cnn2", family="notebook", published="75.2% (the notebook)")
 def cnn2(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 2: two Conv-BN-ReLU-Pool blocks (32, 64), Linear(4096,256), Dropout 0.5 (Xavier init)."""
     return init_xavier_normal(
@@ -190,13 +199,13 @@ def _cnn3(widths: tuple[int, int, int, int, int], num_classes: int) -> nn.Sequen
     )  # fmt: skip
 
 
-@register_model("cnn3")
+@register_model("cnn3", family="notebook", published="~82% (the notebook's write-up)")
 def cnn3(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 3 (write-up): 5 Conv-BN-ReLU (32,32,64,64,128), 3 pools, Linear(2048,256) (default init)."""
     return _cnn3((32, 32, 64, 64, 128), num_classes)
 
 
-@register_model("cnn3_wide")
+@register_model("cnn3_wide", family="notebook", published="83.0% (the notebook's saved run)")
 def cnn3_wide(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 3 as coded (its saved weights): widths 64,64,64,64,128 (default init)."""
     return _cnn3((64, 64, 64, 64, 128), num_classes)
@@ -247,7 +256,7 @@ class ResNet(nn.Module):
         return self.head(self.layers(self.stem(self.normalize(x))))
 
 
-@register_model("resnet18")
+@register_model("resnet18", family="resnet", published="93.02% (kuangliu/pytorch-cifar README)")
 def resnet18(num_classes: int = 10, width: int = 64) -> nn.Module:
     """ResNet-18, CIFAR variant (3x3 stem, no max-pool), normalisation inside."""
     return ResNet((2, 2, 2, 2), (width, 2 * width, 4 * width, 8 * width), num_classes)
@@ -357,7 +366,7 @@ class FastNet(nn.Module):
         return self.head(x) * self.head_scale
 
 
-@register_model("fastnet")
+@register_model("fastnet", family="fastnet", published="94.0% (airbench94, Jordan 2024, arXiv 2404.00498)")
 def fastnet(num_classes: int = 10, width: float = 1.0, widths: tuple[int, int, int] | None = None,
             depth: int = 2, stem_stride: int = 1) -> nn.Module:  # fmt: skip
     """airbench-class whitened ConvNet, widths 64/256/256 x width (needs init_from_data).
@@ -388,7 +397,7 @@ class _Residual(nn.Module):
         return x + self.body(x)
 
 
-@register_model("resnet9")
+@register_model("resnet9", family="resnet9", published="94% in 24 epochs (Page 2018, DAWNBench)")
 def resnet9(num_classes: int = 10, width: int = 64) -> nn.Module:
     """ResNet-9 of "How to train your ResNet" (Page 2018, DAWNBench), normalisation inside."""
     w = width
