@@ -297,7 +297,7 @@ def test_download_into_cache_via_url_and_env(server, fake_archive, cache_dir, mo
     found = locate(url=good, md5=fake_md5, progress=False)
     assert (cache_dir / ARCHIVE_NAME).read_bytes() == fake_archive.read_bytes()
     assert found.is_relative_to(cache_dir.resolve() / "extracted")
-    assert not list(cache_dir.glob("*.part"))
+    assert not list(cache_dir.glob("*.part")) and not list(cache_dir.glob(".*.part"))
 
     fresh = cache_dir / "second"
     monkeypatch.setenv("CIFARLAB_URL", good)  # the way to point a run (or a test) at a mirror

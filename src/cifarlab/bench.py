@@ -9,7 +9,6 @@ machine noise hits both alike. Time-to-accuracy trains a recipe with ``--target-
 from __future__ import annotations
 
 import copy
-import json
 import math
 import statistics
 import time
@@ -116,6 +115,9 @@ def throughput(
 ) -> list[dict[str, Any]]:
     """Ours vs the seed loop for each model, alternated over ``rounds``; mean and std of images/s.
     ``model_kwargs`` (e.g. fastnet's ``widths``) go to every model built."""
+    for flag, value in (("--batch-size", batch_size), ("--steps", steps), ("--rounds", rounds)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{flag} must be a whole number of at least 1, got {value}")
     kw = dict(model_kwargs or {})
     dev = resolve_device(device)
     cfg = TrainConfig(optimizer="sgd", lr=0.01, amp="auto", channels_last="auto")

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from .errors import RunError
-from .runs import atomic_write_bytes
+from .fileio import atomic_path, atomic_write_bytes
 
 CHECKPOINT_FORMAT = "cifarlab.checkpoint/1"
 
@@ -86,9 +86,8 @@ class CheckpointWriter:
     def _write(self, data: bytes, improved: bool) -> None:
         last = atomic_write_bytes(self.run_dir / "last.pt", data)
         if improved:
-            tmp = self.run_dir / ".best.pt.tmp"
-            shutil.copyfile(last, tmp)
-            tmp.replace(self.run_dir / "best.pt")
+            with atomic_path(self.run_dir / "best.pt") as tmp:
+                shutil.copyfile(last, tmp)
 
     def wait(self) -> None:
         """Block until the write in flight (if any) is on disk; raise its error if it failed."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 from .config import OPTIMIZERS, SCHEDULES, SELECT_ON, TrainConfig
-from .errors import CifarlabError, ConfigError, install_cli_warning_format
+from .errors import CifarlabError, ConfigError, Terminated, install_cli_warning_format
 
 
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
@@ -179,18 +181,18 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def resume_config(args: argparse.Namespace):
     """The run's saved config with the given flags applied; refuse differences unless --override."""
-    import json
 
     from .checkpoint import load_checkpoint
     from .config import ExperimentConfig, apply_overrides
     from .errors import RunError
+    from .runs import read_config
 
     run_dir = Path(args.resume)
     if not (run_dir / "config.json").is_file():
         raise RunError(f"{run_dir} is not a run folder (no config.json); pass the folder 'cifarlab train' printed")
     if args.recipe:
         raise ConfigError("--resume continues a run with its own config; drop --recipe")
-    saved = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    saved = read_config(run_dir / "config.json")
     given = {field: getattr(args, flag) for flag, field in _TRAIN_OVERRIDES.items() if getattr(args, flag) is not None}
     given.pop("name", None)
     if args.train_batches is not None:
@@ -254,9 +256,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                                  tensorboard=args.tensorboard)  # fmt: skip
     if not distributed.is_main():
         return 0  # rank 0 reports
-    import json
+    from .runs import read_json
 
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = read_json(run_dir / "summary.json")
     print(
         f"done: best epoch {summary['best_epoch']} of {summary['epochs_run']} (selected on {summary['selected_on']}); "
         f"test accuracy {100 * summary['test_acc']:.2f}%; {summary['wall_seconds']:.0f}s"
@@ -396,7 +398,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_run
 
-    path = export_run(args.run_dir, args.format, args.out)
+    path = export_run(args.run_dir, args.format, args.out, force=args.force)
     print(path)
     return 0
 
@@ -405,7 +407,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare
 
     out = Path(args.out)
-    _, table = compare(args.run_dirs, out)
+    _, table = compare(args.run_dirs, out, force=args.force)
     print(table, end="")
     print(f"wrote {out}, {out.with_suffix('.csv')}, {out.with_suffix('.md')}")
     return 0
@@ -460,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp = sub.add_parser("compare", help="overlay runs' curves and tabulate them")
     cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     cp.add_argument("--out", default="compare.png", metavar="FILE.png", help="figure (CSV and .md beside it)")
+    cp.add_argument("--force", action="store_true", help="replace existing output files")
     cp.set_defaults(func=cmd_compare)
     rp = sub.add_parser("report", help="write RUN_DIR/report.html (self-contained)")
     rp.add_argument("run_dir", metavar="RUN_DIR")
@@ -475,6 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("run_dir", metavar="RUN_DIR")
     ex.add_argument("--format", required=True, help="onnx or torchscript")
     ex.add_argument("--out", metavar="FILE", help="output file (default: RUN_DIR/model.onnx or model.torchscript.pt)")
+    ex.add_argument("--force", action="store_true", help="replace an existing output file")
     ex.set_defaults(func=cmd_export)
     p = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix")
     p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run folder (writes its report files there)")
@@ -487,16 +491,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_terminated(signum, frame) -> None:  # noqa: ARG001
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     install_cli_warning_format()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
+    handles_sigterm = threading.current_thread() is threading.main_thread()  # signals go to the main thread
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if handles_sigterm else None
     try:
         return args.func(args)
     except CifarlabError as e:
         print(f"cifarlab: error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("cifarlab: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("cifarlab: interrupted", file=sys.stderr)
         return 130
@@ -514,6 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     finally:
+        if handles_sigterm:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         dist_module = sys.modules.get("cifarlab.distributed")
         if dist_module is not None:
             dist_module.cleanup()  # leave the torchrun process group cleanly

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import RunError
-from .runs import atomic_write_bytes, read_metrics
+from .runs import atomic_write_bytes, check_output, read_json, read_metrics
 
 COLUMNS = ("name", "model", "parameters", "epochs", "best_val_acc", "test_acc_at_best", "wall_seconds")
 
@@ -19,8 +18,8 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     if not (run_dir / "metrics.csv").is_file():
         raise RunError(f"{run_dir} is not a run folder (no metrics.csv); pass folders that 'cifarlab train' wrote")
     rows = read_metrics(run_dir / "metrics.csv")
-    summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
-    config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
+    summary = read_json(run_dir / "summary.json", required=False)
+    config = read_json(run_dir / "config.json", required=False)
     finite = [r["val_acc"] for r in rows if not math.isnan(r["val_acc"])]
     return {
         "name": run_dir.name,
@@ -37,7 +36,9 @@ def run_row(run_dir: Path) -> dict[str, Any]:
 def _fmt(key: str, v: Any) -> str:
     if v is None:
         return "–"
-    if key.endswith("acc"):
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return str(v)  # a hand-edited summary: shown as it is
+    if "_acc" in key:
         return f"{100 * v:.2f}%"
     if key == "wall_seconds":
         return f"{v:.0f}s"
@@ -46,16 +47,19 @@ def _fmt(key: str, v: Any) -> str:
     return str(v)
 
 
-def compare(run_dirs: Sequence[str | Path], out_png: str | Path) -> tuple[list[dict[str, Any]], str]:
-    """Write ``out_png`` (curves), ``.csv`` and ``.md`` beside it; return the rows and the Markdown table."""
+def compare(run_dirs: Sequence[str | Path], out_png: str | Path, force: bool = False) -> tuple[list[dict[str, Any]], str]:
+    """Write ``out_png`` (curves), ``.csv`` and ``.md`` beside it; return the rows and the Markdown table.
+
+    Existing outputs are replaced only with ``force``, and a run's own files never.
+    """
     from matplotlib.figure import Figure
 
     from .plots import save_figure
 
-    runs = [run_row(Path(d)) for d in run_dirs]
     out_png = Path(out_png)
-    if not out_png.parent.is_dir():
-        raise RunError(f"cannot write {out_png}: folder {out_png.parent} does not exist")
+    for path in (out_png, out_png.with_suffix(".csv"), out_png.with_suffix(".md")):
+        check_output(path, force)
+    runs = [run_row(Path(d)) for d in run_dirs]
     fig = Figure(figsize=(12, 8))
     axes = fig.subplots(2, 2)
     for run in runs:
@@ -74,7 +78,7 @@ def compare(run_dirs: Sequence[str | Path], out_png: str | Path) -> tuple[list[d
     save_figure(fig, out_png)
 
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for run in runs:
         writer.writerow(["" if run[c] is None else run[c] for c in COLUMNS])

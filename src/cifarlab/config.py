@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +22,20 @@ AMP_MODES = ("auto", "off", "bf16", "fp16")
 SWITCHES = ("auto", "on", "off")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 SELECT_ON = ("val", "test")
+IMAGE_SIZE = 32  # CIFAR-10's side: bounds the augmentation sizes
+MAX_NAME = 100  # characters in a run or study name (one folder name, with room for a '-2' suffix)
+_NAME = re.compile(r"\w[\w.+=@,-]*")
+
+
+def check_name(name: str, flag: str = "--name") -> str:
+    """A run or study name is one folder name: no path separators, no leading '.' or '-', sane length."""
+    if not isinstance(name, str) or len(name) > MAX_NAME or len(name.encode()) > 2 * MAX_NAME or not _NAME.fullmatch(name):
+        shown = name if not isinstance(name, str) or len(name) <= 40 else name[:40] + "..."
+        raise ConfigError(
+            f"{flag} {shown!r} is not a valid name: use one folder name of at most {MAX_NAME} letters, digits "
+            "and . _ - + = @ , (starting with a letter or digit; no '/')"
+        )
+    return name
 
 
 @dataclass
@@ -116,6 +131,15 @@ class TrainConfig:
             raise unknown_name("--channels-last value", self.channels_last, SWITCHES)
         if self.translate < 0 or self.cutout < 0 or self.crop < 0:
             raise ConfigError("--translate, --cutout and --crop must be 0 or more pixels")
+        half = IMAGE_SIZE // 2
+        if self.translate > half:
+            raise ConfigError(f"--translate moves images by at most {half} pixels (half the image), got {self.translate}")
+        if self.crop >= IMAGE_SIZE:
+            raise ConfigError(f"--crop is a side below the images' {IMAGE_SIZE} pixels (0: off), got {self.crop}")
+        if self.cutout > IMAGE_SIZE:
+            raise ConfigError(f"--cutout is a square of at most {IMAGE_SIZE} pixels (0: off), got {self.cutout}")
+        if self.threads < 0:
+            raise ConfigError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
             raise ConfigError(f"--target-acc is a fraction in (0, 1], e.g. 0.90; got {self.target_acc}")
         if not (self.muon_lr > 0 and math.isfinite(self.muon_lr)) or not 0 <= self.muon_momentum < 1:
@@ -142,6 +166,8 @@ class ExperimentConfig:
         from .models import model_info
 
         model_info(self.model)  # raises a ConfigError with a suggestion
+        if self.name is not None:
+            check_name(self.name)
         self.data.validate()
         self.train.validate()
         return self

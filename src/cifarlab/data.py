@@ -45,6 +45,7 @@ import torch
 from tqdm import tqdm
 
 from .errors import ConfigError, DataError, warn
+from .fileio import new_temp
 
 __all__ = [
     "ARCHIVE_NAME",
@@ -176,16 +177,15 @@ def download(url: str, dest: Path, md5: str | None = OFFICIAL_MD5, progress: boo
 def _download(url: str, dest: Path, md5: str | None, progress: bool) -> str:
     """:func:`download`, returning the md5 of the downloaded file (so it need not be computed again)."""
     _mkdir(dest.parent)
-    _remove_stale(dest.parent, f"{dest.name}.*.part")
+    _remove_stale(dest.parent, f".{dest.name}.*.part")
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f"{dest.name}.", suffix=".part", dir=dest.parent)
+        tmp = new_temp(dest, suffix=".part")
     except OSError as e:
         raise DataError(f"cannot write to {dest.parent} ({_one_line(e.strerror or e)}); set CIFARLAB_CACHE "
                         "to a writable folder") from None  # fmt: skip
-    tmp = Path(tmp_name)
     done = False
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp, "wb") as out:
             digest, received, total = _stream(url, out, progress, dest.name)
         if total is not None and received < total:
             # urllib's read() returns b"" when the server closes early instead of raising, so a short
@@ -410,15 +410,25 @@ def _from_archive(archive: Path, cache: Path, md5: str | None = None) -> _Found:
         return _Found(folder, archive, md5)
     if folder.exists():  # damaged or tampered with: extraction is atomic, so this was not us mid-way
         shutil.rmtree(folder, ignore_errors=True)
-    folder = safe_extract(archive, key_dir)
-    missing = _missing_files(folder)
-    if missing:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise DataError(f"{archive} lacks {FOLDER_NAME}/{', '.join(missing)}; it is incomplete: delete it and "
-                        "download again")  # fmt: skip
+    try:
+        folder = safe_extract(archive, key_dir)
+        missing = _missing_files(folder)
+        if missing:
+            raise DataError(f"{archive} lacks {FOLDER_NAME}/{', '.join(missing)}; it is incomplete: delete it "
+                            "and download again")  # fmt: skip
+    except DataError:
+        shutil.rmtree(key_dir, ignore_errors=True)  # a refused archive leaves nothing in the cache
+        raise
     (key_dir / "ARCHIVE").write_text(str(archive))
     _prune_old_extractions(extracted, key_dir, archive, cache)
     return _Found(folder, archive, md5)
+
+
+def _discard_extraction(folder: Path, cache: Path) -> None:
+    """Delete ``folder``'s extraction from the cache, if that is where it lives (never a user's folder)."""
+    key_dir = folder.resolve().parent
+    if key_dir.parent == (cache / "extracted").resolve():
+        shutil.rmtree(key_dir, ignore_errors=True)
 
 
 def _prune_old_extractions(extracted: Path, keep: Path, archive: Path, cache: Path) -> None:
@@ -646,10 +656,9 @@ def _save_parsed(path: Path, obj: dict[str, Any]) -> None:
     tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale(path.parent, "*.pt.*.tmp")
-        fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
-        tmp = Path(name)
-        with os.fdopen(fd, "wb") as f:
+        _remove_stale(path.parent, ".*.pt.*.tmp")
+        tmp = new_temp(path)
+        with open(tmp, "wb") as f:
             torch.save(obj, f)
         os.replace(tmp, path)
         tmp = None
@@ -716,7 +725,11 @@ def load_cifar10(
     cache_file = cache / "parsed" / f"{_parse_key(found.folder)}.pt"
     parsed = _load_parsed(cache_file)
     if parsed is None:
-        parsed = _parse_folder(found.folder)
+        try:
+            parsed = _parse_folder(found.folder)
+        except DataError:
+            _discard_extraction(found.folder, cache)  # ~180 MB of a refused archive: not kept in the cache
+            raise
         # Computed only on a cache miss (hashing 170 MB costs ~0.3 s); the verdict is cached with the data.
         parsed["notice"] = _official_notice(found)
         parsed["format"] = _PARSED_FORMAT

@@ -28,6 +28,13 @@ class RunError(CifarlabError):
     """A run folder is missing, incomplete or cannot be written."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's stop), raised by the CLI where the process is, so a run
+    ends as on Ctrl-C: completed epochs kept, summary written, the resume command printed."""
+
+    run_status = "terminated"
+
+
 class CifarlabWarning(UserWarning):
     """Something the user should know, but that does not stop the work."""
 

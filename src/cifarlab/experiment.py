@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -12,12 +11,15 @@ import torch
 
 from . import distributed
 from .config import ExperimentConfig
-from .data import CifarArrays, load_cifar10, make_splits
+from .data import CifarArrays, Splits, load_cifar10, make_splits
 from .models import count_parameters, create_model
 from .plots import LivePlot, in_notebook
 from .checkpoint import CheckpointWriter
-from .runs import RunWriter, atomic_write_json, check_writable, default_run_name, new_run_dir, rewrite_metrics
-from .trainer import Trainer, check_optimizer_fits
+from .fileio import remove_temps
+from .runs import (
+    RunLock, RunWriter, atomic_write_json, read_json, check_writable, default_run_name, new_run_dir, rewrite_metrics,
+)
+from .trainer import Trainer, check_optimizer_fits, resolve_device
 
 
 def run_experiment(
@@ -45,6 +47,8 @@ def run_experiment(
     main = distributed.is_main()
     if device is not None:
         distributed.check_sync_bn(config.train.sync_bn, device)
+    else:
+        resolve_device(config.train.device)  # an unavailable device fails before the run folder exists
     if not main:
         progress, report, tensorboard, log = False, False, False, lambda msg: None
     if tensorboard:
@@ -62,23 +66,45 @@ def run_experiment(
         else:
             arrays = load_cifar10(d.data, offline=d.offline, progress=progress)
             distributed.barrier()
-    d = config.data
-    splits = make_splits(
-        arrays, train_batches=d.train_batches, train_limit=d.train_limit, val_size=d.val_size, split_seed=d.split_seed
-    )
-    torch.manual_seed(config.train.seed)  # the model's initial weights depend on the seed alone
-    # Built before the run folder exists: a model option it refuses leaves nothing behind.
-    model = create_model(config.model, num_classes=len(splits.classes), **config.model_kwargs)
-    check_optimizer_fits(model, config.train)  # so does an optimizer it cannot take
+    splits, model = check_setup(config, arrays)
+    lock = None
     if resume is None:
         run_dir = new_run_dir(out, config.name or default_run_name(config)) if main else None
         run_dir = distributed.broadcast_object(run_dir)
         config.name = run_dir.name
+        if main:
+            lock = RunLock(run_dir).acquire()
     else:
         run_dir, checkpoint = resume
         if main:
+            lock = RunLock(run_dir).acquire()  # a second process resuming this run is refused here
+            remove_temps(run_dir)  # half-written files of a killed process (we hold the lock: nobody writes)
             # metrics.csv may hold an epoch finished after the checkpoint was taken: keep exactly its rows.
             rewrite_metrics(run_dir / "metrics.csv", checkpoint["history"])
+    try:
+        return _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def check_setup(config: ExperimentConfig, arrays: CifarArrays) -> tuple[Splits, torch.nn.Module]:
+    """The checks that need the data, done before any run folder or study exists: the data selection
+    (split sizes), the model with its options, and the optimizer on that model. Returns the splits and
+    the freshly initialised model (its weights depend on the seed alone)."""
+    d = config.data
+    splits = make_splits(
+        arrays, train_batches=d.train_batches, train_limit=d.train_limit, val_size=d.val_size, split_seed=d.split_seed
+    )
+    torch.manual_seed(config.train.seed)
+    model = create_model(config.model, num_classes=len(splits.classes), **config.model_kwargs)
+    check_optimizer_fits(model, config.train)
+    return splits, model
+
+
+def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log) -> Path:
+    """Train into the (locked) run folder: writers, trainer, and the summary of how the run ended."""
+    main = distributed.is_main()
 
     distributed.note_run_dir(run_dir)
     sizes = {
@@ -116,7 +142,7 @@ def run_experiment(
         )  # fmt: skip
     except BaseException as e:
         # Completed epochs are already in metrics.csv; say how the run ended, then let the error through.
-        status = "interrupted" if isinstance(e, KeyboardInterrupt) else getattr(e, "run_status", "failed")
+        status = getattr(e, "run_status", None) or ("interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
         if not main:
             raise
         with contextlib.suppress(Exception):  # a checkpoint still being written (CUDA) lands first
@@ -139,4 +165,4 @@ def run_experiment(
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / "summary.json").read_text())
+    return read_json(Path(run_dir) / "summary.json")

@@ -6,14 +6,13 @@ the batch dimension dynamic. Files are written to a temp name and renamed, never
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .errors import ConfigError, RunError, unknown_name
-from .runs import load_run
+from .fileio import atomic_path
+from .runs import check_output, load_run
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 
@@ -26,10 +25,8 @@ def export_model(model: torch.nn.Module, fmt: str, out: str | Path) -> Path:
         raise RunError(f"cannot write {out}: folder {out.parent} does not exist")
     model = model.cpu().eval()
     example = torch.rand(2, 3, 32, 32)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
     try:
-        with torch.no_grad():
+        with atomic_path(out) as tmp, torch.no_grad():
             if fmt == "onnx":
                 # The TorchScript-based exporter: it needs only torch (the dynamo one needs onnxscript).
                 torch.onnx.export(
@@ -38,19 +35,21 @@ def export_model(model: torch.nn.Module, fmt: str, out: str | Path) -> Path:
                 )  # fmt: skip
             else:
                 torch.jit.save(torch.jit.trace(model, example), tmp)
-        os.replace(tmp, out)
     except ConfigError:
         raise
     except Exception as e:  # noqa: BLE001
         raise RunError(f"export to {fmt} failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return out
 
 
-def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> Path:
+def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, force: bool = False) -> Path:
+    """Export a run's model; ``out`` defaults to RUN_DIR/model.onnx (or model.torchscript.pt).
+
+    An existing file is replaced only with ``force``, and never one of the run's own files.
+    """
     if fmt not in FORMATS:
         raise unknown_name("export format", fmt, list(FORMATS))
+    run_dir = Path(run_dir)
+    target = check_output(out or (run_dir if run_dir.is_dir() else run_dir.parent) / FORMATS[fmt], force)
     run = load_run(run_dir)
-    return export_model(run.model, fmt, out or run.path / FORMATS[fmt])
+    return export_model(run.model, fmt, target)

@@ -419,3 +419,6 @@ class _Scale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.factor
+
+
+from . import zoo  # noqa: E402,F401  (registers the zoo's models)

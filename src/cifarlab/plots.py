@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 # A bare Figure renders through the Agg canvas without pyplot: no GUI backend, no global state.
 from matplotlib.figure import Figure
+
+from .fileio import atomic_path
 
 
 def _series(rows: Sequence[dict], key: str) -> tuple[list[int], list[float]]:
@@ -41,14 +41,8 @@ def curves_figure(rows: Sequence[dict], title: str = "") -> Figure:
 def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     """Write a PNG atomically (temp file + os.replace): a reader never sees half an image."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -11,6 +11,9 @@ import torch
 
 from .errors import CifarlabError
 
+# Larger images are refused unread: the model sees 32x32, and a 40-megapixel photo (7.3k x 5.5k) is
+# already more than any camera image a user would pass; PIL's own bomb guard stops only at ~179M.
+MAX_PIXELS = 40_000_000
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -39,19 +42,34 @@ def to_rgb_uint8(image) -> np.ndarray:
     image = image.convert("RGB")
     if image.size != (32, 32):
         image = image.resize((32, 32), Image.Resampling.BICUBIC, reducing_gap=2.0)
-    return np.asarray(image, dtype=np.uint8)
+    return np.array(image, dtype=np.uint8)  # a writable copy (torch.from_numpy warns on a read-only view)
 
 
 def read_image(path: str | Path) -> np.ndarray:
+    """One image file as (32, 32, 3) uint8 RGB; an ImageError (one line) for anything unreadable.
+
+    Images over :data:`MAX_PIXELS` are refused from their header, before any pixel is decoded: a
+    few-hundred-KB PNG can declare 20000x20000 pixels and would take gigabytes to decode.
+    """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            im.load()
-            return to_rgb_uint8(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(f"{path}: {width}x{height} pixels is over the {MAX_PIXELS:,}-pixel limit; "
+                                     "downscale it first")  # fmt: skip
+                im.load()
+                return to_rgb_uint8(im)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: too many pixels to decode safely (over PIL's bomb limit); downscale it first") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{path}: not a readable image ({type(e).__name__})") from None
 

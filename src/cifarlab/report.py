@@ -10,7 +10,7 @@ from typing import Any
 
 from .data import CifarArrays
 from .errors import RunError
-from .runs import atomic_write_bytes
+from .runs import atomic_write_bytes, read_json
 
 FIGURES = (
     ("curves.png", "Training curves"),
@@ -48,9 +48,19 @@ def write_report(run_dir: str | Path, *, arrays: CifarArrays | None = None, data
         raise RunError(f"{run_dir} has no model.pt (the run did not finish); train it or pick another run")
     if not (run_dir / "evaluation.json").exists() or not (run_dir / "mistakes.png").exists():
         evaluate_run(run_dir, arrays=arrays, data=data, offline=offline)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    config = json.loads((run_dir / "config.json").read_text())
-    ev = json.loads((run_dir / "evaluation.json").read_text())
+    summary, config = read_json(run_dir / "summary.json"), read_json(run_dir / "config.json")
+    ev = read_json(run_dir / "evaluation.json")
+    try:
+        page = _page(run_dir, summary, config, ev)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:  # a hand-edited or damaged file
+        raise RunError(
+            f"{run_dir}'s summary.json, config.json or evaluation.json has unexpected content ({type(e).__name__}: "
+            f"{str(e)[:80]}); delete evaluation.json to recompute it, or train the run again"
+        ) from None
+    return atomic_write_bytes(run_dir / "report.html", page.encode())
+
+
+def _page(run_dir: Path, summary: dict, config: dict, ev: dict) -> str:
     per_class = "".join(
         f"<tr><td>{html.escape(c)}</td><td>{100 * a:.2f}%</td></tr>" for c, a in ev["per_class_acc"].items()
     )
@@ -83,4 +93,4 @@ best epoch {summary.get("best_epoch")} of {summary.get("epochs_run")}, {summary.
 {figures}
 </body></html>
 """
-    return atomic_write_bytes(run_dir / "report.html", page.encode())
+    return page

@@ -22,28 +22,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import ExperimentConfig
-from .errors import RunError
+from .config import ExperimentConfig, check_name
+from .errors import CifarlabError, RunError
+from .fileio import atomic_write_bytes
 from .models import create_model
 from .trainer import METRIC_COLUMNS, as_float_images, predict_logits
 
 MODEL_FORMAT = "cifarlab.model/1"
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
@@ -68,6 +53,29 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+# What cifarlab writes into a run folder; no command's --out may replace one of them.
+RUN_FILES = frozenset({
+    "config.json", "metrics.csv", "curves.png", "model.pt", "summary.json", "last.pt", "best.pt", ".lock",
+    "report.html", "evaluation.json", "confusion.png", "per_class.png", "mistakes.png", "reliability.png",
+})  # fmt: skip
+
+
+def check_output(path: str | Path, force: bool = False) -> Path:
+    """Refuse an output path that would destroy something: a run's own file (always), or any existing
+    file unless ``force``. Returns the path. Called before any work, so nothing is half-done."""
+    path = Path(path)
+    folder = path.parent
+    if path.name in RUN_FILES and ((folder / "config.json").is_file() or (folder / "model.pt").is_file()):
+        raise RunError(f"{path} is a file of the run in {folder}; choose another --out")
+    if path.is_dir():
+        raise RunError(f"{path} is a folder; pass a file name with --out")
+    if path.exists() and not force:
+        raise RunError(f"{path} exists; pass --force to replace it, or choose another --out")
+    if not folder.is_dir():
+        raise RunError(f"cannot write {path}: folder {folder} does not exist")
+    return path
+
+
 def check_writable(folder: str | Path) -> Path:
     """Create ``folder`` if needed and prove a file can be written there, or raise a RunError."""
     folder = Path(folder)
@@ -82,6 +90,7 @@ def check_writable(folder: str | Path) -> Path:
 
 def new_run_dir(out: str | Path, name: str) -> Path:
     """A new, empty run folder ``out/name`` (``name-2``, ``name-3``... if taken); never reuses one."""
+    check_name(name)  # one folder name: never a path that climbs out of ``out``
     out = check_writable(out)
     for k in range(1, 10_000):
         candidate = out / (name if k == 1 else f"{name}-{k}")
@@ -91,6 +100,42 @@ def new_run_dir(out: str | Path, name: str) -> Path:
         except FileExistsError:
             continue
     raise RunError(f"too many runs named '{name}' in {out}; pass another --name")
+
+
+class RunLock:
+    """An exclusive lock on a run folder while a process trains into it (``<run>/.lock``, flock).
+
+    Two processes resuming one run would both append epochs to its metrics.csv and overwrite each
+    other's checkpoints; the second is refused with the holder's pid and host. The kernel drops the
+    lock when its holder dies, so a killed run never leaves its folder locked.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / ".lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        import fcntl
+        import socket
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunError(
+                f"{self.path.parent} is being trained by {holder}; wait for it to finish or stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
 
 
 def default_run_name(config: ExperimentConfig) -> str:
@@ -104,12 +149,12 @@ class MetricsWriter:
         self.path = Path(path)
         if not self.path.exists() or self.path.stat().st_size == 0:
             with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerow(METRIC_COLUMNS)
+                csv.writer(f, lineterminator="\n").writerow(METRIC_COLUMNS)
 
     def append(self, row: dict[str, float]) -> None:
         values = [_csv_value(row.get(col, float("nan"))) for col in METRIC_COLUMNS]
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow(values)
+            csv.writer(f, lineterminator="\n").writerow(values)
             f.flush()
             os.fsync(f.fileno())
 
@@ -117,7 +162,7 @@ class MetricsWriter:
 def rewrite_metrics(path: str | Path, rows: list[dict[str, float]]) -> None:
     """Replace metrics.csv by exactly ``rows`` (atomically), e.g. the epochs a checkpoint holds."""
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(METRIC_COLUMNS)
     for row in rows:
         writer.writerow([_csv_value(row.get(col, float("nan"))) for col in METRIC_COLUMNS])
@@ -131,11 +176,18 @@ def _csv_value(v: Any) -> str:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
-    with open(path, newline="") as f:
+    """metrics.csv's rows (epoch as int, blanks as NaN); a one-line RunError if the file is damaged."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if rows and not set(METRIC_COLUMNS[:7]) <= set(rows[0]):  # epoch .. test_acc (older runs lack lr, seconds)
+            raise ValueError("missing columns")
         return [
             {k: (int(v) if k == "epoch" else (float(v) if v != "" else float("nan"))) for k, v in row.items()}
-            for row in csv.DictReader(f)
+            for row in rows
         ]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as e:
+        raise RunError(f"{path} is not a cifarlab metrics file ({type(e).__name__}); the run folder is damaged") from None
 
 
 def save_model(path: str | Path, model: nn.Module, config: ExperimentConfig, classes, extra: dict | None = None) -> Path:
@@ -262,10 +314,59 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     if path.is_dir() and not model_file.exists():
         raise RunError(f"{path} has no model.pt (the run did not finish); train it again or pick another run")
     payload = load_model_file(model_file)
-    model = create_model(payload["model"], num_classes=payload["num_classes"], **payload["model_kwargs"])
-    model.load_state_dict(payload["state_dict"])
+    model = build_saved_model(model_file, payload)
     model.to(device).eval()
     run_dir = model_file.parent
-    summary_file = run_dir / "summary.json"
-    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
-    return LoadedRun(run_dir, model, ExperimentConfig.from_dict(payload["config"]), payload["classes"], summary)
+    summary = read_json(run_dir / "summary.json", required=False)
+    try:
+        config = ExperimentConfig.from_dict(payload["config"])
+    except (KeyError, TypeError, ValueError):
+        raise RunError(f"{model_file} holds no valid config; it is damaged: train the run again") from None
+    return LoadedRun(run_dir, model, config, list(payload["classes"]), summary)
+
+
+def build_saved_model(model_file: Path, payload: dict[str, Any]) -> nn.Module:
+    """The network a model file describes, with its weights; a one-line RunError if they do not fit."""
+    try:
+        name, kwargs, classes = payload["model"], dict(payload["model_kwargs"]), list(payload["classes"])
+        num_classes = int(payload["num_classes"])
+        state = payload["state_dict"]
+    except (KeyError, TypeError, ValueError):
+        raise RunError(f"{model_file} lacks the model name, options, classes or weights; it is damaged") from None
+    if num_classes != len(classes) or not isinstance(state, dict):
+        raise RunError(f"{model_file} is inconsistent ({num_classes} classes, {len(classes)} names); it is damaged")
+    model = create_model(name, num_classes=num_classes, **kwargs)  # an unknown name: one ConfigError line
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError) as e:
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        missing = sum(k not in state for k in model.state_dict())
+        raise RunError(
+            f"{model_file}: its weights do not fit a '{name}' ({missing} missing tensors; {detail[:120]}); "
+            "the file is damaged or was edited: train the run again"
+        ) from None
+    return model
+
+
+def read_config(path: Path) -> ExperimentConfig:
+    """A run's config.json as an ExperimentConfig; a one-line RunError if it is missing or damaged."""
+    try:
+        return ExperimentConfig.from_dict(read_json(path)).validate()
+    except (AttributeError, KeyError, TypeError, ValueError) as e:  # ConfigError is a ValueError
+        detail = str(e) if isinstance(e, CifarlabError) else type(e).__name__
+        raise RunError(f"{path} is not a valid cifarlab config ({detail}); the run folder is damaged") from None
+
+
+def read_json(path: Path, required: bool = True) -> dict[str, Any]:
+    """A run file's JSON object; a one-line RunError if it is damaged (or missing, when ``required``)."""
+    if not path.exists():
+        if required:
+            raise RunError(f"{path} is missing; the run did not finish or the folder is not a run: train it again")
+        return {}
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RunError(f"{path} is not valid JSON ({type(e).__name__}); the run folder is damaged") from None
+    if not isinstance(obj, dict):
+        raise RunError(f"{path} holds no JSON object; the run folder is damaged")
+    return obj

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .config import ExperimentConfig, apply_overrides
+from .config import ExperimentConfig, apply_overrides, check_name
 from .errors import CifarlabError, ConfigError
-from .runs import atomic_write_bytes, atomic_write_json
+from .runs import atomic_write_bytes, atomic_write_json, read_json
 
 
 class TuneError(CifarlabError):
@@ -253,7 +253,8 @@ def tune(
     """
     optuna = require_optuna()
     from .data import load_cifar10
-    from .experiment import run_experiment
+    from .experiment import check_setup, run_experiment
+    from .trainer import resolve_device
 
     config.validate()
     if trials <= 0:
@@ -263,14 +264,19 @@ def tune(
     if config.data.val_size <= 0:
         raise ConfigError("tuning maximises validation accuracy: --val-size must be above 0 (default 5000)")
     space = list(space) if space else default_space(config)
-    for p in space:  # every parameter must give a valid config at both ends of its range
+    name = check_name(study or config.recipe or config.model, "--study")
+    # Everything a trial could trip on is checked before the study exists: the device, the data
+    # selection, the model and its optimizer, for the fixed config and at both ends of every range.
+    resolve_device(config.train.device)
+    arrays = load_cifar10(config.data.data, offline=config.data.offline, progress=False)
+    check_setup(config, arrays)
+    for p in space:
         for value in (p.choices or (p.low, p.high)):
             trial_config = apply_overrides(ExperimentConfig.from_dict(config.to_dict()), {p.name: value})
             try:
-                trial_config.validate()
+                check_setup(trial_config.validate(), arrays)
             except CifarlabError as e:
                 raise ConfigError(f"--param {p.spec()}: {value!r} gives an invalid setting ({e})") from None
-    name = study or config.recipe or config.model
     url = storage or default_storage(config.out, name)
     folder = Path(config.out) / "tune" / name
     if pruner == "median":
@@ -288,8 +294,6 @@ def tune(
         raise TuneError(f"cannot create or load study '{name}' in {_redact(url)}: {str(e).splitlines()[0]}") from None
     _check_same_space(the_study, space, config, url)
     folder.mkdir(parents=True, exist_ok=True)
-
-    arrays = load_cifar10(config.data.data, offline=config.data.offline, progress=False)
 
     def objective(trial) -> float:
         params = {p.name: p.suggest(trial) for p in space}
@@ -312,7 +316,7 @@ def tune(
             if clean_pruned:
                 shutil.rmtree(folder / cfg.name, ignore_errors=True)
             raise optuna.TrialPruned(str(e)) from None
-        summary = json.loads((run_dir / "summary.json").read_text())
+        summary = read_json(run_dir / "summary.json")
         trial.set_user_attr("test_acc", summary["test_acc"])  # reported beside, never optimised
         return float(summary["best_val_acc"])
 
@@ -405,6 +409,7 @@ def _csv_cell(v: Any) -> str:
 def config_from_study(args, base_config: Callable, given: set[str]) -> ExperimentConfig:
     """``cifarlab train --from-study``: the study's recipe, its best parameters, then the given flags."""
     out = args.out or "runs"
+    check_name(args.from_study, "--from-study")  # it names a file under --out
     url = args.storage or default_storage(out, args.from_study)
     if not args.storage and not Path(url[len("sqlite:///") :]).exists():
         raise TuneError(f"no study file {url[len('sqlite:///'):]}; pass --storage URL or the --out used with tune")

@@ -1,0 +1,533 @@
+"""The CIFAR-10 model zoo: standard architectures from the literature, CIFAR variants.
+
+Every model keeps the contract of :mod:`cifarlab.models`: float images ``(N, 3, 32, 32)`` in ``[0, 1]``
+in, logits out, normalisation inside (``Normalize`` is the first op). CIFAR variants use a 3x3
+stride-1 stem and no ImageNet max-pool, so a 32x32 image keeps its resolution in the first stage.
+
+Each builder takes options that build a smaller network of the same design (width, depth, growth,
+...); :data:`REDUCED` names one such size per registered model, cheap enough to train on a laptop
+CPU in a test. ``published`` figures are CIFAR-10 test accuracies with their source; each was read
+in the source named (papers' tables via their authors' repositories where the paper itself was not
+at hand), and the training recipe behind them is the source's, not cifarlab's.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .models import BasicBlock, Normalize, ResNet, register_model
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _positive_float(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _dropout(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _blocks(value, stages: int) -> tuple[int, ...]:
+    if not isinstance(value, (tuple, list)) or len(value) != stages:
+        raise ValueError(f"blocks must be {stages} positive block counts, got {value!r}")
+    return tuple(_positive_int("each block count", b) for b in value)
+
+
+def _depth(value, step: int, offset: int, examples: str) -> int:
+    """Blocks per stage ``n`` of a depth that must be ``step * n + offset``, n >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < step + offset or (value - offset) % step:
+        raise ValueError(f"depth must be {step}n+{offset} ({examples} ...), got {value!r}")
+    return (value - offset) // step
+
+
+# --- shared pieces ------------------------------------------------------------------------------
+
+
+class _Net(nn.Module):
+    """``head(layers(stem(normalize(x))))``: the layout (and state_dict key prefixes) of models.ResNet."""
+
+    def __init__(self, stem: nn.Module, layers: nn.Module, head: nn.Module):
+        super().__init__()
+        self.normalize = Normalize()
+        self.stem = stem
+        self.layers = layers
+        self.head = head
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layers(self.stem(self.normalize(x))))
+
+
+def _pool_head(channels: int, num_classes: int, pre: list[nn.Module] | None = None) -> nn.Sequential:
+    """(optional BN-ReLU), global average pool, flatten, linear."""
+    return nn.Sequential(*(pre or []), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+
+
+def _bn_relu(channels: int) -> list[nn.Module]:
+    return [nn.BatchNorm2d(channels), nn.ReLU()]
+
+
+# --- CIFAR ResNets of He et al. 2015 (arXiv 1512.03385, section 4.2, Table 6) -----------------------
+
+
+class _ZeroPadShortcut(nn.Module):
+    """Option-A shortcut: identity, subsampled by the stride, with zero channels appended (no parameters)."""
+
+    def __init__(self, extra_channels: int, stride: int):
+        super().__init__()
+        self.extra_channels = extra_channels
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
+
+
+def resnet_cifar(num_classes: int = 10, depth: int = 20, width: int = 16, shortcut: str = "A") -> nn.Module:
+    """CIFAR ResNet of He et al. 2015: 6n+2 layers, three stages of n basic blocks (widths w, 2w, 4w).
+
+    ``shortcut="A"`` (the paper's choice on CIFAR: "we use identity shortcuts in all cases") pads the
+    identity with zero channels where the width doubles; ``"B"`` uses a 1x1 conv + BN projection there.
+    It is models.ResNet with three stages and a 16-channel stem, so resnet20 shares resnet18's code.
+    """
+    n = _depth(depth, 6, 2, "20, 32, 44, 56, 110")
+    width = _positive_int("width", width)
+    if shortcut not in ("A", "B"):
+        raise ValueError(f"shortcut must be 'A' (zero-padded identity) or 'B' (1x1 projection), got {shortcut!r}")
+    model = ResNet((n, n, n), (width, 2 * width, 4 * width), num_classes)
+    if shortcut == "A":
+        for block in model.layers:
+            if len(block.shortcut):  # a projection: the width doubles (and the map halves) here
+                c_in, c_out = block.conv1.in_channels, block.conv1.out_channels
+                block.shortcut = _ZeroPadShortcut(c_out - c_in, block.conv1.stride[0])
+    return model
+
+
+# Published: He et al. 2015, Table 6 (error 8.75 / 7.51 / 7.17 / 6.97 %; ResNet-110: 6.43 best of 5 runs,
+# 6.61 +- 0.16 mean, we quote the mean). Read in the copies of Table 6 in akamaster/pytorch_resnet_cifar10's
+# and gahaalt/cifar-vs-tensorflow2's READMEs, which agree.
+_RESNET_CIFAR = {
+    20: "91.25% (He et al. 2015, arXiv 1512.03385, Table 6)",
+    32: "92.49% (He et al. 2015, arXiv 1512.03385, Table 6)",
+    44: "92.83% (He et al. 2015, arXiv 1512.03385, Table 6)",
+    56: "93.03% (He et al. 2015, arXiv 1512.03385, Table 6)",
+    110: "93.39% (mean of 5; best 93.57%; He et al. 2015, arXiv 1512.03385, Table 6)",
+}
+for _d, _published in _RESNET_CIFAR.items():
+    register_model(f"resnet{_d}", f"ResNet-{_d} of He et al. 2015 for CIFAR (6n+2, widths 16/32/64, option-A shortcuts)",
+                   family="resnet_cifar", published=_published)(functools.partial(resnet_cifar, depth=_d))  # fmt: skip
+
+
+# --- ImageNet-style ResNets, CIFAR variant (as kuangliu/pytorch-cifar) ----------------------------
+
+
+@register_model("resnet34", family="resnet")  # no published figure: kuangliu/pytorch-cifar lists none for ResNet34
+def resnet34(num_classes: int = 10, width: int = 64) -> nn.Module:
+    """ResNet-34, CIFAR variant: basic blocks 3,4,6,3, widths w..8w (models.ResNet)."""
+    width = _positive_int("width", width)
+    return ResNet((3, 4, 6, 3), (width, 2 * width, 4 * width, 8 * width), num_classes)
+
+
+class Bottleneck(nn.Module):
+    """ResNet bottleneck (He et al. 2015): 1x1 reduce, 3x3 (carries the stride), 1x1 expand x4, then add."""
+
+    expansion = 4
+
+    def __init__(self, c_in: int, planes: int, stride: int):
+        super().__init__()
+        c_out = planes * self.expansion
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, planes, 1, bias=False), *_bn_relu(planes),
+            nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False), *_bn_relu(planes),
+            nn.Conv2d(planes, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
+        )  # fmt: skip
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+@register_model("resnet50", family="resnet", published="93.62% (kuangliu/pytorch-cifar README)")
+def resnet50(num_classes: int = 10, width: int = 64, blocks=(3, 4, 6, 3)) -> nn.Module:
+    """ResNet-50, CIFAR variant: bottleneck blocks 3,4,6,3, expansion 4 (2048 features)."""
+    width, blocks = _positive_int("width", width), _blocks(blocks, 4)
+    layers, c_in = [], width
+    for i, n in enumerate(blocks):
+        for j in range(n):
+            layers.append(Bottleneck(c_in, width * 2**i, stride=2 if (i > 0 and j == 0) else 1))
+            c_in = width * 2**i * Bottleneck.expansion
+    stem = nn.Sequential(nn.Conv2d(3, width, 3, padding=1, bias=False), *_bn_relu(width))
+    return _Net(stem, nn.Sequential(*layers), _pool_head(c_in, num_classes))
+
+
+# --- pre-activation ResNet (He et al. 2016, arXiv 1603.05027) and Wide ResNet (arXiv 1605.07146) ----
+
+
+class PreActBlock(nn.Module):
+    """BN-ReLU-conv3x3(stride)-BN-ReLU-[dropout]-conv3x3, plus the shortcut; no activation after the add.
+
+    Where the shape changes the shortcut is a 1x1 conv of the *activated* input (He et al. 2016);
+    Wide ResNet's block is this one with dropout between the convs (Zagoruyko & Komodakis 2016).
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int, dropout: float = 0.0):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.projection = None
+        if stride != 1 or c_in != c_out:
+            self.projection = nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = torch.relu(self.bn1(x))
+        shortcut = x if self.projection is None else self.projection(a)
+        out = self.conv2(self.dropout(torch.relu(self.bn2(self.conv1(a)))))
+        return out + shortcut
+
+
+def _preact_stages(c_in: int, blocks, widths, first_stride: int, dropout: float = 0.0) -> tuple[nn.Sequential, int]:
+    layers = []
+    for i, (n, w) in enumerate(zip(blocks, widths)):
+        for j in range(n):
+            stride = (first_stride if i == 0 else 2) if j == 0 else 1
+            layers.append(PreActBlock(c_in, w, stride, dropout))
+            c_in = w
+    return nn.Sequential(*layers), c_in
+
+
+@register_model("preact_resnet18", family="resnet",
+                published="95.11% (kuangliu/pytorch-cifar README; its net lacks the final BN-ReLU kept here)")  # fmt: skip
+def preact_resnet18(num_classes: int = 10, width: int = 64) -> nn.Module:
+    """Pre-activation ResNet-18 (He et al. 2016), CIFAR variant: 3x3 stem conv, final BN-ReLU before the pool."""
+    width = _positive_int("width", width)
+    layers, c = _preact_stages(width, (2, 2, 2, 2), (width, 2 * width, 4 * width, 8 * width), first_stride=1)
+    stem = nn.Conv2d(3, width, 3, padding=1, bias=False)
+    return _Net(stem, layers, _pool_head(c, num_classes, _bn_relu(c)))
+
+
+def wide_resnet(num_classes: int = 10, depth: int = 28, widen_factor: int = 10, dropout: float = 0.0) -> nn.Module:
+    """Wide ResNet WRN-d-k (Zagoruyko & Komodakis 2016): 6n+4 layers, pre-activation blocks, widths 16k/32k/64k.
+
+    A 16-channel 3x3 stem, three stages of n blocks (strides 1, 2, 2), final BN-ReLU, average pool,
+    linear. ``dropout`` sits between each block's two convs (the paper's WRN-28-10-dropout uses 0.3).
+    """
+    n = _depth(depth, 6, 4, "10, 16, 22, 28, 40")
+    k = _positive_int("widen_factor", widen_factor)
+    layers, c = _preact_stages(16, (n, n, n), (16 * k, 32 * k, 64 * k), first_stride=1, dropout=_dropout(dropout))
+    stem = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+    return _Net(stem, layers, _pool_head(c, num_classes, _bn_relu(c)))
+
+
+# Published: WRN paper, mean/std preprocessing, flip/translation augmentation, median of 5 runs. WRN-28-10's
+# 4.00% (no dropout; 3.89% with dropout 0.3) is in szagoruyko/wide-residual-networks' README; WRN-16-8's
+# 4.27% was read only in copies of the paper's table (gahaalt/cifar-vs-tensorflow2 README and a SharpNet
+# source comment agree; the paper's first version, with ZCA whitening, had 4.81%).
+register_model("wrn16_8", "Wide ResNet WRN-16-8 (Zagoruyko & Komodakis 2016), pre-activation, dropout option",
+               family="wide_resnet",
+               published="95.73% (error 4.27%, Zagoruyko & Komodakis 2016, arXiv 1605.07146; via copies of its table)",
+               )(functools.partial(wide_resnet, depth=16, widen_factor=8))  # fmt: skip
+register_model("wrn28_10", "Wide ResNet WRN-28-10 (Zagoruyko & Komodakis 2016), pre-activation, dropout option",
+               family="wide_resnet",
+               published="96.00% (error 4.00%; 96.11% with dropout=0.3; szagoruyko/wide-residual-networks README)",
+               )(functools.partial(wide_resnet, depth=28, widen_factor=10))  # fmt: skip
+
+
+# --- VGG with batch norm, CIFAR variant (as kuangliu/pytorch-cifar: five pools to 1x1, one Linear) ----
+
+_VGG = {
+    11: (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    16: (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
+}
+
+
+def vgg_bn(num_classes: int = 10, layers: int = 16, width: int = 64) -> nn.Module:
+    """VGG-11/16 with BN for 32x32 inputs: 3x3 conv-BN-ReLU stacks, five max-pools, one Linear head.
+
+    Channels are 64/128/256/512 scaled by ``width``/64. The convs carry no bias (BN follows), so the
+    count is kuangliu's less one bias per conv channel.
+    """
+    if layers not in _VGG:
+        raise ValueError(f"layers must be one of {sorted(_VGG)}, got {layers!r}")
+    width = _positive_int("width", width)
+    body: list[nn.Module] = []
+    c_in = 3
+    for item in _VGG[layers]:
+        if item == "M":
+            body.append(nn.MaxPool2d(2))
+        else:
+            c_out = item * width // 64 or 1
+            body += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), *_bn_relu(c_out)]
+            c_in = c_out
+    return _Net(nn.Identity(), nn.Sequential(*body), nn.Sequential(nn.Flatten(), nn.Linear(c_in, num_classes)))
+
+
+# No published figure for vgg11_bn: kuangliu/pytorch-cifar lists VGG16 only.
+register_model("vgg11_bn", "VGG-11 with batch norm, CIFAR variant (one Linear head)", family="vgg",
+               )(functools.partial(vgg_bn, layers=11))  # fmt: skip
+register_model("vgg16_bn", "VGG-16 with batch norm, CIFAR variant (one Linear head)", family="vgg",
+               published="92.64% (kuangliu/pytorch-cifar README)")(functools.partial(vgg_bn, layers=16))  # fmt: skip
+
+
+# --- MobileNetV2 (Sandler et al. 2018, arXiv 1801.04381), CIFAR variant as kuangliu/pytorch-cifar ------
+
+
+class InvertedResidual(nn.Module):
+    """1x1 expand-BN-ReLU, 3x3 depthwise(stride)-BN-ReLU, 1x1 project-BN (linear bottleneck).
+
+    At stride 1 the input is added back: as is, or through a 1x1 conv + BN where the channels change
+    (kuangliu's CIFAR version; the paper adds no shortcut there). Stride-2 blocks have no shortcut.
+    """
+
+    def __init__(self, c_in: int, c_out: int, expansion: int, stride: int):
+        super().__init__()
+        hidden = c_in * expansion
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, hidden, 1, bias=False), *_bn_relu(hidden),
+            nn.Conv2d(hidden, hidden, 3, stride=stride, padding=1, groups=hidden, bias=False), *_bn_relu(hidden),
+            nn.Conv2d(hidden, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
+        )  # fmt: skip
+        self.shortcut: nn.Module | None = None
+        if stride == 1:
+            self.shortcut = nn.Identity() if c_in == c_out else nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        return out if self.shortcut is None else out + self.shortcut(x)
+
+
+# (expansion t, channels c, blocks n, stride s) per stage, as the paper's Table 2 but s=1 in the second
+# stage (and in the stem) for 32x32 inputs, so the last stages work on 4x4 maps.
+_MOBILENETV2 = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def _round8(channels: float) -> int:
+    return max(8, int(channels + 4) // 8 * 8)
+
+
+@register_model("mobilenetv2", family="mobilenet", published="94.43% (kuangliu/pytorch-cifar README)")
+def mobilenetv2(num_classes: int = 10, width_mult: float = 1.0) -> nn.Module:
+    """MobileNetV2, CIFAR variant (stride 1 in the stem and second stage, ReLU), channels x width_mult."""
+    width_mult = _positive_float("width_mult", width_mult)
+    c_in = _round8(32 * width_mult)
+    stem = nn.Sequential(nn.Conv2d(3, c_in, 3, padding=1, bias=False), *_bn_relu(c_in))
+    blocks = []
+    for t, c, n, s in _MOBILENETV2:
+        c_out = _round8(c * width_mult)
+        for j in range(n):
+            blocks.append(InvertedResidual(c_in, c_out, t, s if j == 0 else 1))
+            c_in = c_out
+    last = _round8(1280 * max(1.0, width_mult))  # the paper keeps 1280 features for width_mult < 1
+    blocks += [nn.Conv2d(c_in, last, 1, bias=False), *_bn_relu(last)]
+    return _Net(stem, nn.Sequential(*blocks), _pool_head(last, num_classes))
+
+
+# --- DenseNet-BC (Huang et al. 2017, arXiv 1608.06993), CIFAR variant as kuangliu/pytorch-cifar --------
+
+
+class DenseLayer(nn.Module):
+    """BN-ReLU-conv1x1(4g)-BN-ReLU-conv3x3(g); its g new channels are concatenated to its input."""
+
+    def __init__(self, c_in: int, growth: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            *_bn_relu(c_in), nn.Conv2d(c_in, 4 * growth, 1, bias=False),
+            *_bn_relu(4 * growth), nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.body(x)], 1)
+
+
+@register_model("densenet121", family="densenet", published="95.04% (kuangliu/pytorch-cifar README)")
+def densenet121(num_classes: int = 10, growth: int = 32, blocks=(6, 12, 24, 16)) -> nn.Module:
+    """DenseNet-121 (BC, compression 0.5), CIFAR variant: 3x3 stem of 2g channels, no max-pool."""
+    growth, blocks = _positive_int("growth", growth), _blocks(blocks, 4)
+    c = 2 * growth
+    layers: list[nn.Module] = []
+    for i, n in enumerate(blocks):
+        for _ in range(n):
+            layers.append(DenseLayer(c, growth))
+            c += growth
+        if i < len(blocks) - 1:  # transition: halve the channels, then the map
+            layers += [*_bn_relu(c), nn.Conv2d(c, c // 2, 1, bias=False), nn.AvgPool2d(2)]
+            c //= 2
+    stem = nn.Conv2d(3, 2 * growth, 3, padding=1, bias=False)
+    return _Net(stem, nn.Sequential(*layers), _pool_head(c, num_classes, _bn_relu(c)))
+
+
+# --- ConvMixer (Trockman & Kolter 2022, "Patches Are All You Need?", arXiv 2201.09792) -----------------
+
+
+class _Residual(nn.Module):
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+@register_model("convmixer", family="convmixer",
+                published=">94% in 100 epochs, 92.5% in 25 (locuslab/convmixer-cifar10 README, ConvMixer-256/8 k5 p2)")  # fmt: skip
+def convmixer(num_classes: int = 10, dim: int = 256, depth: int = 8, kernel_size: int = 5, patch_size: int = 2) -> nn.Module:
+    """ConvMixer-256/8, kernel 5, patch 2: patch-embedding conv, then depthwise (spatial) and 1x1 (channel)
+    mixing, each followed by GELU and BN, a residual around the depthwise one."""
+    dim, depth = _positive_int("dim", dim), _positive_int("depth", depth)
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
+    patch_size = _positive_int("patch_size", patch_size)
+    if patch_size > 32:
+        raise ValueError(f"patch_size must be at most 32 (the image side), got {patch_size}")
+
+    def act_bn() -> list[nn.Module]:
+        return [nn.GELU(), nn.BatchNorm2d(dim)]
+
+    stem = nn.Sequential(nn.Conv2d(3, dim, patch_size, stride=patch_size), *act_bn())
+    blocks = [
+        nn.Sequential(
+            _Residual(nn.Sequential(nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim), *act_bn())),
+            nn.Conv2d(dim, dim, 1), *act_bn(),
+        )
+        for _ in range(depth)
+    ]  # fmt: skip
+    return _Net(stem, nn.Sequential(*blocks), _pool_head(dim, num_classes))
+
+
+# --- Vision Transformer (Dosovitskiy et al. 2021), small, trained from scratch -----------------------
+
+
+class _Attention(nn.Module):
+    """Multi-head self-attention written out (plain matmuls: exports to ONNX and TorchScript as is)."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, t, d = x.shape
+        q, k, v = self.qkv(x).reshape(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        attn = (q @ k.transpose(-2, -1) * (d // self.heads) ** -0.5).softmax(-1)
+        out = (self.dropout(attn) @ v).transpose(1, 2).reshape(n, t, d)
+        return self.proj(out)
+
+
+class _TransformerBlock(nn.Module):
+    """Pre-norm block: x + attn(LN(x)), then x + MLP(LN(x)) with a GELU MLP."""
+
+    def __init__(self, dim: int, heads: int, mlp_dim: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = _Attention(dim, heads, dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(mlp_dim, dim),
+                                 nn.Dropout(dropout))  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class ViT(nn.Module):
+    """Patch embedding (a p x p stride-p conv), class token, learned position embedding, pre-norm
+    transformer blocks, final LayerNorm, linear head on the class token."""
+
+    def __init__(self, num_classes: int, dim: int, depth: int, heads: int, mlp_dim: int, patch_size: int,
+                 dropout: float):  # fmt: skip
+        super().__init__()
+        self.normalize = Normalize()
+        self.patch = nn.Conv2d(3, dim, patch_size, stride=patch_size)
+        tokens = (32 // patch_size) ** 2
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, tokens + 1, dim))
+        self.blocks = nn.Sequential(*[_TransformerBlock(dim, heads, mlp_dim, dropout) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+        # ViT/DeiT init: truncated normal (std 0.02) for embeddings and linear weights, zero biases.
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch(self.normalize(x)).flatten(2).transpose(1, 2)  # (N, tokens, dim)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos_embed
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+@register_model("vit", family="vit",
+                published="93.58% (Lee et al. 2021, arXiv 2112.13492: this size, heavy augmentation; SPT_LSA_ViT README)")  # fmt: skip
+def vit(num_classes: int = 10, dim: int = 192, depth: int = 9, heads: int = 12, mlp_dim: int = 384,
+        patch_size: int = 4, dropout: float = 0.0) -> nn.Module:  # fmt: skip
+    """Small ViT for 32x32 (4x4 patches: 64 tokens + class token), dim 192, depth 9, 12 heads, MLP 384."""
+    dim, depth, heads = _positive_int("dim", dim), _positive_int("depth", depth), _positive_int("heads", heads)
+    mlp_dim, patch_size = _positive_int("mlp_dim", mlp_dim), _positive_int("patch_size", patch_size)
+    if dim % heads:
+        raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
+    if 32 % patch_size:
+        raise ValueError(f"patch_size must divide the 32-pixel image side (1, 2, 4, 8, 16, 32), got {patch_size}")
+    return ViT(num_classes, dim, depth, heads, mlp_dim, patch_size, _dropout(dropout))
+
+
+# --- reduced sizes ------------------------------------------------------------------------------
+
+#: Options of a reduced size of each registered model (the same builder, smaller): a forward+backward
+#: on a batch of 64 takes well under 0.3 s on a 2-core CPU, for tests that train every model briefly.
+REDUCED: dict[str, dict] = {
+    # models.py's
+    "softmax": {},
+    "mlp_first": {},
+    "mlp_final": {},
+    "cnn1": {},
+    "cnn2": {},
+    "cnn3": {},
+    "cnn3_wide": {},
+    "resnet18": {"width": 16},
+    "fastnet": {"width": 0.25},
+    "resnet9": {"width": 16},
+    # the zoo's
+    "resnet20": {"width": 8},
+    "resnet32": {"depth": 20, "width": 8},
+    "resnet44": {"depth": 20, "width": 8},
+    "resnet56": {"depth": 20, "width": 8},
+    "resnet110": {"depth": 20, "width": 8},
+    "resnet34": {"width": 8},
+    "resnet50": {"width": 8, "blocks": (1, 1, 1, 1)},
+    "preact_resnet18": {"width": 16},
+    "wrn16_8": {"depth": 10, "widen_factor": 1},
+    "wrn28_10": {"depth": 10, "widen_factor": 1},
+    "vgg11_bn": {"width": 16},
+    "vgg16_bn": {"width": 8},
+    "mobilenetv2": {"width_mult": 0.25},
+    "densenet121": {"growth": 8, "blocks": (1, 2, 2, 1)},
+    "convmixer": {"dim": 64, "depth": 4, "patch_size": 4},
+    "vit": {"dim": 64, "depth": 2, "heads": 2, "mlp_dim": 128},
+}
