@@ -8,15 +8,28 @@ saying what to do, a non-zero exit. The data-path hostile tests (archives, pickl
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import time
+import zlib
 from pathlib import Path
 
 import pytest
 import torch
 
-from test_cli import _SHARED, assert_one_line_error, cli  # noqa: F401
+from cifarlab.errors import RunError
+from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
 TINY = ["--model", "mlp_first", "--optimizer", "adam", "--lr", "1e-3", "--epochs", "1", "--train-limit", "600",
         "--val-size", "100", "--batch-size", "100", "--no-progress", "--no-report"]  # fmt: skip
+TUNE = [*TINY[:8], "--batch-size", "100"]  # the model and optimisation flags; tune has no --val-size 100 here
 
 
 class _Evil:
@@ -39,8 +52,6 @@ def tiny_run(fake_folder, tmp_path_factory, _session_cache) -> Path:
 
 
 def _copy_run(run: Path, dest: Path) -> Path:
-    import shutil
-
     shutil.copytree(run, dest)
     return dest
 
@@ -61,3 +72,300 @@ def test_resume_never_runs_code_from_a_checkpoint(tiny_run, fake_folder, tmp_pat
 def test_a_real_checkpoint_loads_with_the_safe_loader(tiny_run):
     state = torch.load(tiny_run / "last.pt", map_location="cpu", weights_only=True)
     assert state["format"] == "cifarlab.checkpoint/1" and state["epoch"] == 1
+
+
+# --- 2. names ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../ESCAPED", "/abs/path", "a/b", "x" * 300, ".hidden", "-rf", ""])
+def test_a_run_name_is_one_folder_name(capsys, tmp_path, name):
+    out = tmp_path / "runs"
+    proc = cli_in_process(capsys, "train", *TINY, "--out", out, f"--name={name}")
+    assert_one_line_error(proc, "--name", "not a valid name")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, not even --out
+    assert not Path("/abs/path").exists()
+
+
+def test_a_study_name_is_one_folder_name(capsys, tmp_path, fake_folder):
+    proc = cli_in_process(capsys, "tune", *TUNE, "--data", fake_folder, "--out", tmp_path, "--study", "../up")
+    assert_one_line_error(proc, "--study", "not a valid name")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- 3. decompression bomb next to a good image --------------------------------------------------------
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares ``width`` x ``height`` pixels (what a bomb's header says) in a few bytes."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    idat = zlib.compress(b"\0" * (width + 1) * 4)  # a few rows; never decoded
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_is_one_per_file_error(tiny_run, tmp_path):
+    from PIL import Image
+
+    ok = tmp_path / "ok.png"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(ok)
+    bomb = _png_header_only(tmp_path / "bomb.png", 20000, 20000)  # over PIL's own bomb limit
+    big = _png_header_only(tmp_path / "big.png", 8000, 6000)  # 48 Mpixel: over ours, under PIL's
+    proc = cli("predict", tiny_run, ok, bomb, big, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stdout.startswith(f"{ok}: ") and proc.stdout.count("\n") == 1  # the good image still answered
+    errors = proc.stderr.strip().splitlines()
+    assert errors[0].startswith(f"cifarlab: error: {bomb}: ") and "downscale" in errors[0]
+    assert errors[1] == f"cifarlab: error: {big}: 8000x6000 pixels is over the 40,000,000-pixel limit; downscale it first"
+    assert "not writable" not in proc.stderr  # defect 12: torch's NumPy warning is gone too
+
+
+# --- 4 and 5. everything is checked before a study or a run folder exists ----------------------------
+
+
+@pytest.mark.parametrize("extra, needle", [
+    ([], "--val-size"),  # 5000 validation images out of 600
+    (["--val-size", "100", "--device", "cuda"], "CUDA is not available"),
+    (["--val-size", "100", "--model-arg", "hidden=-1"], "cannot be built"),
+])  # fmt: skip
+def test_tune_checks_everything_before_the_study_exists(capsys, tmp_path, fake_folder, extra, needle):
+    proc = cli_in_process(capsys, "tune", *TUNE, "--train-limit", "600", *extra, "--data", fake_folder, "--out", tmp_path, "--trials", "3")
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "tune").exists()  # no study file, no trial folder
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:3", "tpu"])
+def test_a_bad_device_leaves_no_run_folder(capsys, tmp_path, fake_folder, device):
+    proc = cli_in_process(capsys, "train", *TINY, "--data", fake_folder, "--out", tmp_path, "--name", "r",
+                          "--device", device)  # fmt: skip
+    assert_one_line_error(proc, device)
+    assert not (tmp_path / "r").exists()
+
+
+# --- 6. augmentation sizes and threads ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag, value, needle", [
+    ("--translate", "100", "at most 16 pixels"), ("--crop", "64", "below the images' 32 pixels"),
+    ("--crop", "32", "below the images' 32 pixels"), ("--cutout", "1000", "at most 32 pixels"),
+    ("--threads", "-1", "--threads"),
+])  # fmt: skip
+def test_out_of_range_sizes_are_refused(capsys, tmp_path, flag, value, needle):
+    proc = cli_in_process(capsys, "train", *TINY, flag, value, "--out", tmp_path)
+    assert_one_line_error(proc, needle)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- 7. damaged or mismatched model files --------------------------------------------------------------
+
+
+def _edit_model(run: Path, edit) -> None:
+    payload = torch.load(run / "model.pt", weights_only=True)
+    edit(payload)
+    torch.save(payload, run / "model.pt")
+
+
+@pytest.mark.parametrize("damage, needle", [
+    ("other_model", "do not fit a 'cnn2'"),  # says cnn2, holds mlp_first's weights
+    ("missing_keys", "missing tensors"),
+    ("no_state", "lacks the model name"),
+    ("unknown_model", "unknown model 'nope'"),
+])  # fmt: skip
+def test_a_damaged_model_file_is_one_line(tiny_run, tmp_path, damage, needle):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    edits = {
+        "other_model": lambda p: p.update(model="cnn2"),
+        "missing_keys": lambda p: p["state_dict"].pop(next(iter(p["state_dict"]))),
+        "no_state": lambda p: p.pop("state_dict"),
+        "unknown_model": lambda p: p.update(model="nope"),
+    }
+    _edit_model(run, edits[damage])
+    for command in (["predict", run, tmp_path / "x.png"], ["export", run, "--format", "onnx"], ["report", run]):
+        assert_one_line_error(cli(*command, check=False), needle)
+    assert not (run / "model.onnx").exists()
+
+
+# --- 8. damaged run files --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("file, content", [
+    ("summary.json", None), ("summary.json", "{not json"), ("summary.json", "[1, 2]"),
+    ("config.json", "{not json"), ("summary.json", '{"wall_seconds": "soon", "model": 3}'),
+])  # fmt: skip
+def test_report_on_damaged_run_files(tiny_run, tmp_path, file, content):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    cli("evaluate", run)  # so report does not need the data set
+    if content is None:
+        (run / file).unlink()
+    else:
+        (run / file).write_text(content)
+    assert_one_line_error(cli("report", run, check=False), file if content != '{"wall_seconds": "soon", "model": 3}' else "unexpected content")
+    assert not (run / "report.html").exists()
+
+
+@pytest.mark.parametrize("file, content", [
+    ("metrics.csv", "garbage,\nx,y\n"), ("metrics.csv", "\x00\xff\xfe"), ("summary.json", "{oops"),
+])  # fmt: skip
+def test_compare_on_damaged_run_files(tiny_run, tmp_path, file, content):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    (run / file).write_bytes(content.encode("latin-1"))
+    assert_one_line_error(cli("compare", tiny_run, run, "--out", tmp_path / "c.png", check=False), str(run / file))
+    assert not list(tmp_path.glob("c.*"))
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"train": "x"}', '{"train": {"epochs": "many"}}', "[]"])
+def test_resume_with_a_damaged_config(capsys, tiny_run, tmp_path, content):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    (run / "config.json").write_text(content)
+    proc = cli_in_process(capsys, "train", "--resume", run)
+    assert_one_line_error(proc, str(run / "config.json"))
+
+
+@pytest.mark.parametrize("flag", ["--rounds", "--steps", "--batch-size"])
+def test_bench_refuses_zero_rounds(capsys, tmp_path, flag):
+    proc = cli_in_process(capsys, "bench", "--throughput", "--models", "softmax", flag, "0", "--out", tmp_path)
+    assert_one_line_error(proc, flag, "at least 1")
+
+
+# --- 9. file modes follow the umask --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_written_files_follow_the_umask(fake_folder, tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        cli("train", *TINY[:-1], "--data", fake_folder, "--out", tmp_path, "--name", "r")  # with report
+        run = tmp_path / "r"
+        cli("train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report")
+        cli("export", run, "--format", "onnx")
+        cli("compare", run, "--out", tmp_path / "cmp.png")
+    finally:
+        os.umask(old)
+    files = [p for p in [*run.iterdir(), *tmp_path.glob("cmp.*")] if p.is_file()]
+    assert {"metrics.csv", "model.pt", "last.pt", "best.pt", "report.html", "curves.png", "model.onnx",
+            "config.json", "summary.json", "cmp.csv"} <= {p.name for p in files}  # fmt: skip
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert modes == {name: oct(0o666 & ~umask) for name in modes}
+
+
+# --- 10. one trainer per run folder ------------------------------------------------------------------------
+
+
+def test_a_second_resume_of_a_run_in_training_is_refused(capsys, tiny_run, tmp_path, fake_folder):
+    from cifarlab.runs import RunLock
+
+    run = _copy_run(tiny_run, tmp_path / "run")
+    before = (run / "metrics.csv").read_bytes()
+    lock = RunLock(run).acquire()  # this process is "training" into it
+    try:
+        proc = cli("train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, check=False)
+        assert_one_line_error(proc, f"is being trained by pid {os.getpid()}")
+        assert (run / "metrics.csv").read_bytes() == before
+    finally:
+        lock.release()
+    cli("train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report")
+    assert [r.split(",")[0] for r in (run / "metrics.csv").read_text().splitlines()[1:]] == ["1", "2"]
+
+
+def test_a_dead_holder_does_not_keep_the_lock(tmp_path):
+    from cifarlab.runs import RunLock
+
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from cifarlab.runs import RunLock; "
+                               f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(RunError, match=f"being trained by pid {holder.pid}"):
+        RunLock(tmp_path).acquire()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    RunLock(tmp_path).acquire().release()
+
+
+# --- 11. outputs never clobber inputs ------------------------------------------------------------------------
+
+
+def test_outputs_never_replace_a_runs_own_files(tiny_run, tmp_path):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    snapshot = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    for force in ([], ["--force"]):
+        assert_one_line_error(cli("export", run, "--format", "torchscript", "--out", run / "model.pt", *force,
+                                  check=False), "is a file of the run")  # fmt: skip
+        assert_one_line_error(cli("compare", run, "--out", run / "metrics.png", *force, check=False),
+                              "metrics.csv is a file of the run")  # fmt: skip
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == snapshot
+    assert not (run / "metrics.png").exists()
+
+
+def test_existing_outputs_need_force(tiny_run, tmp_path):
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(b"precious")
+    assert_one_line_error(cli("export", tiny_run, "--format", "torchscript", "--out", mine, check=False), "--force")
+    assert mine.read_bytes() == b"precious"
+    cli("export", tiny_run, "--format", "torchscript", "--out", mine, "--force")
+    assert torch.jit.load(str(mine))(torch.rand(1, 3, 32, 32)).shape == (1, 10)
+
+    (tmp_path / "cmp.md").write_text("my notes")
+    assert_one_line_error(cli("compare", tiny_run, "--out", tmp_path / "cmp.png", check=False), "cmp.md exists")
+    assert not (tmp_path / "cmp.png").exists() and (tmp_path / "cmp.md").read_text() == "my notes"
+
+
+# --- 12. the small ones ---------------------------------------------------------------------------------------
+
+
+def test_resume_removes_stale_temp_files(tiny_run, tmp_path, fake_folder):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    stale = [run / ".last.pt.0badc0de.tmp", run / ".metrics.csv.12345678.tmp"]
+    for p in stale:
+        p.write_bytes(b"half a file")
+    cli("train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report")
+    assert not any(p.exists() for p in stale)
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_sigterm_saves_like_ctrl_c(fake_folder, tmp_path):
+    args = [*TINY, "--epochs", "200", "--data", str(fake_folder), "--out", str(tmp_path), "--name", "t"]
+    proc = subprocess.Popen([CLI, "train", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **_SHARED})  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "t" / "last.pt").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == "cifarlab: terminated" and "Traceback" not in err
+    assert f"continue with: cifarlab train --resume {tmp_path / 't'}" in out
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert summary["status"] == "terminated" and summary["epochs_run"] >= 1
+
+
+def test_a_refused_archive_leaves_nothing_in_the_cache(fake_folder, tmp_path, cache_dir):
+    from cifarlab.data import load_cifar10
+    from cifarlab.errors import DataError
+
+    import fakecifar
+
+    src = tmp_path / "src" / "cifar-10-batches-py"
+    shutil.copytree(fake_folder, src)
+    marker = tmp_path / "PWNED"
+    (src / "data_batch_3").write_bytes(pickle.dumps({b"data": _Evil(marker)}, protocol=2))
+    archive = fakecifar.make_fake_archive(tmp_path / "cifar-10-python.tar.gz", folder=src)
+    with pytest.raises(DataError, match="data_batch_3 is not a valid CIFAR-10 pickle"):
+        load_cifar10(archive, progress=False)
+    assert not marker.exists()
+    leftovers = [p for p in cache_dir.rglob("*") if p.is_file()]
+    assert leftovers == [] and list((cache_dir / "extracted").iterdir()) == []
+
+
+def test_metrics_csv_has_lf_line_endings(tiny_run):
+    data = (tiny_run / "metrics.csv").read_bytes()
+    assert b"\r" not in data and data.endswith(b"\n") and data.startswith(b"epoch,train_loss,")
+
+
+def test_compare_prints_every_accuracy_as_a_percentage(tiny_run, tmp_path):
+    table = cli("compare", tiny_run, "--out", tmp_path / "c.png").stdout
+    row = next(line for line in table.splitlines() if line.startswith("| r |"))
+    summary = json.loads((tiny_run / "summary.json").read_text())
+    assert f"| {100 * summary['test_acc']:.2f}% |" in row

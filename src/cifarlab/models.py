@@ -78,7 +78,7 @@ def create_model(name: str, num_classes: int = 10, **kwargs) -> nn.Module:
         raise ConfigError(f"model '{name}' has no option {', '.join(unknown)}; its options: {options}")
     try:
         return builder(num_classes=num_classes, **kwargs)
-    except (TypeError, ValueError) as e:  # a value the builder refuses, or one of the wrong type
+    except (TypeError, ValueError, RuntimeError) as e:  # refused by the builder, a wrong type, or torch (size -1)
         if not kwargs:
             raise
         options = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
