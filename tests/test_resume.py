@@ -19,7 +19,7 @@ from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, defau
 
 # Dropout 0.3 uses the global RNG; flips and translations use the augmentation RNG; Adam has state;
 # patience adds early-stopping state: all of it must carry over a kill for the metrics to match.
-ARGS = ["--model", "mlp_first", "--model-arg", "dropout=0.3", "--optimizer", "adam", "--lr", "1e-3", "--epochs", "6", "--seed", "5",
+ARGS = ["--recipe", "fast", "--model", "mlp_first", "--model-arg", "dropout=0.3", "--optimizer", "adam", "--lr", "1e-3", "--epochs", "6", "--seed", "5",
         "--train-limit", "4000", "--val-size", "500", "--batch-size", "100", "--flip", "alternating",
         "--translate", "2", "--patience", "4", "--no-progress", "--no-report"]  # fmt: skip
 SHORT = [a if a != "6" else "2" for a in ARGS]

@@ -196,8 +196,9 @@ def test_tuning_never_selects_on_test(tmp_path):
     assert not (tmp_path / "tune").exists()
 
 
-def test_unreachable_storage_is_one_line(tmp_path):
-    proc = cli("tune", "--recipe", "seed-mlp-first", "--trials", "1", "--storage",
+def test_unreachable_storage_is_one_line(tmp_path, fake_folder):
+    # With data at hand: everything a trial needs is checked before the storage is opened.
+    proc = cli("tune", "--recipe", "seed-mlp-first", "--trials", "1", "--data", fake_folder, "--storage",
                "postgresql://someone:secret@127.0.0.1:1/nothing", "--out", tmp_path, check=False)  # fmt: skip
     line = assert_one_line_error(proc, "cannot use the study storage", "Connection refused")
     assert "secret" not in line

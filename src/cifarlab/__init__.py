@@ -8,7 +8,17 @@ from .trainer import EarlyStopping, History, Trainer, evaluate
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # cifarlab.train (experiment.train) is imported on first use: it pulls in matplotlib and the
+    # data loader, which a plain `import cifarlab` should not pay for.
+    if name == "train":
+        from .experiment import train
+
+        return train
+    raise AttributeError(f"module 'cifarlab' has no attribute '{name}'")
+
 __all__ = [
     "CifarlabError", "DataConfig", "EarlyStopping", "ExperimentConfig", "History", "TrainConfig", "Trainer",
-    "count_parameters", "create_model", "evaluate", "list_models", "load_run", "register_model",
+    "count_parameters", "create_model", "evaluate", "list_models", "load_run", "register_model", "train",
 ]  # fmt: skip

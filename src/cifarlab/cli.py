@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import OPTIMIZERS, SCHEDULES, SELECT_ON, TrainConfig
-from .errors import CifarlabError, ConfigError, Terminated, install_cli_warning_format
+from .errors import CifarlabError, ConfigError, Terminated, install_cli_warning_format, warn
 
 
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
@@ -59,6 +59,15 @@ def _epochs(text: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
+def _duration(text: str) -> float:
+    from .budget import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
     """The flags that set an ExperimentConfig (shared by train and tune)."""
     p.add_argument("--recipe", help="named recipe (see 'cifarlab recipes')")
@@ -95,6 +104,9 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     a.add_argument("--crop", type=int, metavar="PX", help="train on random PX x PX crops (0: full images)")
     a.add_argument("--tta", help="test-time augmentation: none, flip, flip_translate")
     a.add_argument("--eval-from", type=int, metavar="EPOCH", help="skip evaluation before this epoch")
+    a.add_argument("--time-budget", type=_duration, metavar="T",
+                   help="train what fits in T (10m, 90s, 1h30m) on this machine: measures a few steps first, "
+                   "then sets --epochs")  # fmt: skip
     a.add_argument("--target-acc", type=float, metavar="ACC",
                    help="stop when test accuracy reaches ACC (e.g. 0.90); records seconds_to_target")  # fmt: skip
     s_ = p.add_argument_group("speed")
@@ -123,7 +135,7 @@ _TRAIN_OVERRIDES = {
     "select_on": "select_on", "seed": "seed", "device": "device", "data": "data", "offline": "offline",
     "train_limit": "train_limit", "val_size": "val_size", "split_seed": "split_seed", "out": "out", "name": "name",
     "bn_lr_scale": "bn_lr_scale", "lookahead": "lookahead", "translate": "translate", "flip": "flip",
-    "cutout": "cutout", "crop": "crop", "tta": "tta", "eval_from": "eval_from", "target_acc": "target_acc",
+    "cutout": "cutout", "crop": "crop", "tta": "tta", "eval_from": "eval_from", "target_acc": "target_acc", "time_budget": "time_budget",
     "amp": "amp", "channels_last": "channels_last", "compile": "compile", "threads": "threads", "sync_bn": "sync_bn",
 }  # fmt: skip
 
@@ -132,20 +144,29 @@ def config_from_args(args: argparse.Namespace):
     """The recipe's config with every given flag applied on top."""
     from .config import apply_overrides
     from .data import parse_train_batches
-    from .recipes import DEFAULT_RECIPE, get_recipe
+    from .recipes import DEFAULT_RECIPE, default_recipe, get_recipe, mismatch_note
 
-    config = get_recipe(args.recipe or DEFAULT_RECIPE).config()
+    # --model alone trains with that model's own recipe; neither flag: the default recipe.
+    recipe = get_recipe(args.recipe or (default_recipe(args.model) if args.model else DEFAULT_RECIPE))
+    if args.recipe and args.model:
+        note = mismatch_note(args.recipe, args.model)
+        if note and os.environ.get("RANK", "0") == "0":  # once, not in every torchrun process
+            warn(note)
+    config = recipe.config()
+    same_model = not args.model or args.model == recipe.model
     overrides: dict[str, Any] = {
         field: getattr(args, flag) for flag, field in _TRAIN_OVERRIDES.items() if getattr(args, flag) is not None
     }
     if args.train_batches is not None:
         overrides["train_batches"] = parse_train_batches(args.train_batches)
     if args.model_arg:
-        kwargs = dict(get_recipe(args.recipe or DEFAULT_RECIPE).config().model_kwargs) if not args.model else {}
+        kwargs = dict(config.model_kwargs) if same_model else {}
         kwargs.update(parse_key_values(args.model_arg, "--model-arg"))
         overrides["model_kwargs"] = kwargs
-    elif args.model:
+    elif not same_model:
         overrides["model_kwargs"] = {}  # another model: the recipe's model options do not apply
+    if args.time_budget is not None and args.epochs is not None:
+        raise ConfigError("--time-budget chooses the number of epochs; drop --epochs (or --time-budget)")
     if args.select_on == "test" and args.val_size is None:
         overrides["val_size"] = 0  # the notebook's protocol: all training images, watch test
     if args.select_on is not None and args.select_on not in SELECT_ON:
@@ -263,6 +284,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"done: best epoch {summary['best_epoch']} of {summary['epochs_run']} (selected on {summary['selected_on']}); "
         f"test accuracy {100 * summary['test_acc']:.2f}%; {summary['wall_seconds']:.0f}s"
     )
+    if "time_budget" in summary:
+        b = summary["time_budget"]
+        used = b["probe_s"] + summary["wall_seconds"]
+        print(f"time budget: {used:.0f}s used of {b['budget_s']:.0f}s ({100 * used / b['budget_s']:.0f}%; "
+              f"planned {b['planned_s'] + b['probe_s']:.0f}s)")
     print(run_dir)
     return 0
 
@@ -313,12 +339,19 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .models import count_parameters, create_model, forward_flops, list_models, model_info
+    import torch
 
-    print(f"{'name':<12} {'parameters':>12} {'MFLOPs/image':>13}  description")
+    from .models import count_parameters, create_model, forward_flops, list_models, model_info
+    from .recipes import default_recipe
+
+    print(f"{'name':<16} {'family':<13} {'parameters':>12} {'MFLOPs/image':>13}  {'recipe':<15} published (source)")
     for name in list_models():
-        m = create_model(name)
-        print(f"{name:<12} {count_parameters(m):>12,} {forward_flops(m) / 1e6:>13.2f}  {model_info(name).description}")
+        with torch.device("meta"):  # shapes only: counting a 36M-parameter net allocates nothing
+            m = create_model(name)
+        info = model_info(name)
+        print(f"{name:<16} {info.family:<13} {count_parameters(m):>12,} {forward_flops(m) / 1e6:>13.2f}  "
+              f"{default_recipe(name):<15} {info.published or '-'}")  # fmt: skip
+        print(f"{'':<16} {info.description}")
     return 0
 
 
@@ -347,8 +380,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
     from .models import create_model, list_models
 
+    if args.zoo:
+        from . import zoobench
+        from .budget import parse_duration
+        from .models import list_models
+
+        if args.throughput or args.time_to:
+            raise ConfigError("--zoo is a benchmark of its own; run --throughput or --time-to separately")
+        if not args.time_budget:
+            raise ConfigError("--zoo needs --time-budget, e.g. --time-budget 10m")
+        models = args.models.split(",") if args.models else list_models()
+        out = zoobench.run(models, parse_duration(args.time_budget), args.out, data=args.data, seed=args.first_seed)
+        print((out / "zoo.md").read_text(), end="")
+        print(out / "zoo.json")
+        return 0
     if not (args.throughput or args.time_to):
-        raise ConfigError("say what to measure: --throughput and/or --time-to ACC --recipe NAME")
+        raise ConfigError("say what to measure: --throughput, --time-to ACC --recipe NAME, or --zoo --time-budget T")
     report = bench.environment(args.device)
     if args.throughput:
         models = args.models.split(",") if args.models else list_models()
@@ -456,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", type=int, default=3, help="seeds for --time-to")
     b.add_argument("--first-seed", type=int, default=0, metavar="N",
                    help="seeds run from N (to split a --time-to benchmark over sessions)")
+    b.add_argument("--zoo", action="store_true",
+                   help="train each model (--models, default all) by name within --time-budget; zoo.md, zoo.png")
+    b.add_argument("--time-budget", metavar="T", help="with --zoo: the budget per model, e.g. 10m")
     b.add_argument("--device", default="auto")
     b.add_argument("--data", metavar="PATH", help="CIFAR-10 archive or folder")
     b.set_defaults(func=cmd_bench)
@@ -513,6 +563,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cifarlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cifarlab models | head`: the reader left; not an error of ours
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:
         from .distributed import launched_by_torchrun
 
@@ -523,9 +577,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cifarlab: rank {os.environ.get('RANK')}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
               file=sys.stderr)  # fmt: skip
         return 1
-    except BrokenPipeError:  # `cifarlab models | head`: the reader left; not an error of ours
-        sys.stderr.close()
-        return 0
     finally:
         if handles_sigterm:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

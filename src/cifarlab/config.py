@@ -92,6 +92,7 @@ class TrainConfig:
     tta: str = "none"  # test-time augmentation: none | flip | flip_translate (6 views)
     eval_from: int = 1  # first epoch evaluated on val/test (the last epoch always is)
     target_acc: float | None = None  # stop the first time test accuracy reaches this
+    time_budget: float | None = None  # seconds: measure this machine, then train the epochs that fit (budget.py)
     # Speed
     amp: str = "auto"  # auto | off | bf16 | fp16 (auto: bf16 on CPU with AVX512-BF16/AMX and on CUDA)
     channels_last: str = "auto"  # auto (on for conv nets) | on | off
@@ -138,6 +139,8 @@ class TrainConfig:
             raise ConfigError(f"--crop is a side below the images' {IMAGE_SIZE} pixels (0: off), got {self.crop}")
         if self.cutout > IMAGE_SIZE:
             raise ConfigError(f"--cutout is a square of at most {IMAGE_SIZE} pixels (0: off), got {self.cutout}")
+        if self.time_budget is not None and not (self.time_budget > 0 and math.isfinite(self.time_budget)):
+            raise ConfigError(f"--time-budget must be a positive duration such as 10m, got {self.time_budget}")
         if self.threads < 0:
             raise ConfigError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
         if self.target_acc is not None and not 0 < self.target_acc <= 1:

@@ -14,6 +14,8 @@ from .config import ExperimentConfig
 from .data import CifarArrays, Splits, load_cifar10, make_splits
 from .models import count_parameters, create_model
 from .plots import LivePlot, in_notebook
+from .budget import BudgetGuard, BudgetPlan
+from .budget import plan as budget_plan
 from .checkpoint import CheckpointWriter
 from .fileio import remove_temps
 from .runs import (
@@ -67,6 +69,9 @@ def run_experiment(
             arrays = load_cifar10(d.data, offline=d.offline, progress=progress)
             distributed.barrier()
     splits, model = check_setup(config, arrays)
+    budget = None
+    if config.train.time_budget is not None and resume is None:
+        budget = plan_budget(config, splits, model, log)  # before the folder: a budget that cannot fit leaves none
     lock = None
     if resume is None:
         run_dir = new_run_dir(out, config.name or default_run_name(config)) if main else None
@@ -82,7 +87,11 @@ def run_experiment(
             # metrics.csv may hold an epoch finished after the checkpoint was taken: keep exactly its rows.
             rewrite_metrics(run_dir / "metrics.csv", checkpoint["history"])
     try:
-        return _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log)
+        extra = {"time_budget": budget.as_dict()} if budget is not None else {}
+        if budget is not None:
+            callbacks = [*callbacks, BudgetGuard(budget.budget_s - budget.probe_s, budget.eval_s, log)]
+        return _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log,
+                         extra)  # fmt: skip
     finally:
         if lock is not None:
             lock.release()
@@ -102,7 +111,22 @@ def check_setup(config: ExperimentConfig, arrays: CifarArrays) -> tuple[Splits, 
     return splits, model
 
 
-def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log) -> Path:
+def plan_budget(config: ExperimentConfig, splits: Splits, model: torch.nn.Module, log) -> BudgetPlan:
+    """Measure this machine and set ``config``'s epochs to what fits its time budget (budget.py)."""
+    from .config import apply_overrides
+    from .errors import ConfigError
+
+    if distributed.is_active():
+        raise ConfigError("--time-budget measures one process; it cannot be combined with --nproc or torchrun yet")
+    eval_images = len(splits.test) + (len(splits.val) if splits.val is not None else 0)
+    plan = budget_plan(config.train.time_budget, model, config.train, splits.train.x, splits.train.y, eval_images)
+    apply_overrides(config, {"epochs": plan.epochs})  # the recipe's warm-up and evaluations scale with it
+    log(plan.line())
+    return plan
+
+
+def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log,
+              extra_summary) -> Path:  # fmt: skip
     """Train into the (locked) run folder: writers, trainer, and the summary of how the run ended."""
     main = distributed.is_main()
 
@@ -116,7 +140,8 @@ def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progres
     if main:
         run_writer = RunWriter(
             run_dir, config, splits.classes,
-            extra_summary={"data_source": arrays.source, "parameters": count_parameters(model), **sizes},
+            extra_summary={"data_source": arrays.source, "parameters": count_parameters(model), **sizes,
+                           **extra_summary},
         )  # fmt: skip
         writers.append(run_writer)
         checkpoints = CheckpointWriter(run_dir, config.to_dict(), splits.classes)
@@ -162,6 +187,25 @@ def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progres
 
         write_report(run_dir, arrays=arrays)  # evaluation files + report.html, after the timed training
     return run_dir
+
+
+def train(model: str, *, recipe: str | None = None, model_kwargs: dict[str, Any] | None = None,
+          arrays: CifarArrays | None = None, progress: bool = True, report: bool = False, **settings: Any):
+    """Train ``model`` with its own recipe (or ``recipe``) in one call; return the finished run.
+
+    ``settings`` override the recipe by field name (``epochs=5``, ``lr=0.05``, ``val_size=1000``,
+    ``out="runs"``; ``time_budget="10m"`` measures this machine and trains what fits). Returns a
+    :class:`cifarlab.runs.LoadedRun`: ``.summary``, ``.metrics``, ``.model``, ``.predict(images)``.
+    """
+    from .budget import parse_duration
+    from .config import apply_overrides
+    from .recipes import for_model
+    from .runs import load_run
+
+    if isinstance(settings.get("time_budget"), str):
+        settings["time_budget"] = parse_duration(settings["time_budget"])
+    config = apply_overrides(for_model(model, recipe, **(model_kwargs or {})), settings).validate()
+    return load_run(run_experiment(config, arrays=arrays, progress=progress, report=report))
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any]:

@@ -139,7 +139,12 @@ class RunLock:
 
 
 def default_run_name(config: ExperimentConfig) -> str:
-    return f"{config.recipe or config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``<model>-<time>``, or ``<model>-<recipe>-<time>`` when the recipe is not the model's own."""
+    from .recipes import default_recipe
+
+    own = config.recipe is None or config.recipe == default_recipe(config.model)
+    base = config.model if own else f"{config.model}-{config.recipe}"
+    return f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 class MetricsWriter:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import itertools
 import math
 import platform
 import sys
@@ -427,7 +428,10 @@ class Trainer:
         for cb in self.callbacks:
             getattr(cb, "on_train_begin", lambda t: None)(self)
 
-        for epoch in range(len(self.history) + 1, last_epoch + 1):
+        for epoch in itertools.count(len(self.history) + 1):
+            last_epoch = self._last_epoch()  # a time budget's guard may re-plan the length (replan)
+            if epoch > last_epoch:
+                break
             model.train()
             if hasattr(model, "epoch_hook"):
                 model.epoch_hook(epoch)  # e.g. fastnet freezes its whitening bias after a few epochs
@@ -459,7 +463,7 @@ class Trainer:
                 if self.channels_last:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 factor = lr_factor(
-                    self.step, total_steps, cfg.schedule, warmup_steps=warmup_steps,
+                    self.step, self._plan[1], cfg.schedule, warmup_steps=warmup_steps,
                     steps_per_epoch=steps_per_epoch, step_size=cfg.step_size, gamma=cfg.gamma,
                 )  # fmt: skip
                 for group, base in zip(opt.param_groups, base_lrs):
@@ -530,6 +534,7 @@ class Trainer:
         return {
             "epoch": len(self.history),
             "step": self.step,
+            "total_steps": self._plan[1],  # a time budget's guard may have re-planned it
             "history": [dict(r) for r in self.history.rows],
             "model": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -548,6 +553,8 @@ class Trainer:
         }
 
     def _load_checkpoint_state(self, state: dict[str, Any]) -> float:
+        if state.get("total_steps"):
+            self.replan(int(state["total_steps"]))
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._scaler.load_state_dict(state["scaler"])
@@ -583,6 +590,13 @@ class Trainer:
         return loss_sum.item() / len(x), round(hits.item()) / len(x)
 
     # -- reporting --------------------------------------------------------------------------------
+
+    def replan(self, total_steps: int) -> None:
+        """Change the run's length to ``total_steps`` (never below the steps taken), from the next
+        epoch on: the LR schedule and lookahead follow the new end. Used by a time budget's guard."""
+        self._plan = (self._plan[0], max(total_steps, self.step, 1))
+        if self._lookahead is not None:
+            self._lookahead.total = self._plan[1]
 
     def _last_epoch(self) -> int:
         steps_per_epoch, total_steps = self._plan
