@@ -39,19 +39,20 @@ class ModelInfo:
     description: str
     family: str = ""
     published: str = ""
+    recipe: str = ""  # the recipe it trains with by default; "" = its family's (cifarlab.recipes.FAMILY_RECIPES)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(name: str, description: str = "", *, family: str = "", published: str = ""):
+def register_model(name: str, description: str = "", *, family: str = "", published: str = "", recipe: str = ""):
     """Decorator: register ``builder(num_classes=10, **kwargs) -> nn.Module`` under ``name``."""
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model '{name}' is already registered")
         doc = description or (builder.__doc__ or "").strip().splitlines()[0]
-        _REGISTRY[name] = ModelInfo(name, builder, doc, family, published)
+        _REGISTRY[name] = ModelInfo(name, builder, doc, family, published, recipe)
         return builder
 
     return wrap
@@ -133,13 +134,13 @@ def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
 # --- the notebook's networks -------------------------------------------------------------------
 
 
-@register_model("softmax", family="notebook")
+@register_model("softmax", family="notebook", recipe="seed-softmax")
 def softmax(num_classes: int = 10) -> nn.Module:
     """Softmax regression: Flatten, Linear(3072, 10) (notebook, Xavier init)."""
     return init_xavier_normal(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, num_classes)))
 
 
-@register_model("mlp_first", family="notebook")
+@register_model("mlp_first", family="notebook", recipe="seed-mlp-first")
 def mlp_first(num_classes: int = 10, hidden: int = 96, dropout: float = 0.0) -> nn.Module:
     """The notebook's first MLP: 3072-96-10, ReLU, Dropout(0) (Xavier init)."""
     return init_xavier_normal(
@@ -149,7 +150,7 @@ def mlp_first(num_classes: int = 10, hidden: int = 96, dropout: float = 0.0) -> 
     )
 
 
-@register_model("mlp_final", family="notebook", published="53.6% (the notebook, RTX 5070 Ti)")
+@register_model("mlp_final", family="notebook", recipe="seed-mlp-final", published="53.6% (the notebook, RTX 5070 Ti)")
 def mlp_final(num_classes: int = 10, dropout: float = 0.2) -> nn.Module:
     """The notebook's final MLP: 3072-1024-512-256-10, Dropout 0.2 after the first two (Xavier init)."""
     return init_xavier_normal(
@@ -163,7 +164,7 @@ def mlp_final(num_classes: int = 10, dropout: float = 0.2) -> nn.Module:
     )  # fmt: skip
 
 
-@register_model("cnn1", family="notebook", published="~65% (the notebook)")
+@register_model("cnn1", family="notebook", recipe="seed-cnn1", published="~65% (the notebook)")
 def cnn1(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 1: Conv(3,64)-ReLU-Conv(64,32)-ReLU-MaxPool-Linear(8192,256)-ReLU-Linear (Xavier init)."""
     return init_xavier_normal(
@@ -176,7 +177,7 @@ def cnn1(num_classes: int = 10) -> nn.Module:
     )  # fmt: skip
 
 
-@register_model("cnn2", family="notebook", published="75.2% (the notebook)")
+@register_model("cnn2", family="notebook", recipe="seed-cnn2", published="75.2% (the notebook)")
 def cnn2(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 2: two Conv-BN-ReLU-Pool blocks (32, 64), Linear(4096,256), Dropout 0.5 (Xavier init)."""
     return init_xavier_normal(
@@ -199,13 +200,13 @@ def _cnn3(widths: tuple[int, int, int, int, int], num_classes: int) -> nn.Sequen
     )  # fmt: skip
 
 
-@register_model("cnn3", family="notebook", published="~82% (the notebook's write-up)")
+@register_model("cnn3", family="notebook", recipe="seed-cnn3", published="~82% (the notebook's write-up)")
 def cnn3(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 3 (write-up): 5 Conv-BN-ReLU (32,32,64,64,128), 3 pools, Linear(2048,256) (default init)."""
     return _cnn3((32, 32, 64, 64, 128), num_classes)
 
 
-@register_model("cnn3_wide", family="notebook", published="83.0% (the notebook's saved run)")
+@register_model("cnn3_wide", family="notebook", recipe="seed-cnn3-wide", published="83.0% (the notebook's saved run)")
 def cnn3_wide(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 3 as coded (its saved weights): widths 64,64,64,64,128 (default init)."""
     return _cnn3((64, 64, 64, 64, 128), num_classes)
