@@ -149,9 +149,11 @@ def export_images(request, fake_folder):
 
 @pytest.mark.parametrize("name", list_models())
 def test_export_every_model_onnx_and_torchscript(name, tmp_path, export_images):
+    from cifarlab.zoo import REDUCED
+
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
-    model = create_model(name).eval()
+    model = create_model(name, **REDUCED[name]).eval()  # the same builder at a size the suite can afford
     train_sample, x = export_images
     if hasattr(model, "init_from_data"):
         model.init_from_data(train_sample)
@@ -160,10 +162,12 @@ def test_export_every_model_onnx_and_torchscript(name, tmp_path, export_images):
     onnx_file = export_model(model, "onnx", tmp_path / "m.onnx")
     sess = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"images": x.numpy()})[0]
-    assert np.abs(got - ref).max() < 1e-4
+    # Relative to the logits' scale: an untrained deep ResNet in eval mode gives logits up to ~1e8.
+    tol = 1e-4 * max(1.0, float(np.abs(ref).max()))
+    assert np.abs(got - ref).max() < tol
     ts = torch.jit.load(str(export_model(model, "torchscript", tmp_path / "m.pt")))
     with torch.no_grad():
-        assert np.abs(ts(x).numpy() - ref).max() < 1e-4
+        assert np.abs(ts(x).numpy() - ref).max() < tol
 
 
 def test_export_cli_and_bad_format(two_runs, tmp_path):
