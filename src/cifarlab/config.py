@@ -106,8 +106,8 @@ class TrainConfig:
             raise ConfigError(f"--epochs must be a positive number, got {self.epochs}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"--lr must be a positive number, got {self.lr}")
-        if self.batch_size <= 0:
-            raise ConfigError(f"--batch-size must be a positive number, got {self.batch_size}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size <= 0:
+            raise ConfigError(f"--batch-size must be a positive whole number, got {self.batch_size!r}")
         if self.eval_batch_size <= 0:
             raise ConfigError(f"eval_batch_size must be a positive number, got {self.eval_batch_size}")
         if self.weight_decay < 0:

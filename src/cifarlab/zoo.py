@@ -515,8 +515,9 @@ def vit(num_classes: int = 10, dim: int = 192, depth: int = 9, heads: int = 12, 
 
 # --- reduced sizes ------------------------------------------------------------------------------
 
-#: Options of a reduced size of each registered model (the same builder, smaller): a forward+backward
-#: on a batch of 64 takes 0.01-0.19 s on 2 CPU cores, for tests that train every model briefly.
+#: Options of a reduced size of each registered model (the same builder, smaller), for tests that
+#: train every model briefly: 10-25 MFLOPs an image for the zoo's (the deep He ResNets at depth 20,
+#: depthwise nets a little smaller: their convolutions run slowest per FLOP on a CPU).
 REDUCED: dict[str, dict] = {
     # models.py's (the notebook's networks have no size options, and at <= 0.19 s need none)
     "softmax": {},
@@ -526,24 +527,24 @@ REDUCED: dict[str, dict] = {
     "cnn2": {},
     "cnn3": {},
     "cnn3_wide": {},
-    "resnet18": {"width": 16},
+    "resnet18": {"width": 8},
     "fastnet": {"width": 0.25},
     "resnet9": {"width": 16},
     # the zoo's
     "resnet20": {"width": 8},
     "resnet32": {"width": 8},
-    "resnet44": {"depth": 32, "width": 8},
-    "resnet56": {"depth": 32, "width": 8},
-    "resnet110": {"depth": 32, "width": 8},
+    "resnet44": {"depth": 20, "width": 8},
+    "resnet56": {"depth": 20, "width": 8},
+    "resnet110": {"depth": 20, "width": 8},
     "resnet34": {"width": 8},
     "resnet50": {"width": 8, "blocks": (1, 1, 1, 1)},
-    "preact_resnet18": {"width": 16},
+    "preact_resnet18": {"width": 8},
     "wrn16_8": {"depth": 10, "widen_factor": 1},
     "wrn28_10": {"depth": 10, "widen_factor": 1},
     "vgg11_bn": {"width": 16},
     "vgg16_bn": {"width": 8},
-    "mobilenetv2": {"width_mult": 0.5, "stem_stride": 2},
+    "mobilenetv2": {"width_mult": 0.25, "stem_stride": 2},
     "densenet121": {"growth": 8, "blocks": (1, 2, 2, 1)},
-    "convmixer": {"dim": 64, "depth": 4},
+    "convmixer": {"dim": 64, "depth": 4, "patch_size": 4},
     "vit": {"dim": 64, "depth": 2, "heads": 2, "mlp_dim": 128},
 }
