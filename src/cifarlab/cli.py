@@ -153,7 +153,8 @@ def config_from_args(args: argparse.Namespace):
         if note and os.environ.get("RANK", "0") == "0":  # once, not in every torchrun process
             warn(note)
     config = recipe.config()
-    same_model = not args.model or args.model == recipe.model
+    # The recipe's model options apply to its own model, unless --model-arg names that model's options anew.
+    same_model = not args.model or (args.model == recipe.model and not args.model_arg)
     overrides: dict[str, Any] = {
         field: getattr(args, flag) for flag, field in _TRAIN_OVERRIDES.items() if getattr(args, flag) is not None
     }

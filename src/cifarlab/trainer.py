@@ -416,6 +416,7 @@ class Trainer:
         # A fractional cfg.epochs ends with part of an epoch: the first batches of its shuffled order.
         total_steps = max(1, round(steps_per_epoch * cfg.epochs))
         self._plan = (steps_per_epoch, total_steps)  # also read by the log lines and the summary
+        self._planned_steps = total_steps
         last_epoch = self._last_epoch()
         warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
         self._lookahead = lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
@@ -534,7 +535,9 @@ class Trainer:
         return {
             "epoch": len(self.history),
             "step": self.step,
-            "total_steps": self._plan[1],  # a time budget's guard may have re-planned it
+            # The length the config asked for, and the one a time budget's guard may have re-planned.
+            "planned_steps": self._planned_steps,
+            "total_steps": self._plan[1],
             "history": [dict(r) for r in self.history.rows],
             "model": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -553,8 +556,8 @@ class Trainer:
         }
 
     def _load_checkpoint_state(self, state: dict[str, Any]) -> float:
-        if state.get("total_steps"):
-            self.replan(int(state["total_steps"]))
+        if state.get("total_steps") and state.get("planned_steps") == self._planned_steps:
+            self.replan(int(state["total_steps"]))  # re-planned by a budget guard; a new --epochs wins
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._scaler.load_state_dict(state["scaler"])
