@@ -166,9 +166,19 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> "ExperimentConfig":
-        from .models import model_info
+        import torch
 
-        model_info(self.model)  # raises a ConfigError with a suggestion
+        from .models import create_model
+
+        from .errors import CifarlabError
+
+        try:
+            with torch.device("meta"):  # shapes only: a bad name or option fails here, before any data is loaded
+                create_model(self.model, **self.model_kwargs)
+        except CifarlabError:
+            raise
+        except Exception:  # noqa: BLE001 - a user's model that cannot be built on 'meta': checked when built for real
+            pass
         if self.name is not None:
             check_name(self.name)
         self.data.validate()

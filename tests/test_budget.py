@@ -1,0 +1,136 @@
+"""--time-budget: parsing, the plan's arithmetic against a reference, the guard, and a budgeted run
+end to end (its folder's summary records budget, plan and actual time; no overrun past 10%)."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from cifarlab.budget import BudgetGuard, cost, fit_epochs, parse_duration
+from cifarlab.errors import ConfigError
+from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
+
+
+@pytest.mark.parametrize("text, seconds", [("10m", 600), ("90s", 90), ("1h30m", 5400), ("1.5h", 5400), ("45", 45),
+                                           (" 2m 30s ", 150), (120, 120)])  # fmt: skip
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "10x", "0", "0m", "-5m", "m", "5m-", "inf", float("nan"), -3])
+def test_bad_durations(text):
+    with pytest.raises(ConfigError, match="--time-budget"):
+        parse_duration(text)
+
+
+def _reference_cost(epochs, step_s, spe, eval_s, ckpt_s, eval_last=None):
+    """Epoch by epoch, as the Trainer runs them: a partial last epoch, its evaluation and checkpoint."""
+    total_steps, t, whole = max(1, round(spe * epochs)), 0.0, math.ceil(epochs)
+    for e in range(1, whole + 1):
+        t += min(spe, total_steps - (e - 1) * spe) * step_s + ckpt_s
+        if eval_last is None or e > whole - eval_last:
+            t += eval_s
+    return t + eval_s  # the best epoch's weights are evaluated once more
+
+
+@pytest.mark.parametrize("epochs", [1, 1.5, 2.37, 7, 12.01])
+@pytest.mark.parametrize("eval_last", [None, 1, 3])
+def test_cost_matches_an_epoch_by_epoch_reference(epochs, eval_last):
+    assert cost(epochs, 0.2, 176, 9.0, 0.3, eval_last) == pytest.approx(_reference_cost(epochs, 0.2, 176, 9.0, 0.3, eval_last))
+
+
+def test_fit_epochs_is_the_largest_that_fits():
+    budget = 600.0
+    e = fit_epochs(budget, 0.2, 176, 9.0, 0.3)
+    assert cost(e, 0.2, 176, 9.0, 0.3) <= budget < cost(e + 0.01, 0.2, 176, 9.0, 0.3)
+    assert fit_epochs(10.0, 0.2, 176, 9.0, 0.3) == 0.0  # not even one epoch
+
+
+class _FakeTrainer:
+    def __init__(self, steps_per_epoch, total, step, t_start):
+        self._plan, self.step, self._t_start = (steps_per_epoch, total), step, t_start
+
+    def replan(self, total):
+        self._plan = (self._plan[0], max(total, self.step))
+
+
+def test_guard_shrinks_a_run_that_turned_out_slower(monkeypatch):
+    now = 100.0
+    monkeypatch.setattr("cifarlab.budget.time.perf_counter", lambda: now)
+    # planned 10 epochs of 100 steps in 100 s, but 2 epochs took 40 s: 60 s left, 0.2 s a step
+    trainer = _FakeTrainer(100, 1000, 200, t_start=now - 40)
+    logs = []
+    BudgetGuard(100.0, eval_s=1.0, log=logs.append).on_epoch_end(trainer, {})
+    assert trainer._plan == (100, 200 + int((0.95 * 60 - 1.0) / 0.2))  # 480 steps
+    assert logs and "re-planned to 4.80 epochs" in logs[0]
+
+
+def test_guard_leaves_a_run_on_plan_alone(monkeypatch):
+    monkeypatch.setattr("cifarlab.budget.time.perf_counter", lambda: 50.0)
+    trainer = _FakeTrainer(100, 940, 200, t_start=30.0)  # 0.1 s a step: 950 steps fit, within 3% of the plan
+    BudgetGuard(100.0, eval_s=1.0, log=None).on_epoch_end(trainer, {})
+    assert trainer._plan == (100, 940)
+
+
+TINY_NET = ["--model", "resnet20", "--model-arg", "width=8", "--train-limit", "1000", "--val-size", "200",
+            "--no-progress", "--no-report", "--threads", "1"]  # fmt: skip
+
+
+def test_a_budgeted_run_end_to_end(fake_folder, tmp_path):
+    out = cli("train", *TINY_NET, "--time-budget", "25s", "--data", fake_folder, "--out", tmp_path, "--name", "b").stdout
+    assert "time budget 25 s:" in out and "epochs planned" in out
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    plan = summary["time_budget"]
+    assert plan["budget_s"] == 25 and plan["epochs"] >= 1 and plan["steps_per_epoch"] == 4
+    used = plan["probe_s"] + summary["wall_seconds"]
+    assert used <= 1.10 * 25, f"overran the budget: {used:.1f} s of 25 s"  # the issue's limit
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert config["train"]["time_budget"] == 25 and config["recipe"] == "zoo-sgd"
+    assert f"time budget: {used:.0f}s used of 25s" in out
+
+
+def test_a_budget_that_cannot_fit_one_epoch(capsys, fake_folder, tmp_path):
+    proc = cli_in_process(capsys, "train", *TINY_NET[:4], "--val-size", "200", "--time-budget", "1s",
+                          "--data", fake_folder, "--out", tmp_path, "--name", "x")  # fmt: skip
+    assert_one_line_error(proc, "--time-budget 1 s cannot fit one epoch here", "raise --time-budget to")
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--time-budget", "soon"], "expects a duration"),
+    (["--time-budget", "10m", "--epochs", "3"], "drop --epochs"),
+    (["--model", "resnet_20"], "Did you mean 'resnet20'"),
+    (["--model", "resnet20", "--model-arg", "depth=21"], "6n+2"),
+    (["--model", "wrn16_8", "--model-arg", "depth=27"], "6n+4"),
+    (["--model", "vit", "--model-arg", "heads=5"], "multiple of heads"),
+])  # fmt: skip
+def test_bad_model_and_budget_flags(capsys, tmp_path, args, needle):
+    proc = cli_in_process(capsys, "train", *args, "--out", tmp_path, "--name", "x") if "soon" not in args else None
+    if proc is None:  # argparse rejects it: exit 2 with argparse's own one line
+        with pytest.raises(SystemExit) as e:
+            from cifarlab.cli import main
+
+            main(["train", *args, "--out", str(tmp_path)])
+        assert e.value.code == 2 and needle in capsys.readouterr().err
+    else:
+        assert_one_line_error(proc, needle)
+    assert not (tmp_path / "x").exists()
+
+
+def test_mismatched_recipe_warns_in_one_line(capsys, tmp_path):
+    from cifarlab.cli import build_parser, config_from_args
+
+    with pytest.warns(UserWarning, match=r"recipe 'fast' was made for fastnet, not resnet18; settings that may not "
+                                         r"transfer: optimizer 'muon', lr 1.125"):  # fmt: skip
+        config = config_from_args(build_parser().parse_args(["train", "--recipe", "fast", "--model", "resnet18"]))
+    assert config.recipe == "fast" and config.model == "resnet18" and config.model_kwargs == {}
+
+
+def test_zoo_bench_refuses_bad_input(capsys, tmp_path):
+    assert_one_line_error(cli_in_process(capsys, "bench", "--zoo", "--out", tmp_path), "--time-budget")
+    assert_one_line_error(cli_in_process(capsys, "bench", "--zoo", "--time-budget", "1m", "--models", "resnet_20",
+                                         "--out", tmp_path), "Did you mean 'resnet20'")  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
