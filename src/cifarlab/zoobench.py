@@ -47,15 +47,14 @@ def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_o
     from .runs import read_json
 
     info = model_info(name)
+    config = for_model(name)  # its recipe may set the model's options (fast: a half-width fastnet)
     with torch.device("meta"):
-        shape_only = create_model(name)
+        shape_only = create_model(name, **config.model_kwargs)
     row: dict[str, Any] = {
-        "model": name, "family": info.family, "parameters": count_parameters(shape_only),
-        "mflops": round(forward_flops(shape_only) / 1e6, 2), "published": info.published, "budget_s": budget_s,
-        "seed": seed, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "model": name, "model_kwargs": dict(config.model_kwargs), "family": info.family, "recipe": config.recipe,
+        "parameters": count_parameters(shape_only), "mflops": round(forward_flops(shape_only) / 1e6, 2),
+        "published": info.published, "budget_s": budget_s, "seed": seed, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }  # fmt: skip
-    config = for_model(name)
-    row["recipe"] = config.recipe
     apply_overrides(config, {"time_budget": budget_s, "seed": seed, "out": str(out / "runs"),
                              "name": f"{name}-{int(budget_s)}s-seed{seed}", **(data_overrides or {})})  # fmt: skip
     try:
@@ -107,7 +106,9 @@ def markdown(table: dict[str, Any]) -> str:
         else:
             result = (f"{r['train_img_s']:.0f} | {r['eval_img_s']:.0f} | {r['epochs']:g} | **{100 * r['test_acc']:.2f}%** | "
                       f"{r['used_s'] / 60:.1f} min")  # fmt: skip
-        lines.append(f"| {r['model']} | {r['family']} | {r['parameters']:,} | {r['mflops']:.0f} | {r['recipe']} | "
+        options = ", ".join(f"{k}={v}" for k, v in r.get("model_kwargs", {}).items())
+        label = f"{r['model']} ({options})" if options else r["model"]
+        lines.append(f"| {label} | {r['family']} | {r['parameters']:,} | {r['mflops']:.0f} | {r['recipe']} | "
                      f"{result} | {r['published'] or '–'} |")  # fmt: skip
     hosts = {f"{r['host']['cpu']}, cpu family {r['host'].get('cpu_family')} model {r['host'].get('cpu_model')}, "
              f"bf16 {'yes' if r['host']['bf16'] else 'no'}, {r['host']['threads']} threads" for r in rows}  # fmt: skip
