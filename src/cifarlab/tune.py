@@ -233,6 +233,32 @@ class TuneResult:
     best_trial: int | None
 
 
+def _check_before_study(config: ExperimentConfig, space: Sequence[Param]):
+    """Everything a trial could trip on, checked before the study exists: the settings, the device,
+    the data selection, the model and its optimizer, for the fixed config and at both ends of every
+    searched range. Returns the loaded data set."""
+    from .data import load_cifar10
+    from .experiment import check_setup
+    from .trainer import resolve_device
+
+    config.validate()
+    if config.train.select_on == "test" or config.train.target_acc is not None:
+        raise ConfigError("tuning never looks at test accuracy: drop --select-on test and --target-acc")
+    if config.data.val_size <= 0:
+        raise ConfigError("tuning maximises validation accuracy: --val-size must be above 0 (default 5000)")
+    resolve_device(config.train.device)
+    arrays = load_cifar10(config.data.data, offline=config.data.offline, progress=False)
+    check_setup(config, arrays)
+    for p in space:
+        for value in (p.choices or (p.low, p.high)):
+            trial_config = apply_overrides(ExperimentConfig.from_dict(config.to_dict()), {p.name: value})
+            try:
+                check_setup(trial_config.validate(), arrays)
+            except CifarlabError as e:
+                raise ConfigError(f"--param {p.spec()}: {value!r} gives an invalid setting ({e})") from None
+    return arrays
+
+
 def tune(
     config: ExperimentConfig,
     *,
@@ -252,31 +278,13 @@ def tune(
     pruner. Returns the study's state after this worker's trials (others may still be running).
     """
     optuna = require_optuna()
-    from .data import load_cifar10
-    from .experiment import check_setup, run_experiment
-    from .trainer import resolve_device
+    from .experiment import run_experiment
 
-    config.validate()
     if trials <= 0:
         raise ConfigError(f"--trials must be a positive number, got {trials}")
-    if config.train.select_on == "test" or config.train.target_acc is not None:
-        raise ConfigError("tuning never looks at test accuracy: drop --select-on test and --target-acc")
-    if config.data.val_size <= 0:
-        raise ConfigError("tuning maximises validation accuracy: --val-size must be above 0 (default 5000)")
     space = list(space) if space else default_space(config)
     name = check_name(study or config.recipe or config.model, "--study")
-    # Everything a trial could trip on is checked before the study exists: the device, the data
-    # selection, the model and its optimizer, for the fixed config and at both ends of every range.
-    resolve_device(config.train.device)
-    arrays = load_cifar10(config.data.data, offline=config.data.offline, progress=False)
-    check_setup(config, arrays)
-    for p in space:
-        for value in (p.choices or (p.low, p.high)):
-            trial_config = apply_overrides(ExperimentConfig.from_dict(config.to_dict()), {p.name: value})
-            try:
-                check_setup(trial_config.validate(), arrays)
-            except CifarlabError as e:
-                raise ConfigError(f"--param {p.spec()}: {value!r} gives an invalid setting ({e})") from None
+    arrays = _check_before_study(config, space)
     url = storage or default_storage(config.out, name)
     folder = Path(config.out) / "tune" / name
     if pruner == "median":
