@@ -17,6 +17,8 @@ run: $(VENV)/.installed
 test: $(VENV)/.dev
 	@scripts/ensure_chromium.sh
 	@scripts/ensure_postgres.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n $(TEST_JOBS) --dist load
 
 install: $(VENV)/.installed

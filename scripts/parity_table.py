@@ -23,8 +23,10 @@ NOTEBOOK = {  # recipe: (notebook best, notebook final) as DEVELOPERS.md reports
 
 
 def main(runs: Path) -> None:
-    print("| recipe | notebook best | notebook final | ours best test (epoch) | ours final test | final train "
-          "| epochs run | s/epoch here | status |")
+    print(
+        "| recipe | notebook best | notebook final | ours best test (epoch) | ours final test | final train "
+        "| epochs run | s/epoch here | status |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for recipe, (nb_best, nb_final) in NOTEBOOK.items():
         run = runs / recipe
@@ -42,8 +44,10 @@ def main(runs: Path) -> None:
         last = rows[-1]
         secs = statistics.median(r["seconds"] for r in rows)
         done = f"{len(rows)}/{cfg['train']['epochs']}"
-        print(f"| {recipe} | {nb_best} | {nb_final} | {100 * best['test_acc']:.2f}% ({best['epoch']}) | "
-              f"{100 * last['test_acc']:.2f}% | {100 * last['train_acc']:.2f}% | {done} | {secs:.1f} | {status} |")
+        print(
+            f"| {recipe} | {nb_best} | {nb_final} | {100 * best['test_acc']:.2f}% ({best['epoch']}) | "
+            f"{100 * last['test_acc']:.2f}% | {100 * last['train_acc']:.2f}% | {done} | {secs:.1f} | {status} |"
+        )
 
 
 if __name__ == "__main__":

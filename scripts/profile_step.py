@@ -31,8 +31,11 @@ def _timed(fn, repeats: int) -> float:
 
 def conv_rates(model: nn.Module, x: torch.Tensor, memory_format, repeats: int) -> None:
     shapes = []
-    hooks = [m.register_forward_hook(lambda m, i, o: shapes.append((m, tuple(i[0].shape), tuple(o.shape))))
-             for m in model.modules() if isinstance(m, nn.Conv2d)]  # fmt: skip
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: shapes.append((m, tuple(i[0].shape), tuple(o.shape))))
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d)
+    ]
     with torch.no_grad():
         model(x)
     for h in hooks:
@@ -54,8 +57,10 @@ def conv_rates(model: nn.Module, x: torch.Tensor, memory_format, repeats: int) -
         if conv.weight.requires_grad:
             bwd = _timed(lambda: layer().backward(grad), repeats) - fwd  # grads of input and weight: 2x the FLOPs
             backward = f"| {1e3 * bwd:.0f} | {2 * flops / bwd / 1e9:.0f}"
-        print(f"| {conv.in_channels}->{conv.out_channels} {kh}x{kw} | {in_shape[2]}x{in_shape[3]} | {1e3 * fwd:.0f} | "
-              f"{flops / fwd / 1e9:.0f} {backward} |")  # fmt: skip
+        print(
+            f"| {conv.in_channels}->{conv.out_channels} {kh}x{kw} | {in_shape[2]}x{in_shape[3]} | {1e3 * fwd:.0f} | "
+            f"{flops / fwd / 1e9:.0f} {backward} |"
+        )
 
 
 def main() -> None:
@@ -86,9 +91,11 @@ def main() -> None:
         opt.step()
 
     seconds = _timed(step, args.steps)
-    print(f"{args.model} batch {args.batch_size}, {'NCHW' if args.nchw else 'channels_last'}, "
-          f"{'bf16' if args.bf16 else 'fp32'}, {torch.get_num_threads()} threads: "
-          f"{args.batch_size / seconds:.0f} train img/s ({seconds:.2f} s/step)")  # fmt: skip
+    print(
+        f"{args.model} batch {args.batch_size}, {'NCHW' if args.nchw else 'channels_last'}, "
+        f"{'bf16' if args.bf16 else 'fp32'}, {torch.get_num_threads()} threads: "
+        f"{args.batch_size / seconds:.0f} train img/s ({seconds:.2f} s/step)"
+    )
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))

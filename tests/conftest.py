@@ -64,8 +64,9 @@ def fake_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def fake_archive(tmp_path_factory: pytest.TempPathFactory, fake_folder: Path) -> Path:
     """``cifar-10-python.tar.gz`` packing :func:`fake_folder` (a few MB). Read-only by convention."""
-    return fakecifar.make_fake_archive(tmp_path_factory.mktemp("fake-archive") / "cifar-10-python.tar.gz",
-                                       folder=fake_folder)  # fmt: skip
+    return fakecifar.make_fake_archive(
+        tmp_path_factory.mktemp("fake-archive") / "cifar-10-python.tar.gz", folder=fake_folder
+    )
 
 
 @pytest.fixture(scope="session")

@@ -175,11 +175,13 @@ def make_fake_batches(folder: Path, *, seed: int = 0) -> Path:
     write_meta(out / "batches.meta")
     for k, name in enumerate(TRAIN_FILES, start=1):
         labels = fake_labels(name, seed=seed)
-        write_batch(out / name, fake_images(labels).reshape(ROWS, 3072), labels,
-                    batch_label=b"training batch %d of 5" % k)  # fmt: skip
+        write_batch(
+            out / name, fake_images(labels).reshape(ROWS, 3072), labels, batch_label=b"training batch %d of 5" % k
+        )
     labels = fake_labels("test_batch", seed=seed)
-    write_batch(out / "test_batch", fake_images(labels).reshape(ROWS, 3072), labels,
-                batch_label=b"testing batch 1 of 1")  # fmt: skip
+    write_batch(
+        out / "test_batch", fake_images(labels).reshape(ROWS, 3072), labels, batch_label=b"testing batch 1 of 1"
+    )
     return out
 
 

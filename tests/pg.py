@@ -9,9 +9,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 
 def server_binaries() -> Path | None:
@@ -41,11 +41,23 @@ def postgres_server(bin_dir: Path) -> Iterator[str]:
     run = lambda *cmd: subprocess.run([*as_user, *map(str, cmd)], check=True, capture_output=True, text=True)  # noqa: E731
     try:
         run(bin_dir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
-        run(bin_dir / "pg_ctl", "-D", data, "-l", folder / "server.log", "-w", "-t", "60", "start",
-            "-o", f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off")  # fmt: skip
+        run(
+            bin_dir / "pg_ctl",
+            "-D",
+            data,
+            "-l",
+            folder / "server.log",
+            "-w",
+            "-t",
+            "60",
+            "start",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off",
+        )
         run(bin_dir / "psql", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-c", "CREATE DATABASE cifarlab")
         yield f"postgresql://postgres@127.0.0.1:{port}/cifarlab"
     finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True
+        )
         shutil.rmtree(folder, ignore_errors=True)

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import math
-from types import SimpleNamespace
 
 import pytest
+from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
 from cifarlab.budget import BudgetGuard, cost, fit_epochs, parse_duration
 from cifarlab.errors import ConfigError
-from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
 
-@pytest.mark.parametrize("text, seconds", [("10m", 600), ("90s", 90), ("1h30m", 5400), ("1.5h", 5400), ("45", 45),
-                                           (" 2m 30s ", 150), (120, 120)])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("10m", 600), ("90s", 90), ("1h30m", 5400), ("1.5h", 5400), ("45", 45), (" 2m 30s ", 150), (120, 120)],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -39,7 +40,9 @@ def _reference_cost(epochs, step_s, spe, eval_s, ckpt_s, eval_last=None):
 @pytest.mark.parametrize("epochs", [1, 1.5, 2.37, 7, 12.01])
 @pytest.mark.parametrize("eval_last", [None, 1, 3])
 def test_cost_matches_an_epoch_by_epoch_reference(epochs, eval_last):
-    assert cost(epochs, 0.2, 176, 9.0, 0.3, eval_last) == pytest.approx(_reference_cost(epochs, 0.2, 176, 9.0, 0.3, eval_last))
+    assert cost(epochs, 0.2, 176, 9.0, 0.3, eval_last) == pytest.approx(
+        _reference_cost(epochs, 0.2, 176, 9.0, 0.3, eval_last)
+    )
 
 
 def test_fit_epochs_is_the_largest_that_fits():
@@ -75,12 +78,26 @@ def test_guard_leaves_a_run_on_plan_alone(monkeypatch):
     assert trainer._plan == (100, 940)
 
 
-TINY_NET = ["--model", "resnet20", "--model-arg", "width=8", "--train-limit", "1000", "--val-size", "200",
-            "--no-progress", "--no-report", "--threads", "1"]  # fmt: skip
+TINY_NET = [
+    "--model",
+    "resnet20",
+    "--model-arg",
+    "width=8",
+    "--train-limit",
+    "1000",
+    "--val-size",
+    "200",
+    "--no-progress",
+    "--no-report",
+    "--threads",
+    "1",
+]
 
 
 def test_a_budgeted_run_end_to_end(fake_folder, tmp_path):
-    out = cli("train", *TINY_NET, "--time-budget", "45s", "--data", fake_folder, "--out", tmp_path, "--name", "b").stdout
+    out = cli(
+        "train", *TINY_NET, "--time-budget", "45s", "--data", fake_folder, "--out", tmp_path, "--name", "b"
+    ).stdout
     assert "time budget 45 s:" in out and "epochs planned" in out
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     plan = summary["time_budget"]
@@ -93,20 +110,36 @@ def test_a_budgeted_run_end_to_end(fake_folder, tmp_path):
 
 
 def test_a_budget_that_cannot_fit_one_epoch(capsys, fake_folder, tmp_path):
-    proc = cli_in_process(capsys, "train", *TINY_NET[:4], "--val-size", "200", "--time-budget", "1s",
-                          "--data", fake_folder, "--out", tmp_path, "--name", "x")  # fmt: skip
+    proc = cli_in_process(
+        capsys,
+        "train",
+        *TINY_NET[:4],
+        "--val-size",
+        "200",
+        "--time-budget",
+        "1s",
+        "--data",
+        fake_folder,
+        "--out",
+        tmp_path,
+        "--name",
+        "x",
+    )
     assert_one_line_error(proc, "--time-budget 1 s cannot fit one epoch here", "raise --time-budget to")
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--time-budget", "soon"], "expects a duration"),
-    (["--time-budget", "10m", "--epochs", "3"], "drop --epochs"),
-    (["--model", "resnet_20"], "Did you mean 'resnet20'"),
-    (["--model", "resnet20", "--model-arg", "depth=21"], "6n+2"),
-    (["--model", "wrn16_8", "--model-arg", "depth=27"], "6n+4"),
-    (["--model", "vit", "--model-arg", "heads=5"], "multiple of heads"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--time-budget", "soon"], "expects a duration"),
+        (["--time-budget", "10m", "--epochs", "3"], "drop --epochs"),
+        (["--model", "resnet_20"], "Did you mean 'resnet20'"),
+        (["--model", "resnet20", "--model-arg", "depth=21"], "6n+2"),
+        (["--model", "wrn16_8", "--model-arg", "depth=27"], "6n+4"),
+        (["--model", "vit", "--model-arg", "heads=5"], "multiple of heads"),
+    ],
+)
 def test_bad_model_and_budget_flags(capsys, tmp_path, args, needle):
     proc = cli_in_process(capsys, "train", *args, "--out", tmp_path, "--name", "x") if "soon" not in args else None
     if proc is None:  # argparse rejects it: exit 2 with argparse's own one line
@@ -123,14 +156,19 @@ def test_bad_model_and_budget_flags(capsys, tmp_path, args, needle):
 def test_mismatched_recipe_warns_in_one_line(capsys, tmp_path):
     from cifarlab.cli import build_parser, config_from_args
 
-    with pytest.warns(UserWarning, match=r"recipe 'fast' was made for fastnet, not resnet18; settings that may not "
-                                         r"transfer: optimizer 'muon', lr 1.125"):  # fmt: skip
+    with pytest.warns(
+        UserWarning,
+        match=r"recipe 'fast' was made for fastnet, not resnet18; settings that may not "
+        r"transfer: optimizer 'muon', lr 1.125",
+    ):
         config = config_from_args(build_parser().parse_args(["train", "--recipe", "fast", "--model", "resnet18"]))
     assert config.recipe == "fast" and config.model == "resnet18" and config.model_kwargs == {}
 
 
 def test_zoo_bench_refuses_bad_input(capsys, tmp_path):
     assert_one_line_error(cli_in_process(capsys, "bench", "--zoo", "--out", tmp_path), "--time-budget")
-    assert_one_line_error(cli_in_process(capsys, "bench", "--zoo", "--time-budget", "1m", "--models", "resnet_20",
-                                         "--out", tmp_path), "Did you mean 'resnet20'")  # fmt: skip
+    assert_one_line_error(
+        cli_in_process(capsys, "bench", "--zoo", "--time-budget", "1m", "--models", "resnet_20", "--out", tmp_path),
+        "Did you mean 'resnet20'",
+    )
     assert list(tmp_path.iterdir()) == []

@@ -75,8 +75,15 @@ def test_models_and_recipes_listing():
         assert name in out
     assert "667,178" in out and "714,314" in out  # cnn3 and cnn3_wide parameter counts
     recipes = cli("recipes").stdout
-    for name in ("seed-softmax", "seed-mlp-first", "seed-mlp-final", "seed-cnn1", "seed-cnn2", "seed-cnn3",
-                 "seed-cnn3-wide"):  # fmt: skip
+    for name in (
+        "seed-softmax",
+        "seed-mlp-first",
+        "seed-mlp-final",
+        "seed-cnn1",
+        "seed-cnn2",
+        "seed-cnn3",
+        "seed-cnn3-wide",
+    ):
         assert f"\n{name}\n" in f"\n{recipes}"
     assert "train_batches=1\n" in recipes.split("seed-mlp-first")[1].split("seed-mlp-final")[0]
 
@@ -84,8 +91,22 @@ def test_models_and_recipes_listing():
 @pytest.fixture(scope="module")
 def trained_run(fake_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    proc = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "3", "--seed", "3",
-               "--out", out, "--name", "e2e", *SMALL)  # fmt: skip
+    proc = cli(
+        "train",
+        "--recipe",
+        "seed-softmax",
+        "--data",
+        fake_folder,
+        "--epochs",
+        "3",
+        "--seed",
+        "3",
+        "--out",
+        out,
+        "--name",
+        "e2e",
+        *SMALL,
+    )
     return out, proc
 
 
@@ -93,8 +114,13 @@ def test_train_end_to_end_writes_a_complete_run(trained_run, fake_folder):
     out, proc = trained_run
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
     assert run_dir == out / "e2e"
-    assert {p.name for p in run_dir.iterdir()} >= {"config.json", "metrics.csv", "curves.png", "model.pt",
-                                                   "summary.json"}  # fmt: skip
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "config.json",
+        "metrics.csv",
+        "curves.png",
+        "model.pt",
+        "summary.json",
+    }
     with open(run_dir / "metrics.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0] == list(METRIC_COLUMNS)
@@ -105,8 +131,17 @@ def test_train_end_to_end_writes_a_complete_run(trained_run, fake_folder):
     assert config["model"] == "softmax" and config["recipe"] == "seed-softmax"
     assert config["train"]["epochs"] == 3 and config["data"]["train_limit"] == 1500
     summary = json.loads((run_dir / "summary.json").read_text())
-    for key in ("best_val_acc", "best_epoch", "epochs_run", "final_test_acc", "test_acc", "wall_seconds",
-                "device", "torch_version", "seed"):  # fmt: skip
+    for key in (
+        "best_val_acc",
+        "best_epoch",
+        "epochs_run",
+        "final_test_acc",
+        "test_acc",
+        "wall_seconds",
+        "device",
+        "torch_version",
+        "seed",
+    ):
         assert key in summary
     assert summary["epochs_run"] == 3 and summary["seed"] == 3 and summary["torch_version"] == torch.__version__
     assert summary["train_images"] == 1200 and summary["val_images"] == 300
@@ -123,8 +158,22 @@ def test_train_end_to_end_writes_a_complete_run(trained_run, fake_folder):
 
 def test_same_seed_reproduces_metrics_and_names_never_collide(trained_run, fake_folder):
     out, first = trained_run
-    proc = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "3", "--seed", "3",
-               "--out", out, "--name", "e2e", *QUICK)  # fmt: skip
+    proc = cli(
+        "train",
+        "--recipe",
+        "seed-softmax",
+        "--data",
+        fake_folder,
+        "--epochs",
+        "3",
+        "--seed",
+        "3",
+        "--out",
+        out,
+        "--name",
+        "e2e",
+        *QUICK,
+    )
     second = Path(proc.stdout.strip().splitlines()[-1])
     assert second == out / "e2e-2"
 
@@ -183,10 +232,29 @@ def test_no_data_and_offline(tmp_path):
 
 
 def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
-    args = [CLI, "train", "--recipe", "seed-softmax", "--data", str(fake_folder), "--epochs", "500",
-            "--out", str(tmp_path), "--name", "long", *QUICK]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
-                            env={**os.environ, **_SHARED})  # fmt: skip
+    args = [
+        CLI,
+        "train",
+        "--recipe",
+        "seed-softmax",
+        "--data",
+        str(fake_folder),
+        "--epochs",
+        "500",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "long",
+        *QUICK,
+    ]
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+        env={**os.environ, **_SHARED},
+    )
     metrics = tmp_path / "long" / "metrics.csv"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -205,8 +273,23 @@ def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
 
 
 def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):
-    proc = cli("train", "--recipe", "seed-mlp-first", "--data", fake_folder, "--epochs", "2", "--select-on", "test",
-               "--out", tmp_path, "--name", "nb", "--no-progress", "--no-report")  # fmt: skip
+    proc = cli(
+        "train",
+        "--recipe",
+        "seed-mlp-first",
+        "--data",
+        fake_folder,
+        "--epochs",
+        "2",
+        "--select-on",
+        "test",
+        "--out",
+        tmp_path,
+        "--name",
+        "nb",
+        "--no-progress",
+        "--no-report",
+    )
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
     config = json.loads((run_dir / "config.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -216,24 +299,66 @@ def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):
 
 def test_fractional_epochs_train_part_of_a_last_epoch(fake_folder, tmp_path):
     # 1,200 training images at batch 256: 5 steps per epoch; 1.5 epochs = 8 steps, the last 3 in epoch 2
-    proc = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "1.5", "--out", tmp_path,
-               "--name", "half", *QUICK)  # fmt: skip
+    proc = cli(
+        "train",
+        "--recipe",
+        "seed-softmax",
+        "--data",
+        fake_folder,
+        "--epochs",
+        "1.5",
+        "--out",
+        tmp_path,
+        "--name",
+        "half",
+        *QUICK,
+    )
     assert "epoch   1/2  train" in proc.stdout and "epoch   2/2 (3 of 5 batches)  train" in proc.stdout
     config = json.loads((tmp_path / "half" / "config.json").read_text())
     summary = json.loads((tmp_path / "half" / "summary.json").read_text())
     assert config["train"]["epochs"] == 1.5 and summary["epochs_trained"] == 1.6  # 8 whole steps of 5 per epoch
     rows = list(csv.DictReader((tmp_path / "half" / "metrics.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"] and all(r["test_acc"] for r in rows)
-    whole = cli("train", "--recipe", "seed-softmax", "--data", fake_folder, "--epochs", "2.0", "--out", tmp_path,
-                "--name", "whole", *QUICK)  # fmt: skip
+    whole = cli(
+        "train",
+        "--recipe",
+        "seed-softmax",
+        "--data",
+        fake_folder,
+        "--epochs",
+        "2.0",
+        "--out",
+        tmp_path,
+        "--name",
+        "whole",
+        *QUICK,
+    )
     assert '"epochs": 2,' in (tmp_path / "whole" / "config.json").read_text() and "epoch   2/2 " in whole.stdout
 
 
 def test_model_args_reach_the_model(fake_folder, tmp_path):
     # list-valued options survive config.json and model.pt: load_run rebuilds the same network
-    proc = cli("train", "--model", "fastnet", "--model-arg", "widths=[8,16,24]", "--model-arg", "depth=3", "--data",
-               fake_folder, "--epochs", "1", "--train-limit", "600", "--val-size", "100", "--out", tmp_path,
-               "--no-progress", "--no-report")  # fmt: skip
+    proc = cli(
+        "train",
+        "--model",
+        "fastnet",
+        "--model-arg",
+        "widths=[8,16,24]",
+        "--model-arg",
+        "depth=3",
+        "--data",
+        fake_folder,
+        "--epochs",
+        "1",
+        "--train-limit",
+        "600",
+        "--val-size",
+        "100",
+        "--out",
+        tmp_path,
+        "--no-progress",
+        "--no-report",
+    )
     run = cifarlab.load_run(Path(proc.stdout.strip().splitlines()[-1]))
     assert run.config.model_kwargs == {"widths": [8, 16, 24], "depth": 3}
     assert run.model.head.in_features == 24 and run.model.groups[2].conv3.out_channels == 24

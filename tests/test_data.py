@@ -175,8 +175,16 @@ def test_corrupt_parsed_cache_is_ignored(fake_folder: Path, cache_dir: Path) -> 
 # Where the data may be
 # ---------------------------------------------------------------------------------------------------
 
-FORMS = ["archive", "batches-folder", "parent-of-archive", "parent-of-folder", "env-archive", "env-folder",
-         "cache-folder", "cache-archive"]  # fmt: skip
+FORMS = [
+    "archive",
+    "batches-folder",
+    "parent-of-archive",
+    "parent-of-folder",
+    "env-archive",
+    "env-folder",
+    "cache-folder",
+    "cache-archive",
+]
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -578,9 +586,17 @@ def test_split_argument_errors() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1,2", (1, 2)), ("1-3", (1, 2, 3)), (" 3 , 1 ", (1, 3)), ("1,4-5", (1, 4, 5)), ("5", (5,)),
-     ("2,2", (2,)), ("all", (1, 2, 3, 4, 5)), ("1-5", (1, 2, 3, 4, 5))],
-)  # fmt: skip
+    [
+        ("1,2", (1, 2)),
+        ("1-3", (1, 2, 3)),
+        (" 3 , 1 ", (1, 3)),
+        ("1,4-5", (1, 4, 5)),
+        ("5", (5,)),
+        ("2,2", (2,)),
+        ("all", (1, 2, 3, 4, 5)),
+        ("1-5", (1, 2, 3, 4, 5)),
+    ],
+)
 def test_parse_train_batches(text, expected) -> None:
     assert parse_train_batches(text) == expected
 

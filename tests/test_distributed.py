@@ -14,15 +14,39 @@ import time
 from pathlib import Path
 
 import torch
-
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli  # noqa: F401
 
 # mlp_first has no dropout and no BatchNorm, so two processes must reproduce one process's training
 # up to float summation order. Batch 97 splits unevenly (49 + 48) and the last batch of an epoch is
 # partial; alternating flips and translations check that every rank augments the same global batch.
-EXACT = ["--recipe", "seed-mlp-first", "--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.02", "--epochs", "3",
-         "--batch-size", "97", "--train-limit", "1200", "--val-size", "200", "--flip", "alternating",
-         "--translate", "2", "--amp", "off", "--seed", "3", "--no-progress", "--no-report"]  # fmt: skip
+EXACT = [
+    "--recipe",
+    "seed-mlp-first",
+    "--optimizer",
+    "sgd",
+    "--momentum",
+    "0.9",
+    "--lr",
+    "0.02",
+    "--epochs",
+    "3",
+    "--batch-size",
+    "97",
+    "--train-limit",
+    "1200",
+    "--val-size",
+    "200",
+    "--flip",
+    "alternating",
+    "--translate",
+    "2",
+    "--amp",
+    "off",
+    "--seed",
+    "3",
+    "--no-progress",
+    "--no-report",
+]
 
 
 def metrics(run_dir: Path) -> list[dict[str, float]]:
@@ -49,12 +73,38 @@ def test_two_nodes_over_loopback_match_one_process(fake_folder, tmp_path):
     two = tmp_path / "two"
     launchers = [
         subprocess.Popen(
-            [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
-             "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "cifarlab-test",
-             "--local-addr", "127.0.0.1", "-m", "cifarlab", "train", *EXACT, "--data", str(fake_folder),
-             "--out", str(two), "--name", "run"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(),
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--rdzv-backend",
+                "c10d",
+                "--rdzv-endpoint",
+                f"127.0.0.1:{port}",
+                "--rdzv-id",
+                "cifarlab-test",
+                "--local-addr",
+                "127.0.0.1",
+                "-m",
+                "cifarlab",
+                "train",
+                *EXACT,
+                "--data",
+                str(fake_folder),
+                "--out",
+                str(two),
+                "--name",
+                "run",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env(),
+        )
         for _ in range(2)
     ]
     outputs = [p.communicate(timeout=240)[0] for p in launchers]
@@ -77,22 +127,44 @@ def test_two_nodes_over_loopback_match_one_process(fake_folder, tmp_path):
 
 
 def test_a_rank_that_dies_then_resume(fake_folder, tmp_path):
-    args = ["--recipe", "seed-mlp-final", "--epochs", "4", "--batch-size", "128",
-            "--train-limit", "1200", "--val-size", "200", "--no-progress", "--no-report", "--data", str(fake_folder),
-            "--out", str(tmp_path), "--name", "ddp"]  # fmt: skip
-    proc = subprocess.Popen([CLI, "train", *args, "--nproc", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env())  # fmt: skip
+    args = [
+        "--recipe",
+        "seed-mlp-final",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "128",
+        "--train-limit",
+        "1200",
+        "--val-size",
+        "200",
+        "--no-progress",
+        "--no-report",
+        "--data",
+        str(fake_folder),
+        "--out",
+        str(tmp_path),
+        "--name",
+        "ddp",
+    ]
+    proc = subprocess.Popen(
+        [CLI, "train", *args, "--nproc", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env()
+    )
     run = tmp_path / "ddp"
     deadline = time.time() + 180
     while time.time() < deadline and not ((run / "last.pt").exists() and len(metrics(run)) >= 2):
         time.sleep(0.05)
-    victim = [pid for pid in _worker_pids() if _environ(pid).get("RANK") == "1"
-              and _environ(pid).get("CIFARLAB_RUN_DIR_NOTE")]  # fmt: skip
+    victim = [
+        pid for pid in _worker_pids() if _environ(pid).get("RANK") == "1" and _environ(pid).get("CIFARLAB_RUN_DIR_NOTE")
+    ]
     assert victim, "rank 1 should be running"
     os.kill(victim[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=120)
-    line = assert_one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, err),
-                                 "training process 1 of 2 was killed by signal 9", str(run))  # fmt: skip
+    line = assert_one_line_error(
+        subprocess.CompletedProcess(proc.args, proc.returncode, out, err),
+        "training process 1 of 2 was killed by signal 9",
+        str(run),
+    )
     assert "--resume" in line
     kept = torch.load(run / "last.pt", weights_only=False)["epoch"]  # the checkpoint is intact
     done = metrics(run)[:kept]  # (metrics.csv may hold one epoch more, finished after that checkpoint)
@@ -109,8 +181,25 @@ def test_a_rank_that_dies_then_resume(fake_folder, tmp_path):
 
 
 def test_sync_bn_on_cpu_is_refused_in_one_line(fake_folder, tmp_path):
-    proc = cli("train", "--model", "cnn2", "--epochs", "1", "--train-limit", "300", "--val-size", "100",
-               "--data", fake_folder, "--out", tmp_path, "--nproc", "2", "--sync-bn", check=False)  # fmt: skip
+    proc = cli(
+        "train",
+        "--model",
+        "cnn2",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "300",
+        "--val-size",
+        "100",
+        "--data",
+        fake_folder,
+        "--out",
+        tmp_path,
+        "--nproc",
+        "2",
+        "--sync-bn",
+        check=False,
+    )
     assert_one_line_error(proc, "--sync-bn needs CUDA")
     assert not any(tmp_path.iterdir()), "nothing was started"
 

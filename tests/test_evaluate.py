@@ -36,7 +36,9 @@ def test_per_class_accuracy_matches_direct_count():
     result = evaluate_model(model, x, y, ["a", "b", "c", "d"], batch_size=64)
     pred = model(x).argmax(1)
     for k in range(4):
-        assert result.per_class_accuracy[k] == pytest.approx(((pred == k) & (y == k)).sum().item() / (y == k).sum().item())
+        assert result.per_class_accuracy[k] == pytest.approx(
+            ((pred == k) & (y == k)).sum().item() / (y == k).sum().item()
+        )
     assert result.accuracy == (pred == y).double().mean().item()
     assert result.loss == pytest.approx(torch.nn.functional.cross_entropy(model(x), y).item(), rel=1e-5)
 
@@ -66,14 +68,21 @@ def test_notebook_cnn3_weights_on_the_lossless_subset():
 
 
 @pytest.mark.skipif(not WEIGHTS.exists(), reason="notebook weights not in ../shared")
-@pytest.mark.parametrize("model, file, reference", [("mlp_first", "mlp_first.pth", notebook_mlp_first),
-                                                   ("cnn3_wide", "cnn3.pth", notebook_cnn3_wide)])  # fmt: skip
+@pytest.mark.parametrize(
+    "model, file, reference",
+    [("mlp_first", "mlp_first.pth", notebook_mlp_first), ("cnn3_wide", "cnn3.pth", notebook_cnn3_wide)],
+)
 def test_cli_evaluate_weights_equals_plain_sequential(model, file, reference, real_arrays, real_data, real_cache_dir):
     arrays, _ = real_arrays
     # The CLI and the reference run side by side, one core each (faster than one after the other).
     env = {**os.environ, "CIFARLAB_CACHE": str(real_cache_dir), "OMP_NUM_THREADS": "1"}  # the session's parsed copy
-    proc = subprocess.Popen([CLI, "evaluate", "--model", model, "--weights", str(WEIGHTS / file), "--data",
-                             str(real_data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        [CLI, "evaluate", "--model", model, "--weights", str(WEIGHTS / file), "--data", str(real_data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     ref = reference()
     ref.load_state_dict(torch.load(WEIGHTS / file, map_location="cpu", weights_only=True))
     threads = torch.get_num_threads()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_trainer import toy_data as toy
 from torch import nn
 
 from cifarlab import bench
@@ -16,8 +17,6 @@ from cifarlab.config import TrainConfig
 from cifarlab.models import create_model
 from cifarlab.recipes import RECIPES
 from cifarlab.speed import keep_cpu_allocations
-from test_trainer import toy_data as toy
-
 from cifarlab.trainer import Lookahead, Trainer, param_groups, tta_logits
 
 CLI = str(Path(sys.executable).parent / "cifarlab")
@@ -66,8 +65,16 @@ def test_bf16_channels_last_path_tracks_fp32():
 
     def run(**kw):
         torch.manual_seed(0)
-        t = Trainer(create_model("cnn2"), num_epochs=1, learning_rate=1e-3, optimizer="adam", batch_size=64,
-                    log=None, progress=False, **kw)  # fmt: skip
+        t = Trainer(
+            create_model("cnn2"),
+            num_epochs=1,
+            learning_rate=1e-3,
+            optimizer="adam",
+            batch_size=64,
+            log=None,
+            progress=False,
+            **kw,
+        )
         t.train(x, y)
         return t
 
@@ -81,8 +88,14 @@ def test_bf16_channels_last_path_tracks_fp32():
 
 def test_target_accuracy_stops_and_records_time():
     x, y = toy(300)
-    t = Trainer(nn.Sequential(nn.Flatten(), nn.Linear(3072, 10)), num_epochs=30, learning_rate=0.05, log=None,
-                progress=False, target_acc=0.5)  # fmt: skip
+    t = Trainer(
+        nn.Sequential(nn.Flatten(), nn.Linear(3072, 10)),
+        num_epochs=30,
+        learning_rate=0.05,
+        log=None,
+        progress=False,
+        target_acc=0.5,
+    )
     t.train(x, y, x, y)
     accs = t.history["test_acc"]
     assert accs[-1] >= 0.5 and all(a < 0.5 for a in accs[:-1]) and len(accs) < 30
@@ -94,8 +107,21 @@ def test_cpu_tensors_of_several_mb_come_from_the_heap_not_fresh_mmaps():
     import ctypes
 
     class MallInfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            )
+        ]
 
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = MallInfo2
@@ -110,11 +136,31 @@ def test_fastnet_whitens_from_data_and_freezes_whitening_bias():
     x, y = toy(128)
     model = create_model("fastnet", width=0.25)
     assert not model.data_initialised
-    t = Trainer(model, num_epochs=4, learning_rate=0.05, batch_size=64, log=None, progress=False,
-                momentum=0.9, nesterov=True, flip="alternating", translate=2, tta="flip")  # fmt: skip
+    t = Trainer(
+        model,
+        num_epochs=4,
+        learning_rate=0.05,
+        batch_size=64,
+        log=None,
+        progress=False,
+        momentum=0.9,
+        nesterov=True,
+        flip="alternating",
+        translate=2,
+        tta="flip",
+    )
     bias_before_epoch4 = {}
-    t.callbacks.append(type("Spy", (), {"on_epoch_end": lambda self, tr, row: bias_before_epoch4.update(
-        {row["epoch"]: model.whiten.bias.detach().clone()})})())  # fmt: skip
+    t.callbacks.append(
+        type(
+            "Spy",
+            (),
+            {
+                "on_epoch_end": lambda self, tr, row: bias_before_epoch4.update(
+                    {row["epoch"]: model.whiten.bias.detach().clone()}
+                )
+            },
+        )()
+    )
     t.train(x, y, x, y)
     assert model.data_initialised and not model.whiten.weight.requires_grad
     assert not torch.equal(bias_before_epoch4[1], bias_before_epoch4[3])
@@ -134,8 +180,26 @@ def test_speed_recipes_are_valid_configs():
 
 
 def test_bench_cli_writes_json_and_markdown(tmp_path, fake_folder):
-    proc = subprocess.run([CLI, "bench", "--throughput", "--models", "softmax,cnn2", "--batch-size", "16", "--steps",
-                           "2", "--rounds", "2", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [
+            CLI,
+            "bench",
+            "--throughput",
+            "--models",
+            "softmax,cnn2",
+            "--batch-size",
+            "16",
+            "--steps",
+            "2",
+            "--rounds",
+            "2",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "bench.json").read_text())
     assert [r["model"] for r in report["throughput"]] == ["softmax", "cnn2"]
@@ -145,9 +209,27 @@ def test_bench_cli_writes_json_and_markdown(tmp_path, fake_folder):
         assert r["batch_size"] == 16 and r["rounds"] == 2
     assert "| cnn2 | 16 |" in (tmp_path / "bench.md").read_text()
 
-    proc = subprocess.run([CLI, "bench", "--time-to", "0.3", "--recipe", "seed-softmax", "--seeds", "2", "--first-seed",
-                           "3", "--data", str(fake_folder), "--out", str(tmp_path / "tt")],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [
+            CLI,
+            "bench",
+            "--time-to",
+            "0.3",
+            "--recipe",
+            "seed-softmax",
+            "--seeds",
+            "2",
+            "--first-seed",
+            "3",
+            "--data",
+            str(fake_folder),
+            "--out",
+            str(tmp_path / "tt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     tt = json.loads((tmp_path / "tt" / "bench.json").read_text())["time_to"]
     assert tt["seeds"] == 2 and tt["reached"] == 2 and len(tt["runs"]) == 2
@@ -157,8 +239,13 @@ def test_bench_cli_writes_json_and_markdown(tmp_path, fake_folder):
     assert tt["median_seconds_all_seeds"] == tt["seconds_to_target"]["median"]  # both seeds reached it
     assert all(r["final_test_acc"] >= 0.3 for r in tt["runs"])
     # a fractional recipe reports the epochs it trained (1.5), not its metric rows (2)
-    half = bench.time_to(1.0, "seed-softmax", 1, {"data": str(fake_folder), "out": str(tmp_path / "half"),
-                                                  "epochs": 1.5, "train_limit": 600, "val_size": 100}, log=lambda m: None)  # fmt: skip
+    half = bench.time_to(
+        1.0,
+        "seed-softmax",
+        1,
+        {"data": str(fake_folder), "out": str(tmp_path / "half"), "epochs": 1.5, "train_limit": 600, "val_size": 100},
+        log=lambda m: None,
+    )
     assert half["reached"] == 0 and half["runs"][0]["epochs_run"] == 1.5
 
 
@@ -176,8 +263,24 @@ def test_median_of_all_seeds_counts_a_missed_target_as_never():
 def test_bench_throughput_passes_model_options(tmp_path, capsys):
     from cifarlab.cli import main
 
-    args = ["bench", "--throughput", "--models", "fastnet", "--model-arg", "widths=[8,16,16]", "--model-arg",
-            "depth=3", "--batch-size", "16", "--steps", "2", "--rounds", "1", "--out", str(tmp_path)]  # fmt: skip
+    args = [
+        "bench",
+        "--throughput",
+        "--models",
+        "fastnet",
+        "--model-arg",
+        "widths=[8,16,16]",
+        "--model-arg",
+        "depth=3",
+        "--batch-size",
+        "16",
+        "--steps",
+        "2",
+        "--rounds",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     (row,) = json.loads((tmp_path / "bench.json").read_text())["throughput"]
     assert row["model_kwargs"] == {"widths": [8, 16, 16], "depth": 3} and row["ours_train_img_s"] > 0

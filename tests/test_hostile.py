@@ -23,12 +23,28 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from cifarlab.errors import RunError
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
-TINY = ["--model", "mlp_first", "--optimizer", "adam", "--lr", "1e-3", "--epochs", "1", "--train-limit", "600",
-        "--val-size", "100", "--batch-size", "100", "--no-progress", "--no-report"]  # fmt: skip
+from cifarlab.errors import RunError
+
+TINY = [
+    "--model",
+    "mlp_first",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-3",
+    "--epochs",
+    "1",
+    "--train-limit",
+    "600",
+    "--val-size",
+    "100",
+    "--batch-size",
+    "100",
+    "--no-progress",
+    "--no-report",
+]
 TUNE = [*TINY[:8], "--batch-size", "100"]  # the model and optimisation flags; tune has no --val-size 100 here
 
 
@@ -97,6 +113,7 @@ def test_a_study_name_is_one_folder_name(capsys, tmp_path, fake_folder):
 
 def _png_header_only(path: Path, width: int, height: int) -> Path:
     """A PNG that declares ``width`` x ``height`` pixels (what a bomb's header says) in a few bytes."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -118,20 +135,27 @@ def test_a_decompression_bomb_is_one_per_file_error(tiny_run, tmp_path):
     assert proc.stdout.startswith(f"{ok}: ") and proc.stdout.count("\n") == 1  # the good image still answered
     errors = proc.stderr.strip().splitlines()
     assert errors[0].startswith(f"cifarlab: error: {bomb}: ") and "downscale" in errors[0]
-    assert errors[1] == f"cifarlab: error: {big}: 8000x6000 pixels is over the 40,000,000-pixel limit; downscale it first"
+    assert (
+        errors[1] == f"cifarlab: error: {big}: 8000x6000 pixels is over the 40,000,000-pixel limit; downscale it first"
+    )
     assert "not writable" not in proc.stderr  # defect 12: torch's NumPy warning is gone too
 
 
 # --- 4 and 5. everything is checked before a study or a run folder exists ----------------------------
 
 
-@pytest.mark.parametrize("extra, needle", [
-    ([], "--val-size"),  # 5000 validation images out of 600
-    (["--val-size", "100", "--device", "cuda"], "CUDA is not available"),
-    (["--val-size", "100", "--model-arg", "hidden=-1"], "cannot be built"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        ([], "--val-size"),  # 5000 validation images out of 600
+        (["--val-size", "100", "--device", "cuda"], "CUDA is not available"),
+        (["--val-size", "100", "--model-arg", "hidden=-1"], "cannot be built"),
+    ],
+)
 def test_tune_checks_everything_before_the_study_exists(capsys, tmp_path, fake_folder, extra, needle):
-    proc = cli_in_process(capsys, "tune", *TUNE, "--train-limit", "600", *extra, "--data", fake_folder, "--out", tmp_path, "--trials", "3")
+    proc = cli_in_process(
+        capsys, "tune", *TUNE, "--train-limit", "600", *extra, "--data", fake_folder, "--out", tmp_path, "--trials", "3"
+    )
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "tune").exists()  # no study file, no trial folder
 
@@ -139,8 +163,9 @@ def test_tune_checks_everything_before_the_study_exists(capsys, tmp_path, fake_f
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 @pytest.mark.parametrize("device", ["cuda", "cuda:3", "tpu"])
 def test_a_bad_device_leaves_no_run_folder(capsys, tmp_path, fake_folder, device):
-    proc = cli_in_process(capsys, "train", *TINY, "--data", fake_folder, "--out", tmp_path, "--name", "r",
-                          "--device", device)  # fmt: skip
+    proc = cli_in_process(
+        capsys, "train", *TINY, "--data", fake_folder, "--out", tmp_path, "--name", "r", "--device", device
+    )
     assert_one_line_error(proc, device)
     assert not (tmp_path / "r").exists()
 
@@ -148,11 +173,16 @@ def test_a_bad_device_leaves_no_run_folder(capsys, tmp_path, fake_folder, device
 # --- 6. augmentation sizes and threads ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flag, value, needle", [
-    ("--translate", "100", "at most 16 pixels"), ("--crop", "64", "below the images' 32 pixels"),
-    ("--crop", "32", "below the images' 32 pixels"), ("--cutout", "1000", "at most 32 pixels"),
-    ("--threads", "-1", "--threads"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "flag, value, needle",
+    [
+        ("--translate", "100", "at most 16 pixels"),
+        ("--crop", "64", "below the images' 32 pixels"),
+        ("--crop", "32", "below the images' 32 pixels"),
+        ("--cutout", "1000", "at most 32 pixels"),
+        ("--threads", "-1", "--threads"),
+    ],
+)
 def test_out_of_range_sizes_are_refused(capsys, tmp_path, flag, value, needle):
     proc = cli_in_process(capsys, "train", *TINY, flag, value, "--out", tmp_path)
     assert_one_line_error(proc, needle)
@@ -168,12 +198,15 @@ def _edit_model(run: Path, edit) -> None:
     torch.save(payload, run / "model.pt")
 
 
-@pytest.mark.parametrize("damage, needle", [
-    ("other_model", "do not fit a 'cnn2'"),  # says cnn2, holds mlp_first's weights
-    ("missing_keys", "missing tensors"),
-    ("no_state", "lacks the model name"),
-    ("unknown_model", "unknown model 'nope'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "damage, needle",
+    [
+        ("other_model", "do not fit a 'cnn2'"),  # says cnn2, holds mlp_first's weights
+        ("missing_keys", "missing tensors"),
+        ("no_state", "lacks the model name"),
+        ("unknown_model", "unknown model 'nope'"),
+    ],
+)
 def test_a_damaged_model_file_is_one_line(tiny_run, tmp_path, damage, needle):
     run = _copy_run(tiny_run, tmp_path / "run")
     edits = {
@@ -191,10 +224,16 @@ def test_a_damaged_model_file_is_one_line(tiny_run, tmp_path, damage, needle):
 # --- 8. damaged run files --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("file, content", [
-    ("summary.json", None), ("summary.json", "{not json"), ("summary.json", "[1, 2]"),
-    ("config.json", "{not json"), ("summary.json", '{"wall_seconds": "soon", "model": 3}'),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "file, content",
+    [
+        ("summary.json", None),
+        ("summary.json", "{not json"),
+        ("summary.json", "[1, 2]"),
+        ("config.json", "{not json"),
+        ("summary.json", '{"wall_seconds": "soon", "model": 3}'),
+    ],
+)
 def test_report_on_damaged_run_files(tiny_run, tmp_path, file, content):
     run = _copy_run(tiny_run, tmp_path / "run")
     cli("evaluate", run)  # so report does not need the data set
@@ -202,13 +241,21 @@ def test_report_on_damaged_run_files(tiny_run, tmp_path, file, content):
         (run / file).unlink()
     else:
         (run / file).write_text(content)
-    assert_one_line_error(cli("report", run, check=False), file if content != '{"wall_seconds": "soon", "model": 3}' else "unexpected content")
+    assert_one_line_error(
+        cli("report", run, check=False),
+        file if content != '{"wall_seconds": "soon", "model": 3}' else "unexpected content",
+    )
     assert not (run / "report.html").exists()
 
 
-@pytest.mark.parametrize("file, content", [
-    ("metrics.csv", "garbage,\nx,y\n"), ("metrics.csv", "\x00\xff\xfe"), ("summary.json", "{oops"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "file, content",
+    [
+        ("metrics.csv", "garbage,\nx,y\n"),
+        ("metrics.csv", "\x00\xff\xfe"),
+        ("summary.json", "{oops"),
+    ],
+)
 def test_compare_on_damaged_run_files(tiny_run, tmp_path, file, content):
     run = _copy_run(tiny_run, tmp_path / "run")
     (run / file).write_bytes(content.encode("latin-1"))
@@ -245,8 +292,18 @@ def test_written_files_follow_the_umask(fake_folder, tmp_path, umask):
     finally:
         os.umask(old)
     files = [p for p in [*run.iterdir(), *tmp_path.glob("cmp.*")] if p.is_file()]
-    assert {"metrics.csv", "model.pt", "last.pt", "best.pt", "report.html", "curves.png", "model.onnx",
-            "config.json", "summary.json", "cmp.csv"} <= {p.name for p in files}  # fmt: skip
+    assert {
+        "metrics.csv",
+        "model.pt",
+        "last.pt",
+        "best.pt",
+        "report.html",
+        "curves.png",
+        "model.onnx",
+        "config.json",
+        "summary.json",
+        "cmp.csv",
+    } <= {p.name for p in files}
     modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
     assert modes == {name: oct(0o666 & ~umask) for name in modes}
 
@@ -273,9 +330,16 @@ def test_a_second_resume_of_a_run_in_training_is_refused(capsys, tiny_run, tmp_p
 def test_a_dead_holder_does_not_keep_the_lock(tmp_path):
     from cifarlab.runs import RunLock
 
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from cifarlab.runs import RunLock; "
-                               f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from cifarlab.runs import RunLock; "
+            f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(RunError, match=f"being trained by pid {holder.pid}"):
         RunLock(tmp_path).acquire()
@@ -291,10 +355,13 @@ def test_outputs_never_replace_a_runs_own_files(tiny_run, tmp_path):
     run = _copy_run(tiny_run, tmp_path / "run")
     snapshot = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     for force in ([], ["--force"]):
-        assert_one_line_error(cli("export", run, "--format", "torchscript", "--out", run / "model.pt", *force,
-                                  check=False), "is a file of the run")  # fmt: skip
-        assert_one_line_error(cli("compare", run, "--out", run / "metrics.png", *force, check=False),
-                              "metrics.csv is a file of the run")  # fmt: skip
+        assert_one_line_error(
+            cli("export", run, "--format", "torchscript", "--out", run / "model.pt", *force, check=False),
+            "is a file of the run",
+        )
+        assert_one_line_error(
+            cli("compare", run, "--out", run / "metrics.png", *force, check=False), "metrics.csv is a file of the run"
+        )
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == snapshot
     assert not (run / "metrics.png").exists()
 
@@ -327,8 +394,9 @@ def test_resume_removes_stale_temp_files(tiny_run, tmp_path, fake_folder):
 
 def test_sigterm_saves_like_ctrl_c(fake_folder, tmp_path):
     args = [*TINY, "--epochs", "200", "--data", str(fake_folder), "--out", str(tmp_path), "--name", "t"]
-    proc = subprocess.Popen([CLI, "train", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **_SHARED})  # fmt: skip
+    proc = subprocess.Popen(
+        [CLI, "train", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **_SHARED}
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / "t" / "last.pt").exists():
         time.sleep(0.05)
@@ -342,10 +410,10 @@ def test_sigterm_saves_like_ctrl_c(fake_folder, tmp_path):
 
 
 def test_a_refused_archive_leaves_nothing_in_the_cache(fake_folder, tmp_path, cache_dir):
+    import fakecifar
+
     from cifarlab.data import load_cifar10
     from cifarlab.errors import DataError
-
-    import fakecifar
 
     src = tmp_path / "src" / "cifar-10-batches-py"
     shutil.copytree(fake_folder, src)

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from notebook_reference import notebook_cnn3_wide
 from torch import nn
 
 from cifarlab.errors import ConfigError
-from notebook_reference import notebook_cnn3_wide
-
 from cifarlab.models import count_parameters, create_model, forward_flops, list_models
 
 # Parameter counts of the notebook's networks, computed by hand from its layer list:
@@ -23,13 +22,17 @@ NOTEBOOK_PARAMS = {
     "cnn1": (3 * 64 * 9 + 64) + (64 * 32 * 9 + 32) + 8192 * 256 + 256 + 2570,
     "cnn2": (3 * 32 * 9 + 32) + 64 + (32 * 64 * 9 + 64) + 128 + 4096 * 256 + 256 + 2570,
     "cnn3": 667_178,
-    "cnn3_wide": (3 * 64 * 9 + 64) + 3 * (64 * 64 * 9 + 64) + (64 * 128 * 9 + 128) + 2 * (4 * 64 + 128) + 2048 * 256
-    + 256 + 2570,
+    "cnn3_wide": (3 * 64 * 9 + 64)
+    + 3 * (64 * 64 * 9 + 64)
+    + (64 * 128 * 9 + 128)
+    + 2 * (4 * 64 + 128)
+    + 2048 * 256
+    + 256
+    + 2570,
     "resnet18": 11_173_962,
     "resnet9": 6_573_120,  # Page's DAWNBench ResNet-9 (no biases on convs, bias-free head)
     # whiten 24*3*2*2+24, groups 24->64, 64->256, 256->256 (two convs, two scale-free BNs each), head 256*10
-    "fastnet": 24 * 12 + 24 + sum(9 * a * b + 9 * b * b + 4 * b for a, b in ((24, 64), (64, 256), (256, 256)))
-    + 2560,
+    "fastnet": 24 * 12 + 24 + sum(9 * a * b + 9 * b * b + 4 * b for a, b in ((24, 64), (64, 256), (256, 256))) + 2560,
 }
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "reference"
@@ -138,7 +141,9 @@ def test_fastnet_depth3_group_adds_its_input_after_the_last_two_convs():
     g = model.groups[1]
     x = torch.randn(2, 8, 16, 16)
     # reference, op by op from the definition: conv-pool-BN-GELU, then x0 + GELU(BN(conv(GELU(BN(conv(x0))))))
-    bn = lambda m, t: torch.nn.functional.batch_norm(t, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)  # noqa: E731
+    bn = lambda m, t: torch.nn.functional.batch_norm(
+        t, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps
+    )  # noqa: E731
     x0 = torch.nn.functional.gelu(bn(g.norm1, torch.nn.functional.max_pool2d(g.conv1(x), 2)))
     y = torch.nn.functional.gelu(bn(g.norm2, g.conv2(x0)))
     y = torch.nn.functional.gelu(bn(g.norm3, g.conv3(y))) + x0

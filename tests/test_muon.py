@@ -6,13 +6,13 @@ import math
 
 import pytest
 import torch
+from test_trainer import toy_data as toy
 from torch import nn
 
 from cifarlab.config import TrainConfig
 from cifarlab.models import create_model
 from cifarlab.muon import NS_COEFFICIENTS, ConvMuon, orthogonalize
 from cifarlab.trainer import Trainer, param_groups
-from test_trainer import toy_data as toy
 
 
 def test_orthogonalize_keeps_singular_vectors_and_evens_out_singular_values():
@@ -58,9 +58,16 @@ def test_conv_muon_matches_reference_and_sgd_part_matches_torch_sgd():
     ref_lin = nn.Linear(5, 3)
     ref_lin.load_state_dict(lin.state_dict())
     w0, wide0 = conv.weight.detach().clone(), wide.weight.detach().clone()
-    opt = ConvMuon([{"params": list(lin.parameters())},
-                    {"params": [conv.weight, wide.weight], "muon": True, "lr": 0.05, "momentum": 0.6}],
-                   lr=0.1, momentum=0.85, nesterov=True, weight_decay=0.01)  # fmt: skip
+    opt = ConvMuon(
+        [
+            {"params": list(lin.parameters())},
+            {"params": [conv.weight, wide.weight], "muon": True, "lr": 0.05, "momentum": 0.6},
+        ],
+        lr=0.1,
+        momentum=0.85,
+        nesterov=True,
+        weight_decay=0.01,
+    )
     sgd = torch.optim.SGD(ref_lin.parameters(), lr=0.1, momentum=0.85, nesterov=True, weight_decay=0.01)
     grads, wide_grads = [], []
     for _ in range(3):
@@ -99,8 +106,18 @@ def test_trainer_with_muon_learns_and_keeps_filter_norms():
     x, y = toy(256)
     torch.manual_seed(0)
     model = create_model("cnn2")
-    t = Trainer(model, num_epochs=3, learning_rate=0.01, optimizer="muon", momentum=0.9, nesterov=True,
-                batch_size=64, muon_lr=0.02, log=None, progress=False)  # fmt: skip
+    t = Trainer(
+        model,
+        num_epochs=3,
+        learning_rate=0.01,
+        optimizer="muon",
+        momentum=0.9,
+        nesterov=True,
+        batch_size=64,
+        muon_lr=0.02,
+        log=None,
+        progress=False,
+    )
     t.train(x, y)
     losses = t.history["train_loss"]
     assert losses[-1] < 0.5 * losses[0]

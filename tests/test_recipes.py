@@ -31,8 +31,21 @@ def test_seed_recipes_match_the_notebook(name):
 
 
 def test_flags_override_the_recipe():
-    args = build_parser().parse_args(["train", "--recipe", "seed-cnn3", "--epochs", "3", "--lr", "0.01",
-                                      "--train-batches", "1,2", "--select-on", "test"])  # fmt: skip
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--recipe",
+            "seed-cnn3",
+            "--epochs",
+            "3",
+            "--lr",
+            "0.01",
+            "--train-batches",
+            "1,2",
+            "--select-on",
+            "test",
+        ]
+    )
     cfg = config_from_args(args)
     assert (cfg.train.epochs, cfg.train.lr, cfg.train.weight_decay) == (3, 0.01, 1e-4)
     assert cfg.data.train_batches == (1, 2) and cfg.data.val_size == 0 and cfg.train.select_on == "test"

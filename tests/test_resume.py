@@ -11,17 +11,43 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, default_sigint  # noqa: F401
 
 from cifarlab.checkpoint import CheckpointWriter, load_checkpoint
 from cifarlab.trainer import METRIC_COLUMNS
 
-from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, default_sigint  # noqa: F401
-
 # Dropout 0.3 uses the global RNG; flips and translations use the augmentation RNG; Adam has state;
 # patience adds early-stopping state: all of it must carry over a kill for the metrics to match.
-ARGS = ["--recipe", "fast", "--model", "mlp_first", "--model-arg", "dropout=0.3", "--optimizer", "adam", "--lr", "1e-3", "--epochs", "6", "--seed", "5",
-        "--train-limit", "4000", "--val-size", "500", "--batch-size", "100", "--flip", "alternating",
-        "--translate", "2", "--patience", "4", "--no-progress", "--no-report"]  # fmt: skip
+ARGS = [
+    "--recipe",
+    "fast",
+    "--model",
+    "mlp_first",
+    "--model-arg",
+    "dropout=0.3",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-3",
+    "--epochs",
+    "6",
+    "--seed",
+    "5",
+    "--train-limit",
+    "4000",
+    "--val-size",
+    "500",
+    "--batch-size",
+    "100",
+    "--flip",
+    "alternating",
+    "--translate",
+    "2",
+    "--patience",
+    "4",
+    "--no-progress",
+    "--no-report",
+]
 SHORT = [a if a != "6" else "2" for a in ARGS]
 
 
@@ -32,8 +58,12 @@ def metrics(run_dir: Path) -> list[dict[str, str]]:
 
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(fake_folder, tmp_path):
     cli("train", *ARGS, "--data", fake_folder, "--out", tmp_path, "--name", "whole")
-    proc = subprocess.Popen([CLI, "train", *ARGS, "--data", str(fake_folder), "--out", str(tmp_path), "--name", "cut"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **_SHARED})  # fmt: skip
+    proc = subprocess.Popen(
+        [CLI, "train", *ARGS, "--data", str(fake_folder), "--out", str(tmp_path), "--name", "cut"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **_SHARED},
+    )
     cut = tmp_path / "cut"
     deadline = time.time() + 120
     while time.time() < deadline and not (
@@ -73,9 +103,14 @@ def test_corrupt_last_checkpoint_names_the_file_and_best_still_works(fake_folder
 
 
 def test_ctrl_c_hints_how_to_resume(fake_folder, tmp_path):
-    proc = subprocess.Popen([CLI, "train", *ARGS, "--epochs", "50", "--data", str(fake_folder), "--out",
-                             str(tmp_path), "--name", "i"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=default_sigint, env={**os.environ, **_SHARED})  # fmt: skip
+    proc = subprocess.Popen(
+        [CLI, "train", *ARGS, "--epochs", "50", "--data", str(fake_folder), "--out", str(tmp_path), "--name", "i"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+        env={**os.environ, **_SHARED},
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / "i" / "last.pt").exists():
         time.sleep(0.05)

@@ -56,8 +56,9 @@ def test_trainer_stops_early_and_restores_best_weights():
     x, y = toy_data(400)
     xt, yt = toy_data(200, seed=1)
     # lr 0 after warm-up... simpler: a tiny lr keeps accuracy flat, so patience 2 must stop at epoch 3.
-    trainer = Trainer(softmax_net(), num_epochs=10, learning_rate=1e-9, patience=2, select_on="test", log=None,
-                      progress=False)  # fmt: skip
+    trainer = Trainer(
+        softmax_net(), num_epochs=10, learning_rate=1e-9, patience=2, select_on="test", log=None, progress=False
+    )
     history = trainer.train(x, y, xt, yt)
     assert len(history) == 3 and trainer.summary["stopped_early"]
     assert trainer.summary["best_epoch"] == 1
@@ -77,8 +78,18 @@ def test_patience_without_watched_set_is_refused():
 def test_one_epoch_equals_reference_sgd_loop():
     x, y = toy_data(300)
     bs, lr, seed = 64, 0.05, 7
-    trainer = Trainer(softmax_net(), num_epochs=1, learning_rate=lr, batch_size=bs, seed=seed, log=None,
-                      progress=False, momentum=0.9, weight_decay=1e-3, amp="off")  # fmt: skip
+    trainer = Trainer(
+        softmax_net(),
+        num_epochs=1,
+        learning_rate=lr,
+        batch_size=bs,
+        seed=seed,
+        log=None,
+        progress=False,
+        momentum=0.9,
+        weight_decay=1e-3,
+        amp="off",
+    )
     trainer.train(x, y)
 
     ref = softmax_net()
@@ -101,8 +112,17 @@ def test_fractional_epochs_end_with_the_first_batches_of_an_epoch():
     x, y = toy_data(300)
     bs, lr, seed = 64, 0.05, 3
     # 5 steps per epoch; 1.5 epochs is round(7.5) = 8 steps: a full epoch, then 3 batches (192 images)
-    trainer = Trainer(softmax_net(), num_epochs=1.5, learning_rate=lr, batch_size=bs, seed=seed, log=None,
-                      progress=False, momentum=0.9, amp="off")  # fmt: skip
+    trainer = Trainer(
+        softmax_net(),
+        num_epochs=1.5,
+        learning_rate=lr,
+        batch_size=bs,
+        seed=seed,
+        log=None,
+        progress=False,
+        momentum=0.9,
+        amp="off",
+    )
     trainer.train(x, y)
 
     ref = softmax_net()
@@ -144,8 +164,18 @@ def test_same_seed_identical_metrics_different_seed_differs():
 
 def test_notebook_style_signature_with_classes():
     x, y = toy_data(200)
-    t = Trainer(softmax_net(), num_epochs=2, learning_rate=1e-3, weight_decay=0, batch_size=50, patience=-1,
-                loss=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, log=None, progress=False)  # fmt: skip
+    t = Trainer(
+        softmax_net(),
+        num_epochs=2,
+        learning_rate=1e-3,
+        weight_decay=0,
+        batch_size=50,
+        patience=-1,
+        loss=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        log=None,
+        progress=False,
+    )
     h = t.train(x, y, x, y)
     assert isinstance(t.optimizer, torch.optim.Adam)
     assert len(h["test_acc"]) == 2 and h["epoch"] == [1, 2]
@@ -196,8 +226,16 @@ def test_schedules_are_pure_functions_of_the_step():
 
 def test_trainer_applies_schedule_per_step():
     x, y = toy_data(100)
-    t = Trainer(softmax_net(), num_epochs=4, learning_rate=0.2, batch_size=50, schedule="onecycle",
-                warmup_epochs=1, log=None, progress=False)  # fmt: skip
+    t = Trainer(
+        softmax_net(),
+        num_epochs=4,
+        learning_rate=0.2,
+        batch_size=50,
+        schedule="onecycle",
+        warmup_epochs=1,
+        log=None,
+        progress=False,
+    )
     t.train(x, y)
     # 2 steps per epoch, 8 in all, warm-up 2: the last step's factor is 1 - 5/6
     expected = [0.2 * lr_factor(2 * e - 1, 8, "onecycle", warmup_steps=2) for e in range(1, 5)]

@@ -11,14 +11,14 @@ import subprocess
 from pathlib import Path
 
 import optuna
-import pytest
-
 import pg
+import pytest
+from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli  # noqa: F401
+
 from cifarlab.config import ExperimentConfig
 from cifarlab.errors import ConfigError
 from cifarlab.recipes import get_recipe
 from cifarlab.tune import Param, TuneError, default_space, open_storage, parse_param, tune
-from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli  # noqa: F401
 
 TINY = ["--epochs", "2", "--train-limit", "600", "--val-size", "200", "--batch-size", "100"]
 
@@ -39,11 +39,18 @@ def test_parse_param():
     assert parse_param("batch_size=64,128,256") == Param("batch_size", "categorical", choices=(64, 128, 256))
     assert parse_param("optimizer=sgd,adam") == Param("optimizer", "categorical", choices=("sgd", "adam"))
     for bad, needle in [
-        ("lr", "NAME=LOW..HIGH"), ("lr=", "NAME=LOW..HIGH"), ("lr=1..x", "not a number"),
-        ("lr=0.1..0.01", "LOW < HIGH"), ("lr=0..1:log", "must be positive"), ("lr=1e-3..1:sqrt", ":sqrt"),
-        ("batch_size=1.5..3", "whole numbers"), ("epochs=1.5..3:int", "whole numbers"), ("batch_size=64", "at least two"), ("nope=1..2", "unknown setting"),
+        ("lr", "NAME=LOW..HIGH"),
+        ("lr=", "NAME=LOW..HIGH"),
+        ("lr=1..x", "not a number"),
+        ("lr=0.1..0.01", "LOW < HIGH"),
+        ("lr=0..1:log", "must be positive"),
+        ("lr=1e-3..1:sqrt", ":sqrt"),
+        ("batch_size=1.5..3", "whole numbers"),
+        ("epochs=1.5..3:int", "whole numbers"),
+        ("batch_size=64", "at least two"),
+        ("nope=1..2", "unknown setting"),
         ("batch_size=64,128:log", "apply to ranges"),
-    ]:  # fmt: skip
+    ]:
         with pytest.raises(ConfigError, match=needle):
             parse_param(bad)
 
@@ -57,8 +64,26 @@ def test_default_space_is_centred_on_the_recipe():
 
 
 def test_sqlite_study_then_from_study(fake_folder, tmp_path):
-    proc = cli("tune", "--recipe", "seed-mlp-final", "--trials", "3", "--param", "lr=1e-4..1e-2:log",
-               "--param", "epochs=1.5..2.5", "--pruner", "none", "--train-batches", "1", *TINY, "--data", fake_folder, "--out", tmp_path)  # fmt: skip
+    proc = cli(
+        "tune",
+        "--recipe",
+        "seed-mlp-final",
+        "--trials",
+        "3",
+        "--param",
+        "lr=1e-4..1e-2:log",
+        "--param",
+        "epochs=1.5..2.5",
+        "--pruner",
+        "none",
+        "--train-batches",
+        "1",
+        *TINY,
+        "--data",
+        fake_folder,
+        "--out",
+        tmp_path,
+    )
     folder = tmp_path / "tune" / "seed-mlp-final"
     assert proc.stdout.strip().splitlines()[-1] == str(folder)
     assert (tmp_path / "tune" / "seed-mlp-final.db").is_file()  # the SQLite default
@@ -81,14 +106,44 @@ def test_sqlite_study_then_from_study(fake_folder, tmp_path):
     assert (folder / "history.png").stat().st_size > 0 and (folder / "importance.png").stat().st_size > 0
 
     # A second worker with another search space is refused, and the study is left as it was.
-    proc = cli("tune", "--recipe", "seed-mlp-final", "--trials", "1", "--param", "lr=1e-3..1e-1:log",
-               *TINY, "--data", fake_folder, "--out", tmp_path, check=False)  # fmt: skip
+    proc = cli(
+        "tune",
+        "--recipe",
+        "seed-mlp-final",
+        "--trials",
+        "1",
+        "--param",
+        "lr=1e-3..1e-1:log",
+        *TINY,
+        "--data",
+        fake_folder,
+        "--out",
+        tmp_path,
+        check=False,
+    )
     assert_one_line_error(proc, "searches epochs=1.5..2.5 lr=0.0001..0.01:log, not lr=0.001..0.1:log", "--study")
     assert len(read_csv(folder / "trials.csv")) == 3
 
     # Retrain the best parameters: the study's fixed proxy flags (data_batch_1 only) do not carry over.
-    proc = cli("train", "--from-study", "seed-mlp-final", "--epochs", "1", "--train-limit", "600", "--val-size",
-               "200", "--data", fake_folder, "--out", tmp_path, "--name", "final", "--no-report", "--no-progress")  # fmt: skip
+    proc = cli(
+        "train",
+        "--from-study",
+        "seed-mlp-final",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "600",
+        "--val-size",
+        "200",
+        "--data",
+        fake_folder,
+        "--out",
+        tmp_path,
+        "--name",
+        "final",
+        "--no-report",
+        "--no-progress",
+    )
     config = json.loads((tmp_path / "final" / "config.json").read_text())
     assert config["train"]["lr"] == pytest.approx(best["params"]["lr"], rel=1e-9)
     assert config["recipe"] == "seed-mlp-final" and config["data"]["train_batches"] == [1, 2, 3, 4, 5]
@@ -106,8 +161,15 @@ def test_pruned_trials_are_recorded_and_can_be_cleaned(fake_folder, tmp_path):
     kept = tmp_path / "tune" / "p" / "trial-0000"
     summary = json.loads((kept / "summary.json").read_text())
     assert summary["status"] == "pruned" and summary["epochs_run"] == 1  # stopped after its first epoch
-    result = tune(ExperimentConfig.from_dict(config.to_dict()), space=space, trials=1, study="p", pruner=always,
-                  clean_pruned=True, log=lambda m: None)  # fmt: skip
+    result = tune(
+        ExperimentConfig.from_dict(config.to_dict()),
+        space=space,
+        trials=1,
+        study="p",
+        pruner=always,
+        clean_pruned=True,
+        log=lambda m: None,
+    )
     assert result.pruned == 2 and not (tmp_path / "tune" / "p" / "trial-0001").exists()
     assert [r["state"] for r in read_csv(tmp_path / "tune" / "p" / "trials.csv")] == ["PRUNED", "PRUNED"]
 
@@ -143,13 +205,17 @@ def test_open_storage_retries_the_schema_creation_race_only(monkeypatch):
         assert open_storage("postgresql://u@h/db") == "storage" and len(calls) == 2, error
 
     not_races = [  # retrying cannot fix these: reported at once
-        (ProgrammingError("SELECT", {}, psycopg.errors.InsufficientPrivilege("permission denied for schema public")),
-         "permission denied"),
+        (
+            ProgrammingError("SELECT", {}, psycopg.errors.InsufficientPrivilege("permission denied for schema public")),
+            "permission denied",
+        ),
         # an English "already exists" from PostgreSQL under another SQLSTATE is not the race
-        (ProgrammingError("CREATE", {}, psycopg.errors.DuplicateDatabase('database "x" already exists')),
-         "already exists"),
+        (
+            ProgrammingError("CREATE", {}, psycopg.errors.DuplicateDatabase('database "x" already exists')),
+            "already exists",
+        ),
         (OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: studies")), "no such table"),
-    ]  # fmt: skip
+    ]
     for error, needle in not_races:
         calls.clear()
         monkeypatch.setattr(optuna.storages, "RDBStorage", failing_once(error))
@@ -170,11 +236,29 @@ def postgres_url():
 
 
 def test_two_workers_share_a_postgresql_study(fake_folder, tmp_path, postgres_url):
-    args = [CLI, "tune", "--recipe", "seed-mlp-first", "--study", "shared", "--storage", postgres_url, "--trials",
-            "3", "--pruner", "none", *TINY, "--data", str(fake_folder), "--out", str(tmp_path)]  # fmt: skip
+    args = [
+        CLI,
+        "tune",
+        "--recipe",
+        "seed-mlp-first",
+        "--study",
+        "shared",
+        "--storage",
+        postgres_url,
+        "--trials",
+        "3",
+        "--pruner",
+        "none",
+        *TINY,
+        "--data",
+        str(fake_folder),
+        "--out",
+        str(tmp_path),
+    ]
     env = {**os.environ, **_SHARED, "OMP_NUM_THREADS": "1"}
-    workers = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-               for _ in range(2)]  # fmt: skip
+    workers = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)
+    ]
     outputs = [w.communicate(timeout=240) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], "\n".join(err for _, err in outputs)
 
@@ -198,8 +282,20 @@ def test_tuning_never_selects_on_test(tmp_path):
 
 def test_unreachable_storage_is_one_line(tmp_path, fake_folder):
     # With data at hand: everything a trial needs is checked before the storage is opened.
-    proc = cli("tune", "--recipe", "seed-mlp-first", "--trials", "1", "--data", fake_folder, "--storage",
-               "postgresql://someone:secret@127.0.0.1:1/nothing", "--out", tmp_path, check=False)  # fmt: skip
+    proc = cli(
+        "tune",
+        "--recipe",
+        "seed-mlp-first",
+        "--trials",
+        "1",
+        "--data",
+        fake_folder,
+        "--storage",
+        "postgresql://someone:secret@127.0.0.1:1/nothing",
+        "--out",
+        tmp_path,
+        check=False,
+    )
     line = assert_one_line_error(proc, "cannot use the study storage", "Connection refused")
     assert "secret" not in line
     assert not (tmp_path / "tune").exists() or not any((tmp_path / "tune").iterdir())

@@ -24,15 +24,39 @@ from cifarlab.models import create_model, list_models
 def two_runs(fake_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("wf")
     for name, model in (("a", "softmax"), ("b", "mlp_first")):
-        cli("train", "--model", model, "--optimizer", "adam", "--lr", "1e-3", "--epochs", "2", "--data", fake_folder,
-            "--out", out, "--name", name, *SMALL)  # fmt: skip
+        cli(
+            "train",
+            "--model",
+            model,
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-3",
+            "--epochs",
+            "2",
+            "--data",
+            fake_folder,
+            "--out",
+            out,
+            "--name",
+            name,
+            *SMALL,
+        )
     return out / "a", out / "b"
 
 
 def test_training_ends_with_report_and_evaluation_files(two_runs):
     a, _ = two_runs
-    for f in ("report.html", "evaluation.json", "confusion.png", "per_class.png", "mistakes.png", "reliability.png",
-              "last.pt", "best.pt"):  # fmt: skip
+    for f in (
+        "report.html",
+        "evaluation.json",
+        "confusion.png",
+        "per_class.png",
+        "mistakes.png",
+        "reliability.png",
+        "last.pt",
+        "best.pt",
+    ):
         assert (a / f).exists(), f
     page = (a / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') >= 5 and "http" not in page.split("<body>")[1]
@@ -190,22 +214,41 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path):
 
     a, _ = two_runs
     shot = tmp_path / "shot.png"
-    common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-              "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+    common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     url = (a / "report.html").as_uri()
-    subprocess.run([_chromium(), *common, f"--screenshot={shot}", "--window-size=1200,2400", url],
-                   capture_output=True, timeout=120, check=True)  # fmt: skip
+    subprocess.run(
+        [_chromium(), *common, f"--screenshot={shot}", "--window-size=1200,2400", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 10, "the screenshot is blank"
     # --dump-dom after load: images that failed to decode report naturalWidth 0. The page's own markup is
     # static, so we measure with a tiny script in a copy of the page (the report itself has no script).
     probe = tmp_path / "probe.html"
-    check = ("<script>window.addEventListener('load', () => { const bad = [...document.images]"
-             ".filter(i => !(i.complete && i.naturalWidth > 0)).length; document.title = "
-             "'images:' + document.images.length + ':bad:' + bad; });</script>")  # fmt: skip
+    check = (
+        "<script>window.addEventListener('load', () => { const bad = [...document.images]"
+        ".filter(i => !(i.complete && i.naturalWidth > 0)).length; document.title = "
+        "'images:' + document.images.length + ':bad:' + bad; });</script>"
+    )
     probe.write_text((a / "report.html").read_text().replace("</body>", check + "</body>"))
-    dom = subprocess.run([_chromium(), *common, "--dump-dom", "--virtual-time-budget=5000", probe.as_uri()],
-                         capture_output=True, text=True, timeout=120, check=True).stdout  # fmt: skip
+    dom = subprocess.run(
+        [_chromium(), *common, "--dump-dom", "--virtual-time-budget=5000", probe.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     assert "<title>images:5:bad:0</title>" in dom
 
 
@@ -213,8 +256,22 @@ def test_tensorboard_scalars_equal_the_metrics(fake_folder, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    proc = cli("train", "--recipe", "seed-softmax", "--epochs", "2", "--tensorboard", "--data", fake_folder,
-               "--out", tmp_path, "--name", "tb", *SMALL, "--no-report")  # fmt: skip
+    proc = cli(
+        "train",
+        "--recipe",
+        "seed-softmax",
+        "--epochs",
+        "2",
+        "--tensorboard",
+        "--data",
+        fake_folder,
+        "--out",
+        tmp_path,
+        "--name",
+        "tb",
+        *SMALL,
+        "--no-report",
+    )
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
     acc = EventAccumulator(str(run_dir / "tensorboard"))
     acc.Reload()

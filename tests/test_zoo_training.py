@@ -53,9 +53,19 @@ def test_every_model_trains_by_name_above_chance(name, small_arrays, tmp_path):
         # image): the LR scales linearly for SGD, by the square root for Adam(W), as usual.
         scale = 64 / t.batch_size
         small = {"batch_size": 64, "lr": t.lr * (scale if t.optimizer == "sgd" else math.sqrt(scale))}
-    run = cifarlab.train(name, model_kwargs=REDUCED[name], arrays=small_arrays, progress=False, epochs=epochs,
-                         eval_from=epochs, train_limit=images, val_size=200, out=str(tmp_path), threads=1,
-                         **small)  # fmt: skip
+    run = cifarlab.train(
+        name,
+        model_kwargs=REDUCED[name],
+        arrays=small_arrays,
+        progress=False,
+        epochs=epochs,
+        eval_from=epochs,
+        train_limit=images,
+        val_size=200,
+        out=str(tmp_path),
+        threads=1,
+        **small,
+    )
     assert run.config.recipe == default_recipe(name) == recipe.recipe
     assert run.config.train.optimizer == t.optimizer and run.config.train.schedule == t.schedule
     assert run.path.name.startswith(f"{name}-")  # named after the model, its own recipe not repeated

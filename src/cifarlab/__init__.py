@@ -18,7 +18,20 @@ def __getattr__(name: str):
         return train
     raise AttributeError(f"module 'cifarlab' has no attribute '{name}'")
 
+
 __all__ = [
-    "CifarlabError", "DataConfig", "EarlyStopping", "ExperimentConfig", "History", "TrainConfig", "Trainer",
-    "count_parameters", "create_model", "evaluate", "list_models", "load_run", "register_model", "train",
-]  # fmt: skip
+    "CifarlabError",
+    "DataConfig",
+    "EarlyStopping",
+    "ExperimentConfig",
+    "History",
+    "TrainConfig",
+    "Trainer",
+    "count_parameters",
+    "create_model",
+    "evaluate",
+    "list_models",
+    "load_run",
+    "register_model",
+    "train",
+]

@@ -46,14 +46,19 @@ def translate_and_crop(
         return x
     offsets = torch.zeros(2, n, dtype=torch.long)
     if pad > 0:
-        x = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode=mode) if mode != "constant" else \
-            torch.nn.functional.pad(x, (pad, pad, pad, pad))  # fmt: skip
+        x = (
+            torch.nn.functional.pad(x, (pad, pad, pad, pad), mode=mode)
+            if mode != "constant"
+            else torch.nn.functional.pad(x, (pad, pad, pad, pad))
+        )
         offsets = offsets + torch.randint(0, 2 * pad + 1, (2, n), generator=gen, device=gen.device)
     if crop:
-        offsets = offsets + torch.stack([
-            torch.randint(0, h - size + 1, (n,), generator=gen, device=gen.device),
-            torch.randint(0, w - size + 1, (n,), generator=gen, device=gen.device),
-        ])  # fmt: skip
+        offsets = offsets + torch.stack(
+            [
+                torch.randint(0, h - size + 1, (n,), generator=gen, device=gen.device),
+                torch.randint(0, w - size + 1, (n,), generator=gen, device=gen.device),
+            ]
+        )
         h = w = size
     return _crop_at(x, to_device(offsets, x.device), h, w)
 
@@ -101,10 +106,15 @@ def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
     if size <= 0:
         return x
     n, _, h, w = x.shape
-    centre = to_device(torch.stack([
-        torch.randint(0, h, (n,), generator=gen, device=gen.device),
-        torch.randint(0, w, (n,), generator=gen, device=gen.device),
-    ]), x.device)  # fmt: skip
+    centre = to_device(
+        torch.stack(
+            [
+                torch.randint(0, h, (n,), generator=gen, device=gen.device),
+                torch.randint(0, w, (n,), generator=gen, device=gen.device),
+            ]
+        ),
+        x.device,
+    )
     top = centre[0] - size // 2
     left = centre[1] - size // 2
     ys = torch.arange(h, device=x.device)[None, :]

@@ -12,9 +12,10 @@ import copy
 import math
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,11 +47,19 @@ def median_counting_misses(runs: Sequence[dict[str, Any]]) -> float | None:
 
 def _synthetic(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8), torch.randint(0, 10, (n,), generator=g)
+    return torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8), torch.randint(
+        0, 10, (n,), generator=g
+    )
 
 
-def ours_train_img_s(model_name: str, batch_size: int, steps: int, device: torch.device, cfg: TrainConfig,
-                     model_kwargs: dict[str, Any] | None = None) -> float:  # fmt: skip
+def ours_train_img_s(
+    model_name: str,
+    batch_size: int,
+    steps: int,
+    device: torch.device,
+    cfg: TrainConfig,
+    model_kwargs: dict[str, Any] | None = None,
+) -> float:
     """Images/s of the real Trainer loop: one epoch of ``steps`` batches, its ``seconds`` column."""
     x, y = _synthetic(batch_size * steps)
     torch.manual_seed(0)
@@ -61,8 +70,9 @@ def ours_train_img_s(model_name: str, batch_size: int, steps: int, device: torch
     return len(x) / trainer.history[0]["seconds"]
 
 
-def seed_loop_train_img_s(model_name: str, batch_size: int, steps: int, device: torch.device,
-                          model_kwargs: dict[str, Any] | None = None) -> float:  # fmt: skip
+def seed_loop_train_img_s(
+    model_name: str, batch_size: int, steps: int, device: torch.device, model_kwargs: dict[str, Any] | None = None
+) -> float:
     """Images/s of the notebook's loop: float tensors in a TensorDataset, a shuffling DataLoader,
     NCHW fp32, and the per-step ``loss.item()`` / accuracy bookkeeping a plotting trainer does."""
     x, y = _synthetic(batch_size * steps)
@@ -87,8 +97,14 @@ def seed_loop_train_img_s(model_name: str, batch_size: int, steps: int, device: 
     return len(x) / (time.perf_counter() - t0)
 
 
-def eval_img_s(model_name: str, batch_size: int, n: int, device: torch.device, cfg: TrainConfig | None,
-               model_kwargs: dict[str, Any] | None = None) -> float:  # fmt: skip
+def eval_img_s(
+    model_name: str,
+    batch_size: int,
+    n: int,
+    device: torch.device,
+    cfg: TrainConfig | None,
+    model_kwargs: dict[str, Any] | None = None,
+) -> float:
     """Images/s of evaluation; ``cfg`` None: the seed style (fp32, NCHW), else ours (autocast, channels_last)."""
     from .speed import resolve_amp, resolve_channels_last
 
@@ -149,16 +165,23 @@ def throughput(
             "steps_per_round": steps,
         }
         log(
-            f"{name:<10} bs {batch_size}: train ours {row['ours_train_img_s']:7.0f} ± {row['ours_train_img_s_std']:.0f} "
-            f"img/s, seed loop {row['seed_loop_train_img_s']:7.0f} ± {row['seed_loop_train_img_s_std']:.0f} "
-            f"(x{row['speedup']:.2f}); eval ours {row['ours_eval_img_s']:.0f}, seed {row['seed_loop_eval_img_s']:.0f} img/s"
+            f"{name:<10} bs {batch_size}: train ours {row['ours_train_img_s']:7.0f} "
+            f"± {row['ours_train_img_s_std']:.0f} img/s, seed loop {row['seed_loop_train_img_s']:7.0f} "
+            f"± {row['seed_loop_train_img_s_std']:.0f} (x{row['speedup']:.2f}); "
+            f"eval ours {row['ours_eval_img_s']:.0f}, seed {row['seed_loop_eval_img_s']:.0f} img/s"
         )
         results.append(row)
     return results
 
 
-def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | None = None,
-            log: Callable[[str], None] = print, first_seed: int = 0) -> dict[str, Any]:  # fmt: skip
+def time_to(
+    target: float,
+    recipe: str,
+    seeds: int,
+    overrides: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+    first_seed: int = 0,
+) -> dict[str, Any]:
     """Train ``recipe`` with ``--target-acc target`` for ``seeds`` seeds from ``first_seed``; time-to-target stats.
 
     ``first_seed`` lets a long benchmark be split over machines or sessions without repeating seeds.
@@ -179,14 +202,27 @@ def time_to(target: float, recipe: str, seeds: int, overrides: dict[str, Any] | 
         cfg.name = cfg.name or f"bench-{recipe}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = run_experiment(cfg, arrays=arrays, progress=False, report=False, log=lambda m: None)
         s = read_summary(run_dir)
-        runs.append({
-            "seed": seed, "seconds_to_target": s.get("seconds_to_target"), "reached": s.get("seconds_to_target") is not None,
-            "final_test_acc": s["final_test_acc"], "epochs_run": s["epochs_trained"], "wall_seconds": s["wall_seconds"],
-            "run_dir": str(run_dir),
-        })  # fmt: skip
+        runs.append(
+            {
+                "seed": seed,
+                "seconds_to_target": s.get("seconds_to_target"),
+                "reached": s.get("seconds_to_target") is not None,
+                "final_test_acc": s["final_test_acc"],
+                "epochs_run": s["epochs_trained"],
+                "wall_seconds": s["wall_seconds"],
+                "run_dir": str(run_dir),
+            }
+        )
         r = runs[-1]
-        log(f"{recipe} seed {seed}: " + (f"{target:.3f} reached in {r['seconds_to_target']:.1f}s" if r["reached"]
-            else f"target not reached ({100 * r['final_test_acc']:.2f}%)") + f", {r['epochs_run']:g} epochs")  # fmt: skip
+        log(
+            f"{recipe} seed {seed}: "
+            + (
+                f"{target:.3f} reached in {r['seconds_to_target']:.1f}s"
+                if r["reached"]
+                else f"target not reached ({100 * r['final_test_acc']:.2f}%)"
+            )
+            + f", {r['epochs_run']:g} epochs"
+        )
     times = [r["seconds_to_target"] for r in runs if r["reached"]]
     return {
         "recipe": recipe,
@@ -211,30 +247,42 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# cifarlab bench — {report['device_name']} ({report['device']}), torch {report['torch_version']}", ""]
     if report.get("throughput"):
         lines += [
-            "| model | batch | ours train img/s | seed loop train img/s | speed-up | ours eval img/s | seed eval img/s |",
+            "| model | batch | ours train img/s | seed loop train img/s | speed-up "
+            "| ours eval img/s | seed eval img/s |",
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in report["throughput"]:
             lines.append(
-                f"| {_model_label(r)} | {r['batch_size']} | {r['ours_train_img_s']:.0f} ± {r['ours_train_img_s_std']:.0f} | "
+                f"| {_model_label(r)} | {r['batch_size']} "
+                f"| {r['ours_train_img_s']:.0f} ± {r['ours_train_img_s_std']:.0f} | "
                 f"{r['seed_loop_train_img_s']:.0f} ± {r['seed_loop_train_img_s_std']:.0f} | {r['speedup']:.2f}x | "
                 f"{r['ours_eval_img_s']:.0f} | {r['seed_loop_eval_img_s']:.0f} |"
             )
         lines.append("")
     if report.get("time_to"):
         t = report["time_to"]
-        lines += ["| recipe | target | reached | median s, all seeds | seconds mean ± std | median | min | max | "
-                  "final acc | epochs |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines += [
+            "| recipe | target | reached | median s, all seeds | seconds mean ± std | median | min | max | "
+            "final acc | epochs |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         s, a, e = t["seconds_to_target"], t["final_test_acc"], t["epochs"]
-        secs = (f"{s['mean']:.1f} ± {s['std']:.1f} | {s['median']:.1f} | {s['min']:.1f} | {s['max']:.1f}" if s
-                else "– | – | – | –")  # fmt: skip
+        secs = (
+            f"{s['mean']:.1f} ± {s['std']:.1f} | {s['median']:.1f} | {s['min']:.1f} | {s['max']:.1f}"
+            if s
+            else "– | – | – | –"
+        )
         overall = t.get("median_seconds_all_seeds")
         overall = f"{overall:.1f}" if overall is not None else "not reached"
-        lines.append(f"| {t['recipe']} | {t['target_acc']:.3f} | {t['reached']}/{t['seeds']} | {overall} | {secs} | "
-                     f"{100 * a['mean']:.2f}% | {e['mean']:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {t['recipe']} | {t['target_acc']:.3f} | {t['reached']}/{t['seeds']} | {overall} | {secs} | "
+            f"{100 * a['mean']:.2f}% | {e['mean']:.1f} |"
+        )
         lines.append("")
-        lines.append("'median s, all seeds' counts a seed that missed the target as never reaching it; "
-                     "the other time columns cover the seeds that reached it.")  # fmt: skip
+        lines.append(
+            "'median s, all seeds' counts a seed that missed the target as never reaching it; "
+            "the other time columns cover the seeds that reached it."
+        )
         lines.append("")
     return "\n".join(lines)
 
@@ -262,5 +310,3 @@ def environment(device: str = "auto") -> dict[str, Any]:
         "python_version": platform.python_version(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-
-

@@ -76,8 +76,9 @@ def _fmt(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-def cost(epochs: float, step_s: float, steps_per_epoch: int, eval_s: float, checkpoint_s: float,
-         eval_last: int | None = None) -> float:  # fmt: skip
+def cost(
+    epochs: float, step_s: float, steps_per_epoch: int, eval_s: float, checkpoint_s: float, eval_last: int | None = None
+) -> float:
     """Predicted training time of ``epochs``: the steps, a checkpoint per epoch, an evaluation after
     every epoch (or after the last ``eval_last`` only, as the fast recipes do), and one more test
     evaluation for the best epoch's weights."""
@@ -87,8 +88,9 @@ def cost(epochs: float, step_s: float, steps_per_epoch: int, eval_s: float, chec
     return steps * step_s + (evaluations + 1) * eval_s + whole * checkpoint_s
 
 
-def fit_epochs(budget: float, step_s: float, steps_per_epoch: int, eval_s: float, checkpoint_s: float,
-               eval_last: int | None = None) -> float:  # fmt: skip
+def fit_epochs(
+    budget: float, step_s: float, steps_per_epoch: int, eval_s: float, checkpoint_s: float, eval_last: int | None = None
+) -> float:
     """The most epochs, in hundredths, whose :func:`cost` fits ``budget``; 0.0 if not even one does."""
     best, lo, hi = 0.0, 1, 100_000  # hundredths of an epoch
     while lo <= hi:
@@ -120,12 +122,20 @@ class BudgetGuard:
         new_total = done + max(0, int(left / (elapsed / done)))
         if abs(new_total - total) > 0.03 * total:
             trainer.replan(new_total)
-            self.log(f"time budget: re-planned to {trainer._plan[1] / steps_per_epoch:.2f} epochs "
-                     f"({elapsed / done * steps_per_epoch:.1f} s an epoch so far; planned {total / steps_per_epoch:.2f})")
+            self.log(
+                f"time budget: re-planned to {trainer._plan[1] / steps_per_epoch:.2f} epochs "
+                f"({elapsed / done * steps_per_epoch:.1f} s an epoch so far; planned {total / steps_per_epoch:.2f})"
+            )
 
 
-def plan(budget_s: float, model: torch.nn.Module, cfg: TrainConfig, train_x: torch.Tensor, train_y: torch.Tensor,
-         eval_images: int) -> BudgetPlan:  # fmt: skip
+def plan(
+    budget_s: float,
+    model: torch.nn.Module,
+    cfg: TrainConfig,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    eval_images: int,
+) -> BudgetPlan:
     """Measure this machine on the run's own settings and choose the epochs that fit ``budget_s``.
 
     ``eval_images``: how many images one evaluation covers (validation + test). Raises a one-line

@@ -74,7 +74,12 @@ class CheckpointWriter:
 
     def on_epoch_end(self, trainer, row) -> None:
         buf = io.BytesIO()
-        state = {"format": CHECKPOINT_FORMAT, "config": self.config, "classes": self.classes, **trainer.checkpoint_state()}
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config,
+            "classes": self.classes,
+            **trainer.checkpoint_state(),
+        }
         torch.save(state, buf)
         self.wait()
         if self.background:

@@ -12,25 +12,35 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .config import OPTIMIZERS, SCHEDULES, SELECT_ON, TrainConfig
 from .errors import CifarlabError, ConfigError, Terminated, install_cli_warning_format, warn
 
 
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", metavar="PATH", help="CIFAR-10 archive or folder (default: $CIFARLAB_DATA, cache, download)")
+    p.add_argument(
+        "--data", metavar="PATH", help="CIFAR-10 archive or folder (default: $CIFARLAB_DATA, cache, download)"
+    )
     p.add_argument("--offline", action="store_true", default=None, help="never download the data set")
 
 
 def _train_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("train", help="train a model; prints the run folder last",
-                       description="Train a recipe (default: fast); flags override the recipe's settings.")  # fmt: skip
+    p = sub.add_parser(
+        "train",
+        help="train a model; prints the run folder last",
+        description="Train a recipe (default: fast); flags override the recipe's settings.",
+    )
     _add_config_flags(p)
     s_ = p.add_argument_group("processes")
-    s_.add_argument("--nproc", type=int, metavar="N",
-                    help="data-parallel training in N processes on this machine (launches torchrun)")  # fmt: skip
+    s_.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="data-parallel training in N processes on this machine (launches torchrun)",
+    )
     o = p.add_argument_group("run folder")
     o.add_argument("--name", help="run folder name (default: <recipe>-<time>)")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -38,12 +48,19 @@ def _train_parser(sub) -> argparse.ArgumentParser:
     o.add_argument("--tensorboard", action="store_true", help="also log per-epoch scalars for TensorBoard")
     r = p.add_argument_group("resume")
     r.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last completed epoch")
-    r.add_argument("--resume-from", choices=("last", "best"), default="last",
-                   help="checkpoint to resume from (best: when last.pt is damaged)")  # fmt: skip
+    r.add_argument(
+        "--resume-from",
+        choices=("last", "best"),
+        default="last",
+        help="checkpoint to resume from (best: when last.pt is damaged)",
+    )
     r.add_argument("--override", action="store_true", help="accept settings that differ from the run's config")
     t = p.add_argument_group("from a tuning study")
-    t.add_argument("--from-study", metavar="STUDY",
-                   help="train with the best parameters of this 'cifarlab tune' study (other flags override them)")
+    t.add_argument(
+        "--from-study",
+        metavar="STUDY",
+        help="train with the best parameters of this 'cifarlab tune' study (other flags override them)",
+    )
     t.add_argument("--storage", metavar="URL", help="the study's storage (default: sqlite file OUT/tune/STUDY.db)")
     return p
 
@@ -72,27 +89,42 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     """The flags that set an ExperimentConfig (shared by train and tune)."""
     p.add_argument("--recipe", help="named recipe (see 'cifarlab recipes')")
     p.add_argument("--model", help="registered model (see 'cifarlab models')")
-    p.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
-                   help="model option, e.g. --model-arg width=0.5 (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--model-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model option, e.g. --model-arg width=0.5 (repeatable)",
+    )
     g = p.add_argument_group("optimisation")
     g.add_argument("--epochs", type=_epochs, help="epochs to train; a fraction ends with part of an epoch (4.5)")
     g.add_argument("--lr", type=float, help="base learning rate")
     g.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
     g.add_argument("--momentum", type=float, help="SGD momentum")
     g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (SGD)")
-    g.add_argument("--muon-lr", type=float,
-                   help=f"--optimizer muon: step size on the conv filters (default {TrainConfig.muon_lr})")
-    g.add_argument("--muon-momentum", type=float,
-                   help=f"--optimizer muon: momentum on the conv filters (default {TrainConfig.muon_momentum})")
+    g.add_argument(
+        "--muon-lr", type=float, help=f"--optimizer muon: step size on the conv filters (default {TrainConfig.muon_lr})"
+    )
+    g.add_argument(
+        "--muon-momentum",
+        type=float,
+        help=f"--optimizer muon: momentum on the conv filters (default {TrainConfig.muon_momentum})",
+    )
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--batch-size", type=int)
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (<= 0: off)")
     g.add_argument("--schedule", help=f"LR schedule: {', '.join(SCHEDULES)}")
-    g.add_argument("--warmup-epochs", type=float, help="linear LR warm-up length in epochs (a recipe's warm-up "
-                   "is a share of its epochs: it scales with --epochs unless this flag is given)")  # fmt: skip
+    g.add_argument(
+        "--warmup-epochs",
+        type=float,
+        help="linear LR warm-up length in epochs (a recipe's warm-up "
+        "is a share of its epochs: it scales with --epochs unless this flag is given)",
+    )
     g.add_argument("--label-smoothing", type=float)
-    g.add_argument("--select-on", help="accuracy watched for early stopping and best weights: val (default) "
-                   "or test (the notebook's protocol; then --val-size defaults to 0)")  # fmt: skip
+    g.add_argument(
+        "--select-on",
+        help="accuracy watched for early stopping and best weights: val (default) "
+        "or test (the notebook's protocol; then --val-size defaults to 0)",
+    )
     g.add_argument("--bn-lr-scale", type=float, help="LR multiplier for BatchNorm parameters")
     g.add_argument("--lookahead", action="store_true", default=None, help="lookahead weight averaging")
     g.add_argument("--seed", type=int)
@@ -104,18 +136,29 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     a.add_argument("--crop", type=int, metavar="PX", help="train on random PX x PX crops (0: full images)")
     a.add_argument("--tta", help="test-time augmentation: none, flip, flip_translate")
     a.add_argument("--eval-from", type=int, metavar="EPOCH", help="skip evaluation before this epoch")
-    a.add_argument("--time-budget", type=_duration, metavar="T",
-                   help="train what fits in T (10m, 90s, 1h30m) on this machine: measures a few steps first, "
-                   "then sets --epochs")  # fmt: skip
-    a.add_argument("--target-acc", type=float, metavar="ACC",
-                   help="stop when test accuracy reaches ACC (e.g. 0.90); records seconds_to_target")  # fmt: skip
+    a.add_argument(
+        "--time-budget",
+        type=_duration,
+        metavar="T",
+        help="train what fits in T (10m, 90s, 1h30m) on this machine: measures a few steps first, then sets --epochs",
+    )
+    a.add_argument(
+        "--target-acc",
+        type=float,
+        metavar="ACC",
+        help="stop when test accuracy reaches ACC (e.g. 0.90); records seconds_to_target",
+    )
     s_ = p.add_argument_group("speed")
     s_.add_argument("--amp", help="mixed precision: auto, off, bf16, fp16")
     s_.add_argument("--channels-last", help="auto, on, off")
     s_.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     s_.add_argument("--threads", type=int, help="torch intra-op threads (0: default)")
-    s_.add_argument("--sync-bn", action="store_true", default=None,
-                    help="with several processes: BatchNorm statistics over all of them (CUDA only)")  # fmt: skip
+    s_.add_argument(
+        "--sync-bn",
+        action="store_true",
+        default=None,
+        help="with several processes: BatchNorm statistics over all of them (CUDA only)",
+    )
     d = p.add_argument_group("data")
     _add_data_flags(d)
     d.add_argument("--train-batches", metavar="LIST", help="data_batch files to train on, e.g. 1 or 1,2 or 1-3")
@@ -128,16 +171,46 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 # flag name -> config field name, for flags that override the recipe one to one
 _TRAIN_OVERRIDES = {
-    "model": "model", "epochs": "epochs", "lr": "lr", "optimizer": "optimizer", "momentum": "momentum",
-    "nesterov": "nesterov", "muon_lr": "muon_lr", "muon_momentum": "muon_momentum", "weight_decay": "weight_decay",
-    "batch_size": "batch_size", "patience": "patience",
-    "schedule": "schedule", "warmup_epochs": "warmup_epochs", "label_smoothing": "label_smoothing",
-    "select_on": "select_on", "seed": "seed", "device": "device", "data": "data", "offline": "offline",
-    "train_limit": "train_limit", "val_size": "val_size", "split_seed": "split_seed", "out": "out", "name": "name",
-    "bn_lr_scale": "bn_lr_scale", "lookahead": "lookahead", "translate": "translate", "flip": "flip",
-    "cutout": "cutout", "crop": "crop", "tta": "tta", "eval_from": "eval_from", "target_acc": "target_acc", "time_budget": "time_budget",
-    "amp": "amp", "channels_last": "channels_last", "compile": "compile", "threads": "threads", "sync_bn": "sync_bn",
-}  # fmt: skip
+    "model": "model",
+    "epochs": "epochs",
+    "lr": "lr",
+    "optimizer": "optimizer",
+    "momentum": "momentum",
+    "nesterov": "nesterov",
+    "muon_lr": "muon_lr",
+    "muon_momentum": "muon_momentum",
+    "weight_decay": "weight_decay",
+    "batch_size": "batch_size",
+    "patience": "patience",
+    "schedule": "schedule",
+    "warmup_epochs": "warmup_epochs",
+    "label_smoothing": "label_smoothing",
+    "select_on": "select_on",
+    "seed": "seed",
+    "device": "device",
+    "data": "data",
+    "offline": "offline",
+    "train_limit": "train_limit",
+    "val_size": "val_size",
+    "split_seed": "split_seed",
+    "out": "out",
+    "name": "name",
+    "bn_lr_scale": "bn_lr_scale",
+    "lookahead": "lookahead",
+    "translate": "translate",
+    "flip": "flip",
+    "cutout": "cutout",
+    "crop": "crop",
+    "tta": "tta",
+    "eval_from": "eval_from",
+    "target_acc": "target_acc",
+    "time_budget": "time_budget",
+    "amp": "amp",
+    "channels_last": "channels_last",
+    "compile": "compile",
+    "threads": "threads",
+    "sync_bn": "sync_bn",
+}
 
 
 def config_from_args(args: argparse.Namespace):
@@ -225,7 +298,9 @@ def resume_config(args: argparse.Namespace):
     before, after = _flat(saved.to_dict()), _flat(config.to_dict())
     diffs = [f"{k} {before[k]!r} -> {after[k]!r}" for k in sorted(after) if before.get(k) != after[k]]
     if diffs and not args.override:
-        raise ConfigError(f"resume settings differ from the run's config ({'; '.join(diffs)}); add --override to accept")
+        raise ConfigError(
+            f"resume settings differ from the run's config ({'; '.join(diffs)}); add --override to accept"
+        )
     checkpoint = load_checkpoint(run_dir / f"{args.resume_from}.pt")
     return config, run_dir, checkpoint
 
@@ -265,17 +340,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.train_batches is not None:
             given.add("train_batches")
         config = config_from_study(args, config_from_args, given)
-        run_dir = run_experiment(config, progress=not args.no_progress, report=not args.no_report,
-                                 tensorboard=args.tensorboard)  # fmt: skip
+        run_dir = run_experiment(
+            config, progress=not args.no_progress, report=not args.no_report, tensorboard=args.tensorboard
+        )
     elif args.resume:
         config, run_dir, checkpoint = resume_config(args)
         print(f"resuming {run_dir} after epoch {checkpoint['epoch']} ({args.resume_from}.pt)")
-        run_dir = run_experiment(config, resume=(run_dir, checkpoint), progress=not args.no_progress,
-                                 report=not args.no_report, tensorboard=args.tensorboard)  # fmt: skip
+        run_dir = run_experiment(
+            config,
+            resume=(run_dir, checkpoint),
+            progress=not args.no_progress,
+            report=not args.no_report,
+            tensorboard=args.tensorboard,
+        )
     else:
         config = config_from_args(args)
-        run_dir = run_experiment(config, progress=not args.no_progress, report=not args.no_report,
-                                 tensorboard=args.tensorboard)  # fmt: skip
+        run_dir = run_experiment(
+            config, progress=not args.no_progress, report=not args.no_report, tensorboard=args.tensorboard
+        )
     if not distributed.is_main():
         return 0  # rank 0 reports
     from .runs import read_json
@@ -288,8 +370,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if "time_budget" in summary:
         b = summary["time_budget"]
         used = b["probe_s"] + summary["wall_seconds"]
-        print(f"time budget: {used:.0f}s used of {b['budget_s']:.0f}s ({100 * used / b['budget_s']:.0f}%; "
-              f"planned {b['planned_s'] + b['probe_s']:.0f}s)")
+        print(
+            f"time budget: {used:.0f}s used of {b['budget_s']:.0f}s ({100 * used / b['budget_s']:.0f}%; "
+            f"planned {b['planned_s'] + b['probe_s']:.0f}s)"
+        )
     print(run_dir)
     return 0
 
@@ -309,15 +393,30 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
         config.data.val_size = DataConfig.val_size  # the recipe trains on all images; tuning needs a val split
         print(f"note: holding out {config.data.val_size} validation images to tune on (the recipe uses none)")
-    result = tune(config, space=space or None, trials=args.trials, study=args.study, storage=args.storage,
-                  timeout=args.timeout, clean_pruned=args.clean_pruned, pruner=args.pruner)  # fmt: skip
-    print(f"study {result.study} ({result.storage}): {result.trials} trials, {result.completed} completed, "
-          f"{result.pruned} pruned")  # fmt: skip
+    result = tune(
+        config,
+        space=space or None,
+        trials=args.trials,
+        study=args.study,
+        storage=args.storage,
+        timeout=args.timeout,
+        clean_pruned=args.clean_pruned,
+        pruner=args.pruner,
+    )
+    print(
+        f"study {result.study} ({result.storage}): {result.trials} trials, {result.completed} completed, "
+        f"{result.pruned} pruned"
+    )
     if result.best_params is not None:
-        print(f"best: trial {result.best_trial}, validation accuracy {100 * result.best_value:.2f}%, "
-              f"params {result.best_params}")  # fmt: skip
-        print(f"retrain on all the data: cifarlab train --from-study {result.study}"
-              + (f" --storage {args.storage}" if args.storage else "") + (f" --out {args.out}" if args.out else ""))
+        print(
+            f"best: trial {result.best_trial}, validation accuracy {100 * result.best_value:.2f}%, "
+            f"params {result.best_params}"
+        )
+        print(
+            f"retrain on all the data: cifarlab train --from-study {result.study}"
+            + (f" --storage {args.storage}" if args.storage else "")
+            + (f" --out {args.out}" if args.out else "")
+        )
     print(result.folder)
     return 0
 
@@ -350,8 +449,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         with torch.device("meta"):  # shapes only: counting a 36M-parameter net allocates nothing
             m = create_model(name)
         info = model_info(name)
-        print(f"{name:<16} {info.family:<13} {count_parameters(m):>12,} {forward_flops(m) / 1e6:>13.2f}  "
-              f"{default_recipe(name):<15} {info.published or '-'}")  # fmt: skip
+        print(
+            f"{name:<16} {info.family:<13} {count_parameters(m):>12,} {forward_flops(m) / 1e6:>13.2f}  "
+            f"{default_recipe(name):<15} {info.published or '-'}"
+        )
         print(f"{'':<16} {info.description}")
     return 0
 
@@ -403,16 +504,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         kwargs = parse_key_values(args.model_arg or [], "--model-arg")
         for m in models:
             create_model(m, **kwargs)  # unknown names and options fail before any measuring
-        report["throughput"] = bench.throughput(models, args.batch_size, args.steps, args.rounds, args.device,
-                                                model_kwargs=kwargs)  # fmt: skip
+        report["throughput"] = bench.throughput(
+            models, args.batch_size, args.steps, args.rounds, args.device, model_kwargs=kwargs
+        )
     if args.time_to:
         if not args.recipe:
             raise ConfigError("--time-to needs --recipe NAME (see 'cifarlab recipes')")
         overrides = {"out": str(Path(args.out) / "runs"), "device": args.device}
         if args.data:
             overrides["data"] = args.data
-        report["time_to"] = bench.time_to(args.time_to, args.recipe, args.seeds, overrides,
-                                          first_seed=args.first_seed)  # fmt: skip
+        report["time_to"] = bench.time_to(args.time_to, args.recipe, args.seeds, overrides, first_seed=args.first_seed)
     out = bench.write_report(args.out, report)
     print(bench.markdown(report))
     print(out / "bench.json")
@@ -432,9 +533,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not results:
         raise ConfigError("no images found in " + ", ".join(args.images))
     if args.json:
-        print(json.dumps([{"path": r.path, "error": r.error,
-                           "topk": [{"class": c, "prob": p} for c, p in r.topk] if r.topk else None}
-                          for r in results], indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                [
+                    {
+                        "path": r.path,
+                        "error": r.error,
+                        "topk": [{"class": c, "prob": p} for c, p in r.topk] if r.topk else None,
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
     for r in results:
         if r.error:
             print(f"cifarlab: error: {r.error}", file=sys.stderr)
@@ -472,19 +583,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cifarlab", description="Train, evaluate and compare CIFAR-10 classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train_parser(sub).set_defaults(func=cmd_train)
-    tp = sub.add_parser("tune", help="hyperparameter search with Optuna (SQLite by default, or --storage URL)",
-                        description="Search a recipe's settings; the flags of 'train' fix the rest of the config.")
+    tp = sub.add_parser(
+        "tune",
+        help="hyperparameter search with Optuna (SQLite by default, or --storage URL)",
+        description="Search a recipe's settings; the flags of 'train' fix the rest of the config.",
+    )
     tg = tp.add_argument_group("search")
     tg.add_argument("--trials", type=int, default=20, help="trials this process runs (workers add up)")
-    tg.add_argument("--param", action="append", metavar="SPEC",
-                    help="searched setting: lr=1e-4..1e-1:log, epochs=2..8 (whole) or 3.5..5, batch_size=64,128,256 (repeatable; "
-                    "default: lr, weight_decay, batch_size around the recipe's values)")  # fmt: skip
+    tg.add_argument(
+        "--param",
+        action="append",
+        metavar="SPEC",
+        help="searched setting: lr=1e-4..1e-1:log, epochs=2..8 (whole) or 3.5..5, batch_size=64,128,256 (repeatable; "
+        "default: lr, weight_decay, batch_size around the recipe's values)",
+    )
     tg.add_argument("--study", help="study name (default: the recipe's name)")
-    tg.add_argument("--storage", metavar="URL", help="SQLAlchemy URL, e.g. postgresql://user:pw@host/db "
-                    "(default: sqlite file OUT/tune/STUDY.db)")  # fmt: skip
+    tg.add_argument(
+        "--storage",
+        metavar="URL",
+        help="SQLAlchemy URL, e.g. postgresql://user:pw@host/db (default: sqlite file OUT/tune/STUDY.db)",
+    )
     tg.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
-    tg.add_argument("--pruner", choices=("median", "none"), default="median",
-                    help="stop unpromising trials early (median of earlier trials' validation accuracy)")
+    tg.add_argument(
+        "--pruner",
+        choices=("median", "none"),
+        default="median",
+        help="stop unpromising trials early (median of earlier trials' validation accuracy)",
+    )
     tg.add_argument("--clean-pruned", action="store_true", help="delete the run folders of pruned trials")
     _add_config_flags(tp)
     tp.set_defaults(func=cmd_tune, name=None)
@@ -494,18 +619,30 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="bench", metavar="DIR", help="where bench.json and bench.md go")
     b.add_argument("--throughput", action="store_true", help="train/eval images/s: ours vs the seed-style loop")
     b.add_argument("--models", metavar="LIST", help="comma-separated models (default: all registered)")
-    b.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
-                   help="option for every model measured, e.g. --model-arg 'widths=[128,384,384]' (repeatable)")
+    b.add_argument(
+        "--model-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="option for every model measured, e.g. --model-arg 'widths=[128,384,384]' (repeatable)",
+    )
     b.add_argument("--batch-size", type=int, default=256)
     b.add_argument("--steps", type=int, default=20, help="training steps per timed round")
     b.add_argument("--rounds", type=int, default=3, help="alternated rounds (mean ± std over them)")
     b.add_argument("--time-to", type=float, metavar="ACC", help="time to this test accuracy, e.g. 0.90")
     b.add_argument("--recipe", help="recipe for --time-to")
     b.add_argument("--seeds", type=int, default=3, help="seeds for --time-to")
-    b.add_argument("--first-seed", type=int, default=0, metavar="N",
-                   help="seeds run from N (to split a --time-to benchmark over sessions)")
-    b.add_argument("--zoo", action="store_true",
-                   help="train each model (--models, default all) by name within --time-budget; zoo.md, zoo.png")
+    b.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seeds run from N (to split a --time-to benchmark over sessions)",
+    )
+    b.add_argument(
+        "--zoo",
+        action="store_true",
+        help="train each model (--models, default all) by name within --time-budget; zoo.md, zoo.png",
+    )
     b.add_argument("--time-budget", metavar="T", help="with --zoo: the budget per model, e.g. 10m")
     b.add_argument("--device", default="auto")
     b.add_argument("--data", metavar="PATH", help="CIFAR-10 archive or folder")
@@ -535,8 +672,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run folder (writes its report files there)")
     p.add_argument("--model", help="with --weights: the registered model the weights belong to")
     p.add_argument("--weights", metavar="FILE", help="a plain state_dict file (e.g. the notebook's .pth)")
-    p.add_argument("--tta", nargs="?", const="flip_translate", default="none",
-                   help="test-time augmentation (flip, flip_translate; default with the flag: flip_translate)")  # fmt: skip
+    p.add_argument(
+        "--tta",
+        nargs="?",
+        const="flip_translate",
+        default="none",
+        help="test-time augmentation (flip, flip_translate; default with the flag: flip_translate)",
+    )
     _add_data_flags(p)
     p.set_defaults(func=cmd_evaluate)
     return parser
@@ -575,8 +717,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise  # a bug: keep the traceback
         # One process of a torchrun group: a peer that died makes the collectives fail here. One line
         # per process; the launcher (or `cifarlab train --nproc`) reports the failure.
-        print(f"cifarlab: rank {os.environ.get('RANK')}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"cifarlab: rank {os.environ.get('RANK')}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+            file=sys.stderr,
+        )
         return 1
     finally:
         if handles_sigterm:

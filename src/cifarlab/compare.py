@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import RunError
 from .runs import atomic_write_bytes, check_output, read_json, read_metrics
@@ -47,7 +48,9 @@ def _fmt(key: str, v: Any) -> str:
     return str(v)
 
 
-def compare(run_dirs: Sequence[str | Path], out_png: str | Path, force: bool = False) -> tuple[list[dict[str, Any]], str]:
+def compare(
+    run_dirs: Sequence[str | Path], out_png: str | Path, force: bool = False
+) -> tuple[list[dict[str, Any]], str]:
     """Write ``out_png`` (curves), ``.csv`` and ``.md`` beside it; return the rows and the Markdown table.
 
     Existing outputs are replaced only with ``force``, and a run's own files never.
@@ -63,9 +66,15 @@ def compare(run_dirs: Sequence[str | Path], out_png: str | Path, force: bool = F
     fig = Figure(figsize=(12, 8))
     axes = fig.subplots(2, 2)
     for run in runs:
-        for (i, split), (j, metric) in [((0, "val"), (0, "acc")), ((0, "val"), (1, "loss")),
-                                        ((1, "test"), (0, "acc")), ((1, "test"), (1, "loss"))]:  # fmt: skip
-            pts = [(r["epoch"], r[f"{split}_{metric}"]) for r in run["metrics"] if not math.isnan(r[f"{split}_{metric}"])]
+        for (i, split), (j, metric) in [
+            ((0, "val"), (0, "acc")),
+            ((0, "val"), (1, "loss")),
+            ((1, "test"), (0, "acc")),
+            ((1, "test"), (1, "loss")),
+        ]:
+            pts = [
+                (r["epoch"], r[f"{split}_{metric}"]) for r in run["metrics"] if not math.isnan(r[f"{split}_{metric}"])
+            ]
             if pts:
                 axes[i][j].plot(*zip(*pts), marker="o" if len(pts) < 30 else None, ms=3, label=run["name"])
             axes[i][j].set_title(f"{split} {'accuracy' if metric == 'acc' else 'loss'}")

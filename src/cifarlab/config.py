@@ -29,7 +29,12 @@ _NAME = re.compile(r"\w[\w.+=@,-]*")
 
 def check_name(name: str, flag: str = "--name") -> str:
     """A run or study name is one folder name: no path separators, no leading '.' or '-', sane length."""
-    if not isinstance(name, str) or len(name) > MAX_NAME or len(name.encode()) > 2 * MAX_NAME or not _NAME.fullmatch(name):
+    if (
+        not isinstance(name, str)
+        or len(name) > MAX_NAME
+        or len(name.encode()) > 2 * MAX_NAME
+        or not _NAME.fullmatch(name)
+    ):
         shown = name if not isinstance(name, str) or len(name) <= 40 else name[:40] + "..."
         raise ConfigError(
             f"{flag} {shown!r} is not a valid name: use one folder name of at most {MAX_NAME} letters, digits "
@@ -134,7 +139,9 @@ class TrainConfig:
             raise ConfigError("--translate, --cutout and --crop must be 0 or more pixels")
         half = IMAGE_SIZE // 2
         if self.translate > half:
-            raise ConfigError(f"--translate moves images by at most {half} pixels (half the image), got {self.translate}")
+            raise ConfigError(
+                f"--translate moves images by at most {half} pixels (half the image), got {self.translate}"
+            )
         if self.crop >= IMAGE_SIZE:
             raise ConfigError(f"--crop is a side below the images' {IMAGE_SIZE} pixels (0: off), got {self.crop}")
         if self.cutout > IMAGE_SIZE:
@@ -165,12 +172,11 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
-    def validate(self) -> "ExperimentConfig":
+    def validate(self) -> ExperimentConfig:
         import torch
 
-        from .models import create_model
-
         from .errors import CifarlabError
+        from .models import create_model
 
         try:
             with torch.device("meta"):  # shapes only: a bad name or option fails here, before any data is loaded
@@ -189,7 +195,7 @@ class ExperimentConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ExperimentConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ExperimentConfig:
         d = dict(d)
         data = _build(DataConfig, d.pop("data", {}))
         train = _build(TrainConfig, d.pop("train", {}))

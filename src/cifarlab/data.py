@@ -181,8 +181,9 @@ def _download(url: str, dest: Path, md5: str | None, progress: bool) -> str:
     try:
         tmp = new_temp(dest, suffix=".part")
     except OSError as e:
-        raise DataError(f"cannot write to {dest.parent} ({_one_line(e.strerror or e)}); set CIFARLAB_CACHE "
-                        "to a writable folder") from None  # fmt: skip
+        raise DataError(
+            f"cannot write to {dest.parent} ({_one_line(e.strerror or e)}); set CIFARLAB_CACHE to a writable folder"
+        ) from None
     done = False
     try:
         with open(tmp, "wb") as out:
@@ -201,8 +202,10 @@ def _download(url: str, dest: Path, md5: str | None, progress: bool) -> str:
         done = True
         return got
     except OSError as e:  # writing the temp file or renaming it (disk full, permissions)
-        raise DataError(f"cannot write {dest} ({_one_line(e.strerror or e)}); free some disk space or set "
-                        "CIFARLAB_CACHE to another folder") from None  # fmt: skip
+        raise DataError(
+            f"cannot write {dest} ({_one_line(e.strerror or e)}); free some disk space or set "
+            "CIFARLAB_CACHE to another folder"
+        ) from None
     finally:
         if not done:  # also on KeyboardInterrupt: never leave a partial file behind
             with contextlib.suppress(OSError):
@@ -215,8 +218,10 @@ def _stream(url: str, out: Any, progress: bool, label: str) -> tuple[Any, int, i
     try:
         response = urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # noqa: S310 (http(s)/file by design)
     except urllib.error.HTTPError as e:
-        raise DataError(f"cannot download {url}: HTTP {e.code} {_one_line(e.reason)}; check the URL "
-                        "(CIFARLAB_URL) or pass --data PATH") from None  # fmt: skip
+        raise DataError(
+            f"cannot download {url}: HTTP {e.code} {_one_line(e.reason)}; check the URL "
+            "(CIFARLAB_URL) or pass --data PATH"
+        ) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
         reason = _one_line(getattr(e, "reason", None) or e)
         raise DataError(f"cannot download {url}: {reason}; check your network or pass --data PATH") from None
@@ -225,15 +230,25 @@ def _stream(url: str, out: Any, progress: bool, label: str) -> tuple[Any, int, i
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.strip().isdigit() else None
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {label}",
-                  file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
+        with tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=f"downloading {label}",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
             while True:
                 try:
                     chunk = response.read(_CHUNK)
                 except (http.client.HTTPException, OSError) as e:  # reset, IncompleteRead, timeout
                     of = f"{total}" if total is not None else "an unknown number of"
-                    raise DataError(f"download of {url} interrupted after {received} of {of} bytes "
-                                    f"({_one_line(e) or type(e).__name__}); run again to retry") from None  # fmt: skip
+                    raise DataError(
+                        f"download of {url} interrupted after {received} of {of} bytes "
+                        f"({_one_line(e) or type(e).__name__}); run again to retry"
+                    ) from None
                 if not chunk:
                     break
                 out.write(chunk)
@@ -300,13 +315,17 @@ def safe_extract(archive: Path, target: Path) -> Path:
             for member in members:
                 problem = _member_problem(member, root)
                 if problem:
-                    raise DataError(f"refusing to extract {archive}: member {member.name!r} {problem}; "
-                                    "this is not a genuine CIFAR-10 archive: delete it and download again")  # fmt: skip
+                    raise DataError(
+                        f"refusing to extract {archive}: member {member.name!r} {problem}; "
+                        "this is not a genuine CIFAR-10 archive: delete it and download again"
+                    )
             tops = sorted({PurePosixPath(m.name).parts[0] for m in members if PurePosixPath(m.name).parts})
             if FOLDER_NAME not in tops:
                 found = ", ".join(tops[:5]) or "nothing"
-                raise DataError(f"{archive} has no {FOLDER_NAME} folder (it holds: {found}); it is not the "
-                                "CIFAR-10 python archive: pass cifar-10-python.tar.gz")  # fmt: skip
+                raise DataError(
+                    f"{archive} has no {FOLDER_NAME} folder (it holds: {found}); it is not the "
+                    "CIFAR-10 python archive: pass cifar-10-python.tar.gz"
+                )
             tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=target))
             # Only our folder is extracted; the checks above already vetted every name, and the 'data'
             # filter (Python >= 3.11.4) re-checks paths, links and modes as a second line of defence.
@@ -316,8 +335,10 @@ def safe_extract(archive: Path, target: Path) -> Path:
             else:  # pragma: no cover - Python < 3.11.4
                 tar.extractall(tmp, members=wanted)
         if not (tmp / FOLDER_NAME).is_dir():
-            raise DataError(f"{archive}: {FOLDER_NAME} is a file, not a folder; it is not the CIFAR-10 python "
-                            "archive: pass cifar-10-python.tar.gz")  # fmt: skip
+            raise DataError(
+                f"{archive}: {FOLDER_NAME} is a file, not a folder; it is not the CIFAR-10 python "
+                "archive: pass cifar-10-python.tar.gz"
+            )
         try:
             os.rename(tmp / FOLDER_NAME, final)
         except OSError:
@@ -327,15 +348,19 @@ def safe_extract(archive: Path, target: Path) -> Path:
     except DataError:
         raise
     except (tarfile.TarError, EOFError, zlib.error) as e:
-        raise DataError(f"{archive} is truncated or not a gzip tar archive ({_one_line(e)}); delete it and "
-                        "download again") from None  # fmt: skip
+        raise DataError(
+            f"{archive} is truncated or not a gzip tar archive ({_one_line(e)}); delete it and download again"
+        ) from None
     except OSError as e:
         # gzip's own errors (BadGzipFile) are OSErrors: tell them apart from a failing disk by errno.
         if e.errno is None:
-            raise DataError(f"{archive} is truncated or not a gzip tar archive ({_one_line(e)}); delete it "
-                            "and download again") from None  # fmt: skip
-        raise DataError(f"cannot extract {archive} into {target} ({_one_line(e.strerror or e)}); free some "
-                        "disk space or set CIFARLAB_CACHE to another folder") from None  # fmt: skip
+            raise DataError(
+                f"{archive} is truncated or not a gzip tar archive ({_one_line(e)}); delete it and download again"
+            ) from None
+        raise DataError(
+            f"cannot extract {archive} into {target} ({_one_line(e.strerror or e)}); free some "
+            "disk space or set CIFARLAB_CACHE to another folder"
+        ) from None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -371,8 +396,10 @@ def _looks_like_batches(folder: Path) -> bool:
 def _checked_batches(folder: Path, what: str) -> Path:
     missing = _missing_files(folder)
     if missing:
-        raise DataError(f"{folder} (from {what}) is missing {', '.join(missing)}; restore the files or point "
-                        "it at the cifar-10-python.tar.gz archive instead")  # fmt: skip
+        raise DataError(
+            f"{folder} (from {what}) is missing {', '.join(missing)}; restore the files or point "
+            "it at the cifar-10-python.tar.gz archive instead"
+        )
     return folder.resolve()
 
 
@@ -414,8 +441,9 @@ def _from_archive(archive: Path, cache: Path, md5: str | None = None) -> _Found:
         folder = safe_extract(archive, key_dir)
         missing = _missing_files(folder)
         if missing:
-            raise DataError(f"{archive} lacks {FOLDER_NAME}/{', '.join(missing)}; it is incomplete: delete it "
-                            "and download again")  # fmt: skip
+            raise DataError(
+                f"{archive} lacks {FOLDER_NAME}/{', '.join(missing)}; it is incomplete: delete it and download again"
+            )
     except DataError:
         shutil.rmtree(key_dir, ignore_errors=True)  # a refused archive leaves nothing in the cache
         raise
@@ -463,8 +491,10 @@ def _locate(
     if cached_archive.is_file():
         return _from_archive(cached_archive, cache)
     if offline:
-        raise DataError(f"CIFAR-10 not found in {cached_folder} or {cached_archive} and --offline forbids "
-                        "downloading; pass --data PATH or set CIFARLAB_DATA")  # fmt: skip
+        raise DataError(
+            f"CIFAR-10 not found in {cached_folder} or {cached_archive} and --offline forbids "
+            "downloading; pass --data PATH or set CIFARLAB_DATA"
+        )
     source = url or os.environ.get("CIFARLAB_URL", "").strip() or OFFICIAL_URL
     got = _download(source, cached_archive, md5, progress)
     return _from_archive(cached_archive, cache, md5=got)
@@ -557,8 +587,9 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if data.dtype != np.uint8:
         raise DataError(f"{path}: b'data' has dtype {data.dtype}, expected uint8; {_DAMAGED}")
     if data.shape != (ROWS_PER_BATCH, PIXELS):
-        raise DataError(f"{path}: b'data' has shape {tuple(data.shape)}, expected ({ROWS_PER_BATCH}, {PIXELS}); "
-                        f"{_DAMAGED}")  # fmt: skip
+        raise DataError(
+            f"{path}: b'data' has shape {tuple(data.shape)}, expected ({ROWS_PER_BATCH}, {PIXELS}); {_DAMAGED}"
+        )
     try:
         y = np.asarray(labels)
     except Exception:  # noqa: BLE001 - ragged or exotic objects
@@ -663,8 +694,10 @@ def _save_parsed(path: Path, obj: dict[str, Any]) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as e:
-        warn(f"cannot write the parsed-data cache {path} ({_one_line(e.strerror or e)}); the next load "
-             "will parse the data again")  # fmt: skip
+        warn(
+            f"cannot write the parsed-data cache {path} ({_one_line(e.strerror or e)}); the next load "
+            "will parse the data again"
+        )
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
@@ -678,8 +711,9 @@ def _official_notice(found: _Found) -> str:
     digest = found.md5 or _md5_file(found.archive)
     if digest.lower() == OFFICIAL_MD5:
         return ""
-    return (f"{found.archive} is not the official CIFAR-10 archive (md5 {digest}); using it because its "
-            "contents validate")  # fmt: skip
+    return (
+        f"{found.archive} is not the official CIFAR-10 archive (md5 {digest}); using it because its contents validate"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -793,8 +827,9 @@ def _largest_remainder(counts: Sequence[int], total: int) -> list[int]:
 
 def _check_batches(train_batches: Iterable[int]) -> tuple[int, ...]:
     batches = tuple(train_batches)
-    if not batches or any(isinstance(b, bool) or not isinstance(b, int | np.integer) or not 1 <= b <= 5
-                          for b in batches):  # fmt: skip
+    if not batches or any(
+        isinstance(b, bool) or not isinstance(b, int | np.integer) or not 1 <= b <= 5 for b in batches
+    ):
         raise ConfigError(f"--train-batches {batches} must be numbers 1..5, e.g. --train-batches 1,2")
     return tuple(sorted({int(b) for b in batches}))
 
@@ -829,8 +864,9 @@ def make_splits(
         rows = rows[:train_limit]
     n = len(rows)
     if val_size >= n:
-        raise ConfigError(f"--val-size {val_size} leaves no training images (only {n} selected); lower "
-                          "--val-size or select more data")  # fmt: skip
+        raise ConfigError(
+            f"--val-size {val_size} leaves no training images (only {n} selected); lower --val-size or select more data"
+        )
     test = Split(arrays.test_x, arrays.test_y)
     if val_size == 0:
         return Splits(Split(arrays.train_x[rows], arrays.train_y[rows]), None, test, arrays.classes)

@@ -14,14 +14,13 @@ import datetime
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 import torch.distributed as dist
 
 from .errors import CifarlabError, ConfigError
-
 
 RUN_DIR_NOTE = "CIFARLAB_RUN_DIR_NOTE"
 
@@ -145,8 +144,15 @@ def launch(nproc: int, args: Sequence[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     os.environ.setdefault("PYTHONUNBUFFERED", "1")  # epoch lines appear as they happen
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # the error line below says it
-    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
-                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0)  # fmt: skip
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=0,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         note = Path(tmp) / "run_dir"
         os.environ[RUN_DIR_NOTE] = str(note)  # rank 0 writes its run folder's path there

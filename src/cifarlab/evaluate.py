@@ -52,7 +52,9 @@ class EvalResult:
         }
 
     def table(self) -> str:
-        lines = [f"test accuracy {100 * self.accuracy:.2f}%  (loss {self.loss:.4f}, {int(self.confusion.sum())} images)"]
+        lines = [
+            f"test accuracy {100 * self.accuracy:.2f}%  (loss {self.loss:.4f}, {int(self.confusion.sum())} images)"
+        ]
         lines += [f"  {name:<11} {100 * acc:6.2f}%" for name, acc in zip(self.classes, self.per_class_accuracy)]
         return "\n".join(lines)
 
@@ -67,8 +69,15 @@ def reliability_bins(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15
     for b in range(n_bins):
         m = idx == b
         n = int(m.sum())
-        out.append({"lo": b / n_bins, "hi": (b + 1) / n_bins, "count": n,
-                    "acc": float(hit[m].mean()) if n else 0.0, "conf": float(conf[m].double().mean()) if n else 0.0})  # fmt: skip
+        out.append(
+            {
+                "lo": b / n_bins,
+                "hi": (b + 1) / n_bins,
+                "count": n,
+                "acc": float(hit[m].mean()) if n else 0.0,
+                "conf": float(conf[m].double().mean()) if n else 0.0,
+            }
+        )
     return out
 
 
@@ -83,8 +92,9 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int)
     return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
-def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes, batch_size: int = 1000,
-                   tta: str = "none") -> EvalResult:  # fmt: skip
+def evaluate_model(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes, batch_size: int = 1000, tta: str = "none"
+) -> EvalResult:
     logits = predict_logits(model, x, batch_size, tta=tta)
     y = y.cpu()
     loss = nn.functional.cross_entropy(logits, y).item()
@@ -93,8 +103,15 @@ def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes, 
     return EvalResult(float((pred == y).double().mean()), loss, cm, list(classes), logits.softmax(1), y)
 
 
-def evaluate_run(run_dir: str | Path, *, arrays: CifarArrays | None = None, data=None, offline=False,
-                 device: str = "cpu", tta: str = "none") -> EvalResult:  # fmt: skip
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    arrays: CifarArrays | None = None,
+    data=None,
+    offline=False,
+    device: str = "cpu",
+    tta: str = "none",
+) -> EvalResult:
     """Evaluate a run's model.pt on the test set and write the report files into the run folder:
     evaluation.json, confusion.png, per_class.png, mistakes.png and reliability.png."""
     from . import plots
@@ -106,12 +123,17 @@ def evaluate_run(run_dir: str | Path, *, arrays: CifarArrays | None = None, data
     plots.plot_confusion(result.confusion, result.classes, run.path / "confusion.png", title=title)
     plots.plot_per_class(result.per_class_accuracy, result.classes, run.path / "per_class.png", title=title)
     worst = result.mistakes(32)
-    plots.plot_gallery(arrays.test_x[worst], [result.classes[i] for i in result.labels[worst]],
-                       [result.classes[i] for i in result.probs[worst].argmax(1)], result.probs[worst].max(1).values,
-                       run.path / "mistakes.png")  # fmt: skip
+    plots.plot_gallery(
+        arrays.test_x[worst],
+        [result.classes[i] for i in result.labels[worst]],
+        [result.classes[i] for i in result.probs[worst].argmax(1)],
+        result.probs[worst].max(1).values,
+        run.path / "mistakes.png",
+    )
     plots.plot_reliability(reliability_bins(result.probs, result.labels), result.ece(), run.path / "reliability.png")
-    atomic_write_json(run.path / "evaluation.json", {**result.to_dict(), "tta": tta,
-                      "mistakes": [int(i) for i in worst]})  # fmt: skip
+    atomic_write_json(
+        run.path / "evaluation.json", {**result.to_dict(), "tta": tta, "mistakes": [int(i) for i in worst]}
+    )
     return result
 
 
@@ -133,13 +155,15 @@ def load_weights(model_name: str, weights: str | Path, num_classes: int = 10) ->
         first = str(e).strip().splitlines()
         detail = first[1].strip() if len(first) > 1 else first[0]
         raise RunError(
-            f"weights in {weights} do not fit model '{model_name}' ({detail[:160]}); pass the --model they were saved from"
+            f"weights in {weights} do not fit model '{model_name}' ({detail[:160]}); "
+            "pass the --model they were saved from"
         ) from None
     return model.eval()
 
 
-def evaluate_weights(model_name: str, weights: str | Path, *, arrays: CifarArrays | None = None, data=None,
-                     offline=False) -> EvalResult:  # fmt: skip
+def evaluate_weights(
+    model_name: str, weights: str | Path, *, arrays: CifarArrays | None = None, data=None, offline=False
+) -> EvalResult:
     arrays = arrays or load_cifar10(data, offline=offline)
     model = load_weights(model_name, weights, num_classes=len(arrays.classes))
     return evaluate_model(model, arrays.test_x, arrays.test_y, arrays.classes)

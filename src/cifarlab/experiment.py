@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 
 from . import distributed
-from .config import ExperimentConfig
-from .data import CifarArrays, Splits, load_cifar10, make_splits
-from .models import count_parameters, create_model
-from .plots import LivePlot, in_notebook
 from .budget import BudgetGuard, BudgetPlan
 from .budget import plan as budget_plan
 from .checkpoint import CheckpointWriter
+from .config import ExperimentConfig
+from .data import CifarArrays, Splits, load_cifar10, make_splits
 from .fileio import remove_temps
+from .models import count_parameters, create_model
+from .plots import LivePlot, in_notebook
 from .runs import (
-    RunLock, RunWriter, atomic_write_json, read_json, check_writable, default_run_name, new_run_dir, rewrite_metrics,
+    RunLock,
+    RunWriter,
+    atomic_write_json,
+    check_writable,
+    default_run_name,
+    new_run_dir,
+    read_json,
+    rewrite_metrics,
 )
 from .trainer import Trainer, check_optimizer_fits, resolve_device
 
@@ -90,8 +98,9 @@ def run_experiment(
         extra = {"time_budget": budget.as_dict()} if budget is not None else {}
         if budget is not None:
             callbacks = [*callbacks, BudgetGuard(budget.budget_s - budget.probe_s, budget.eval_s, log)]
-        return _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log,
-                         extra)  # fmt: skip
+        return _train_in(
+            run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log, extra
+        )
     finally:
         if lock is not None:
             lock.release()
@@ -125,8 +134,9 @@ def plan_budget(config: ExperimentConfig, splits: Splits, model: torch.nn.Module
     return plan
 
 
-def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log,
-              extra_summary) -> Path:  # fmt: skip
+def _train_in(
+    run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log, extra_summary
+) -> Path:
     """Train into the (locked) run folder: writers, trainer, and the summary of how the run ended."""
     main = distributed.is_main()
 
@@ -139,10 +149,16 @@ def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progres
     writers: list[Any] = []
     if main:
         run_writer = RunWriter(
-            run_dir, config, splits.classes,
-            extra_summary={"data_source": arrays.source, "parameters": count_parameters(model), **sizes,
-                           **extra_summary},
-        )  # fmt: skip
+            run_dir,
+            config,
+            splits.classes,
+            extra_summary={
+                "data_source": arrays.source,
+                "parameters": count_parameters(model),
+                **sizes,
+                **extra_summary,
+            },
+        )
         writers.append(run_writer)
         checkpoints = CheckpointWriter(run_dir, config.to_dict(), splits.classes)
         writers.append(checkpoints)
@@ -160,11 +176,14 @@ def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progres
     )
     try:
         trainer.train(
-            splits.train.x, splits.train.y, splits.test.x, splits.test.y,
+            splits.train.x,
+            splits.train.y,
+            splits.test.x,
+            splits.test.y,
             X_val=splits.val.x if splits.val is not None else None,
             y_val=splits.val.y if splits.val is not None else None,
             resume=resume[1] if resume is not None else None,
-        )  # fmt: skip
+        )
     except BaseException as e:
         # Completed epochs are already in metrics.csv; say how the run ended, then let the error through.
         status = getattr(e, "run_status", None) or ("interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
@@ -175,12 +194,20 @@ def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progres
         with contextlib.suppress(Exception):  # the curves of every completed epoch
             run_writer.finish_curves()
         if len(trainer.history) and status != "pruned":
-            log(f"{status}: epochs 1-{len(trainer.history)} are saved; continue with: cifarlab train --resume {run_dir}")
+            log(
+                f"{status}: epochs 1-{len(trainer.history)} are saved; continue with: cifarlab train --resume {run_dir}"
+            )
         atomic_write_json(
             run_dir / "summary.json",
-            {"name": run_dir.name, "model": config.model, "recipe": config.recipe, "status": status,
-             "error": f"{type(e).__name__}: {e}", "epochs_run": len(trainer.history)},
-        )  # fmt: skip
+            {
+                "name": run_dir.name,
+                "model": config.model,
+                "recipe": config.recipe,
+                "status": status,
+                "error": f"{type(e).__name__}: {e}",
+                "epochs_run": len(trainer.history),
+            },
+        )
         raise
     if report:
         from .report import write_report
@@ -189,8 +216,16 @@ def _train_in(run_dir, config, arrays, splits, model, resume, callbacks, progres
     return run_dir
 
 
-def train(model: str, *, recipe: str | None = None, model_kwargs: dict[str, Any] | None = None,
-          arrays: CifarArrays | None = None, progress: bool = True, report: bool = False, **settings: Any):
+def train(
+    model: str,
+    *,
+    recipe: str | None = None,
+    model_kwargs: dict[str, Any] | None = None,
+    arrays: CifarArrays | None = None,
+    progress: bool = True,
+    report: bool = False,
+    **settings: Any,
+):
     """Train ``model`` with its own recipe (or ``recipe``) in one call; return the finished run.
 
     ``settings`` override the recipe by field name (``epochs=5``, ``lr=0.05``, ``val_size=1000``,

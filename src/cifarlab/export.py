@@ -30,9 +30,15 @@ def export_model(model: torch.nn.Module, fmt: str, out: str | Path) -> Path:
             if fmt == "onnx":
                 # The TorchScript-based exporter: it needs only torch (the dynamo one needs onnxscript).
                 torch.onnx.export(
-                    model, (example,), tmp, input_names=["images"], output_names=["logits"],
-                    dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
-                )  # fmt: skip
+                    model,
+                    (example,),
+                    tmp,
+                    input_names=["images"],
+                    output_names=["logits"],
+                    dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+                    opset_version=17,
+                    dynamo=False,
+                )
             else:
                 torch.jit.save(torch.jit.trace(model, example), tmp)
     except ConfigError:

@@ -12,8 +12,8 @@ The notebook's six networks (and the 64-channel ``cnn3_wide`` its code actually 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -156,12 +156,17 @@ def mlp_final(num_classes: int = 10, dropout: float = 0.2) -> nn.Module:
     return init_xavier_normal(
         nn.Sequential(
             nn.Flatten(),
-            nn.Linear(3072, 1024), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(1024, 512), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(512, 256), nn.ReLU(),
+            nn.Linear(3072, 1024),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(1024, 512),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(512, 256),
+            nn.ReLU(),
             nn.Linear(256, num_classes),
         )
-    )  # fmt: skip
+    )
 
 
 @register_model("cnn1", family="notebook", recipe="seed-cnn1", published="~65% (the notebook)")
@@ -169,12 +174,17 @@ def cnn1(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 1: Conv(3,64)-ReLU-Conv(64,32)-ReLU-MaxPool-Linear(8192,256)-ReLU-Linear (Xavier init)."""
     return init_xavier_normal(
         nn.Sequential(
-            nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(64, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(3, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(64, 32, 3, padding=1),
+            nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(32 * 16 * 16, 256), nn.ReLU(), nn.Linear(256, num_classes),
+            nn.Flatten(),
+            nn.Linear(32 * 16 * 16, 256),
+            nn.ReLU(),
+            nn.Linear(256, num_classes),
         )
-    )  # fmt: skip
+    )
 
 
 @register_model("cnn2", family="notebook", recipe="seed-cnn2", published="75.2% (the notebook)")
@@ -182,22 +192,37 @@ def cnn2(num_classes: int = 10) -> nn.Module:
     """Notebook CNN 2: two Conv-BN-ReLU-Pool blocks (32, 64), Linear(4096,256), Dropout 0.5 (Xavier init)."""
     return init_xavier_normal(
         nn.Sequential(
-            *_conv_bn_relu(3, 32), nn.MaxPool2d(2),
-            *_conv_bn_relu(32, 64), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * 8 * 8, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, num_classes),
+            *_conv_bn_relu(3, 32),
+            nn.MaxPool2d(2),
+            *_conv_bn_relu(32, 64),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 8 * 8, 256),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(256, num_classes),
         )
-    )  # fmt: skip
+    )
 
 
 def _cnn3(widths: tuple[int, int, int, int, int], num_classes: int) -> nn.Sequential:
     w1, w2, w3, w4, w5 = widths
     # Layer order (and so the state_dict keys) is exactly the notebook's: conv=0,3,7,10,14; linear=19,22.
     return nn.Sequential(
-        *_conv_bn_relu(3, w1), *_conv_bn_relu(w1, w2), nn.MaxPool2d(2),
-        *_conv_bn_relu(w2, w3), *_conv_bn_relu(w3, w4), nn.MaxPool2d(2),
-        *_conv_bn_relu(w4, w5), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(w5 * 4 * 4, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, num_classes),
-    )  # fmt: skip
+        *_conv_bn_relu(3, w1),
+        *_conv_bn_relu(w1, w2),
+        nn.MaxPool2d(2),
+        *_conv_bn_relu(w2, w3),
+        *_conv_bn_relu(w3, w4),
+        nn.MaxPool2d(2),
+        *_conv_bn_relu(w4, w5),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(w5 * 4 * 4, 256),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(256, num_classes),
+    )
 
 
 @register_model("cnn3", family="notebook", recipe="seed-cnn3", published="~82% (the notebook's write-up)")
@@ -240,7 +265,9 @@ class ResNet(nn.Module):
     def __init__(self, blocks=(2, 2, 2, 2), widths=(64, 128, 256, 512), num_classes: int = 10):
         super().__init__()
         self.normalize = Normalize()
-        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()
+        )
         layers: list[nn.Module] = []
         c_in = widths[0]
         for i, (n, w) in enumerate(zip(blocks, widths)):
@@ -322,8 +349,15 @@ class FastNet(nn.Module):
     patch in, 24 channels out).
     """
 
-    def __init__(self, num_classes: int = 10, widths=(64, 256, 256), head_scale: float = 1 / 9,
-                 whiten_bias_epochs: int = 3, depth: int = 2, stem_stride: int = 1):  # fmt: skip
+    def __init__(
+        self,
+        num_classes: int = 10,
+        widths=(64, 256, 256),
+        head_scale: float = 1 / 9,
+        whiten_bias_epochs: int = 3,
+        depth: int = 2,
+        stem_stride: int = 1,
+    ):
         super().__init__()
         self.whiten_bias_epochs = whiten_bias_epochs
         self.normalize = Normalize()
@@ -368,8 +402,13 @@ class FastNet(nn.Module):
 
 
 @register_model("fastnet", family="fastnet", published="94.0% (airbench94, Jordan 2024, arXiv 2404.00498)")
-def fastnet(num_classes: int = 10, width: float = 1.0, widths: tuple[int, int, int] | None = None,
-            depth: int = 2, stem_stride: int = 1) -> nn.Module:  # fmt: skip
+def fastnet(
+    num_classes: int = 10,
+    width: float = 1.0,
+    widths: tuple[int, int, int] | None = None,
+    depth: int = 2,
+    stem_stride: int = 1,
+) -> nn.Module:
     """airbench-class whitened ConvNet, widths 64/256/256 x width (needs init_from_data).
 
     ``widths`` sets the three groups' channels outright (airbench95: 128/384/384); ``depth=3`` gives
@@ -405,12 +444,19 @@ def resnet9(num_classes: int = 10, width: int = 64) -> nn.Module:
     return nn.Sequential(
         Normalize(),
         _conv_bn(3, w),
-        _conv_bn(w, 2 * w), nn.MaxPool2d(2), _Residual(2 * w),
-        _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),
-        _conv_bn(4 * w, 8 * w), nn.MaxPool2d(2), _Residual(8 * w),
-        nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(8 * w, num_classes, bias=False),
+        _conv_bn(w, 2 * w),
+        nn.MaxPool2d(2),
+        _Residual(2 * w),
+        _conv_bn(2 * w, 4 * w),
+        nn.MaxPool2d(2),
+        _conv_bn(4 * w, 8 * w),
+        nn.MaxPool2d(2),
+        _Residual(8 * w),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8 * w, num_classes, bias=False),
         _Scale(0.125),
-    )  # fmt: skip
+    )
 
 
 class _Scale(nn.Module):

@@ -69,10 +69,16 @@ class ConvMuon(torch.optim.Optimizer):
                 continue
             bufs = [self.state[p].get("momentum_buffer") for p in params]
             sgd(
-                params, [p.grad for p in params], bufs, weight_decay=group["weight_decay"],
-                momentum=group["momentum"], lr=group["lr"], dampening=0.0,
-                nesterov=group["nesterov"] and group["momentum"] > 0, maximize=False,
-            )  # fmt: skip
+                params,
+                [p.grad for p in params],
+                bufs,
+                weight_decay=group["weight_decay"],
+                momentum=group["momentum"],
+                lr=group["lr"],
+                dampening=0.0,
+                nesterov=group["nesterov"] and group["momentum"] > 0,
+                maximize=False,
+            )
             for p, buf in zip(params, bufs):
                 if buf is not None:
                     self.state[p]["momentum_buffer"] = buf

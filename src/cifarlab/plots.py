@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 # A bare Figure renders through the Agg canvas without pyplot: no GUI backend, no global state.
 from matplotlib.figure import Figure
@@ -57,8 +57,9 @@ def plot_confusion(matrix, classes: Sequence[str], path: str | Path, title: str 
     m = np.asarray(matrix, dtype=float)
     share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
     fig = Figure(figsize=(15, 6.5))
-    for ax, values, fmt, label in zip(fig.subplots(1, 2), (m, share), ("{:.0f}", "{:.2f}"),
-                                      ("counts", "share of true class")):  # fmt: skip
+    for ax, values, fmt, label in zip(
+        fig.subplots(1, 2), (m, share), ("{:.0f}", "{:.2f}"), ("counts", "share of true class")
+    ):
         im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
         ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
         ax.set_yticks(range(len(classes)), classes)
@@ -66,8 +67,15 @@ def plot_confusion(matrix, classes: Sequence[str], path: str | Path, title: str 
         ax.set_ylabel("true")
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if share[i, j] > 0.5 else "black")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    fmt.format(values[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if share[i, j] > 0.5 else "black",
+                )
         ax.set_title(label)
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle(title or "confusion matrix")
@@ -110,8 +118,11 @@ def tune_history_figure(trials, path: str | Path, title: str = "") -> Path:
     fig = Figure(figsize=(8, 4))
     ax = fig.subplots()
     done = [(t.number, t.value) for t in trials if t.state.name == "COMPLETE"]
-    pruned = [(t.number, t.intermediate_values[max(t.intermediate_values)])
-              for t in trials if t.state.name == "PRUNED" and t.intermediate_values]  # fmt: skip
+    pruned = [
+        (t.number, t.intermediate_values[max(t.intermediate_values)])
+        for t in trials
+        if t.state.name == "PRUNED" and t.intermediate_values
+    ]
     if done:
         ax.plot(*zip(*done), "o", color="tab:blue", label="completed")
         best, running = [], -math.inf

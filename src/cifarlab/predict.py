@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -62,14 +62,17 @@ def read_image(path: str | Path) -> np.ndarray:
             with Image.open(path) as im:
                 width, height = im.size
                 if width * height > MAX_PIXELS:
-                    raise ImageError(f"{path}: {width}x{height} pixels is over the {MAX_PIXELS:,}-pixel limit; "
-                                     "downscale it first")  # fmt: skip
+                    raise ImageError(
+                        f"{path}: {width}x{height} pixels is over the {MAX_PIXELS:,}-pixel limit; downscale it first"
+                    )
                 im.load()
                 return to_rgb_uint8(im)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: too many pixels to decode safely (over PIL's bomb limit); downscale it first") from None
+        raise ImageError(
+            f"{path}: too many pixels to decode safely (over PIL's bomb limit); downscale it first"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{path}: not a readable image ({type(e).__name__})") from None
 

@@ -38,6 +38,7 @@ class Recipe:
 
 _NOTEBOOK_ADAM = {"optimizer": "adam", "lr": 1e-3, "batch_size": 256}
 
+
 # airbench's optimiser settings, restated for a mean (not summed) loss: LR 11.5 per 1024 examples
 # with momentum 0.85 becomes 11.5 / (1024 * (1 + 1 / 0.15)) = 0.001465 per example of the batch;
 # decoupled weight decay 0.0153 per 1024 examples becomes a PyTorch weight_decay of 0.0153 / 11.5
@@ -45,12 +46,25 @@ _NOTEBOOK_ADAM = {"optimizer": "adam", "lr": 1e-3, "batch_size": 256}
 def _airbench(batch_size: int, epochs: float, lr_per_1024: float = 11.5, **extra: Any) -> dict[str, Any]:
     lr_per_example = 0.001465 * lr_per_1024 / 11.5  # 0.001465: the rounded figure fast/fast90 were measured with
     return {
-        "optimizer": "sgd", "momentum": 0.85, "nesterov": True, "lr": round(lr_per_example * batch_size, 6),
-        "weight_decay": 0.0153 / lr_per_1024, "bn_lr_scale": 64.0, "batch_size": batch_size, "epochs": epochs,
-        "schedule": "onecycle", "warmup_epochs": 0.2 * epochs, "label_smoothing": 0.2, "lookahead": True,
-        "translate": 2, "flip": "alternating", "tta": "flip_translate", "val_size": 0, "eval_from": math.ceil(epochs),
+        "optimizer": "sgd",
+        "momentum": 0.85,
+        "nesterov": True,
+        "lr": round(lr_per_example * batch_size, 6),
+        "weight_decay": 0.0153 / lr_per_1024,
+        "bn_lr_scale": 64.0,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "schedule": "onecycle",
+        "warmup_epochs": 0.2 * epochs,
+        "label_smoothing": 0.2,
+        "lookahead": True,
+        "translate": 2,
+        "flip": "alternating",
+        "tta": "flip_translate",
+        "val_size": 0,
+        "eval_from": math.ceil(epochs),
         **extra,
-    }  # fmt: skip
+    }
 
 
 # The default recipe's network: half-width fastnet with the stride-2 (patchify) whitening stem.
@@ -68,7 +82,14 @@ RECIPES: dict[str, Recipe] = {
             "first-generation EPYC (Zen 1, fp32), 3 seeds: 83.32/83.44/83.57%, reached 82.7% in 268.9 s (median) "
             "there, in 139.8 s (median) on a 2-core Zen 3 with the same accuracies (docs/performance.md). On an "
             "NVIDIA H200 (bf16): 83.32/83.46/83.38%, 82.7% in 5.8 s (median).",
-            {**_FAST_NET, **_airbench(512, 4.5), "lr": 1.125, "optimizer": "muon", "muon_lr": 0.1, "muon_momentum": 0.8},
+            {
+                **_FAST_NET,
+                **_airbench(512, 4.5),
+                "lr": 1.125,
+                "optimizer": "muon",
+                "muon_lr": 0.1,
+                "muon_momentum": 0.8,
+            },
         ),
         Recipe(
             "fast-sgd",
@@ -113,8 +134,10 @@ RECIPES: dict[str, Recipe] = {
             "this data copy costs 1-3 points). Measured on an NVIDIA H200 (bf16), 3 seeds: 93.50/93.61/93.02%, "
             "54-68 s a run; 94% is not reached on this data copy. 23x fast90's FLOPs; its net trains at 36 img/s "
             "on a 2-core EPYC without bf16 (Zen 3), ~16 h a run there: a GPU recipe.",
-            {"model_kwargs": {"widths": (128, 512, 512), "depth": 3},
-             **_airbench(512, 40, lr_per_1024=9.0, translate=4, cutout=12)},
+            {
+                "model_kwargs": {"widths": (128, 512, 512), "depth": 3},
+                **_airbench(512, 40, lr_per_1024=9.0, translate=4, cutout=12),
+            },
         ),
         # -- the zoo's recipes: one per family of architectures, from the papers' own settings -------
         Recipe(
@@ -125,9 +148,20 @@ RECIPES: dict[str, Recipe] = {
             "weight decay 5e-4, random 4-pixel translations and flips, a 5% warm-up and a cosine decay over 30 "
             "epochs -- at batch 256 and LR 0.05, lower than their 0.1 at batch 128: the short runs a CPU budget "
             "allows diverge at 0.1-0.2 for VGG-BN, MobileNetV2 and the deep He ResNets (docs/zoo.md).",
-            {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "lr": 0.05, "weight_decay": 5e-4,
-             "batch_size": 256, "epochs": 30, "schedule": "cosine", "warmup_epochs": 1.5, "translate": 4,
-             "flip": "random", "tta": "flip"},
+            {
+                "optimizer": "sgd",
+                "momentum": 0.9,
+                "nesterov": True,
+                "lr": 0.05,
+                "weight_decay": 5e-4,
+                "batch_size": 256,
+                "epochs": 30,
+                "schedule": "cosine",
+                "warmup_epochs": 1.5,
+                "translate": 4,
+                "flip": "random",
+                "tta": "flip",
+            },
         ),
         Recipe(
             "zoo-vit",
@@ -135,9 +169,19 @@ RECIPES: dict[str, Recipe] = {
             "Vision Transformers trained from scratch: AdamW (LR 1e-3, weight decay 0.05), batch 256, 10% "
             "warm-up then cosine, label smoothing 0.1, translations and flips, 30 epochs -- the DeiT-style "
             "training most small-data ViT studies start from; their stronger augmentation is not here.",
-            {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "batch_size": 256, "epochs": 30,
-             "schedule": "cosine", "warmup_epochs": 3, "label_smoothing": 0.1, "translate": 4, "flip": "random",
-             "tta": "flip"},
+            {
+                "optimizer": "adamw",
+                "lr": 1e-3,
+                "weight_decay": 0.05,
+                "batch_size": 256,
+                "epochs": 30,
+                "schedule": "cosine",
+                "warmup_epochs": 3,
+                "label_smoothing": 0.1,
+                "translate": 4,
+                "flip": "random",
+                "tta": "flip",
+            },
         ),
         Recipe(
             "zoo-convmixer",
@@ -145,8 +189,18 @@ RECIPES: dict[str, Recipe] = {
             "ConvMixer: AdamW with a one-cycle LR (peak 0.005 at batch 256, after 20% of the run), weight "
             "decay 0.01, translations and flips, 30 epochs, after Trockman & Kolter's CIFAR-10 runs (AdamW, "
             "one-cycle), without their RandAugment, scale jitter and random erasing.",
-            {"optimizer": "adamw", "lr": 5e-3, "weight_decay": 0.01, "batch_size": 256, "epochs": 30,
-             "schedule": "onecycle", "warmup_epochs": 6, "translate": 4, "flip": "random", "tta": "flip"},
+            {
+                "optimizer": "adamw",
+                "lr": 5e-3,
+                "weight_decay": 0.01,
+                "batch_size": 256,
+                "epochs": 30,
+                "schedule": "onecycle",
+                "warmup_epochs": 6,
+                "translate": 4,
+                "flip": "random",
+                "tta": "flip",
+            },
         ),
         Recipe(
             "seed-softmax",
@@ -196,10 +250,17 @@ RECIPES: dict[str, Recipe] = {
 
 # Each model family's default recipe; a model may name its own (ModelInfo.recipe, e.g. the notebook's).
 FAMILY_RECIPES = {
-    "fastnet": "fast", "resnet_cifar": "zoo-sgd", "resnet": "zoo-sgd", "resnet9": "zoo-sgd",
-    "wide_resnet": "zoo-sgd", "vgg": "zoo-sgd", "mobilenet": "zoo-sgd", "densenet": "zoo-sgd",
-    "vit": "zoo-vit", "convmixer": "zoo-convmixer",
-}  # fmt: skip
+    "fastnet": "fast",
+    "resnet_cifar": "zoo-sgd",
+    "resnet": "zoo-sgd",
+    "resnet9": "zoo-sgd",
+    "wide_resnet": "zoo-sgd",
+    "vgg": "zoo-sgd",
+    "mobilenet": "zoo-sgd",
+    "densenet": "zoo-sgd",
+    "vit": "zoo-vit",
+    "convmixer": "zoo-convmixer",
+}
 
 
 def default_recipe(model: str) -> str:
@@ -225,8 +286,22 @@ def for_model(model: str, recipe: str | None = None, **model_kwargs: Any) -> Exp
 
 
 # Settings that decide whether a recipe transfers to another network, in the order a reader checks them.
-_TRANSFER_KEYS = ("optimizer", "lr", "muon_lr", "momentum", "weight_decay", "bn_lr_scale", "lookahead",
-                  "label_smoothing", "schedule", "epochs", "batch_size", "eval_from", "tta", "val_size")  # fmt: skip
+_TRANSFER_KEYS = (
+    "optimizer",
+    "lr",
+    "muon_lr",
+    "momentum",
+    "weight_decay",
+    "bn_lr_scale",
+    "lookahead",
+    "label_smoothing",
+    "schedule",
+    "epochs",
+    "batch_size",
+    "eval_from",
+    "tta",
+    "val_size",
+)
 
 
 def mismatch_note(recipe: str, model: str) -> str | None:
@@ -243,8 +318,10 @@ def mismatch_note(recipe: str, model: str) -> str | None:
         if getattr(section, key) != getattr(mine, key):
             diffs.append(f"{key} {getattr(section, key)!r}")
     listed = ", ".join(diffs[:8]) + (", ..." if len(diffs) > 8 else "")
-    return (f"recipe '{recipe}' was made for {r.model}, not {model}; settings that may not transfer: {listed} "
-            f"('{own}' is {model}'s own recipe)")  # fmt: skip
+    return (
+        f"recipe '{recipe}' was made for {r.model}, not {model}; settings that may not transfer: {listed} "
+        f"('{own}' is {model}'s own recipe)"
+    )
 
 
 def get_recipe(name: str) -> Recipe:

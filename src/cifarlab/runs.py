@@ -54,10 +54,24 @@ def _jsonable(obj: Any) -> Any:
 
 
 # What cifarlab writes into a run folder; no command's --out may replace one of them.
-RUN_FILES = frozenset({
-    "config.json", "metrics.csv", "curves.png", "model.pt", "summary.json", "last.pt", "best.pt", ".lock",
-    "report.html", "evaluation.json", "confusion.png", "per_class.png", "mistakes.png", "reliability.png",
-})  # fmt: skip
+RUN_FILES = frozenset(
+    {
+        "config.json",
+        "metrics.csv",
+        "curves.png",
+        "model.pt",
+        "summary.json",
+        "last.pt",
+        "best.pt",
+        ".lock",
+        "report.html",
+        "evaluation.json",
+        "confusion.png",
+        "per_class.png",
+        "mistakes.png",
+        "reliability.png",
+    }
+)
 
 
 def check_output(path: str | Path, force: bool = False) -> Path:
@@ -84,7 +98,9 @@ def check_writable(folder: str | Path) -> Path:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as e:
-        raise RunError(f"cannot write to output folder {folder} ({e.strerror}); choose another with --out DIR") from None
+        raise RunError(
+            f"cannot write to output folder {folder} ({e.strerror}); choose another with --out DIR"
+        ) from None
     return folder
 
 
@@ -114,7 +130,7 @@ class RunLock:
         self.path = Path(run_dir) / ".lock"
         self._fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         import fcntl
         import socket
 
@@ -192,10 +208,14 @@ def read_metrics(path: str | Path) -> list[dict[str, float]]:
             for row in rows
         ]
     except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as e:
-        raise RunError(f"{path} is not a cifarlab metrics file ({type(e).__name__}); the run folder is damaged") from None
+        raise RunError(
+            f"{path} is not a cifarlab metrics file ({type(e).__name__}); the run folder is damaged"
+        ) from None
 
 
-def save_model(path: str | Path, model: nn.Module, config: ExperimentConfig, classes, extra: dict | None = None) -> Path:
+def save_model(
+    path: str | Path, model: nn.Module, config: ExperimentConfig, classes, extra: dict | None = None
+) -> Path:
     """A self-describing model file: weights plus everything needed to rebuild the network."""
     payload = {
         "format": MODEL_FORMAT,
@@ -255,9 +275,15 @@ class RunWriter:
         save_model(self.run_dir / "model.pt", trainer.net, self.config, self.classes)
         atomic_write_json(
             self.run_dir / "summary.json",
-            {"name": self.run_dir.name, "model": self.config.model, "recipe": self.config.recipe,
-             "status": "completed", **summary, **self.extra_summary},
-        )  # fmt: skip
+            {
+                "name": self.run_dir.name,
+                "model": self.config.model,
+                "recipe": self.config.recipe,
+                "status": "completed",
+                **summary,
+                **self.extra_summary,
+            },
+        )
 
 
 @dataclass

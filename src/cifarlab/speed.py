@@ -8,13 +8,13 @@ where supported, else fp16 with a gradient scaler. MPS runs fp32.
 from __future__ import annotations
 
 import contextlib
-from functools import lru_cache
+from functools import cache
 
 import torch
 from torch import nn
 
 
-@lru_cache(maxsize=None)
+@cache
 def cpu_has_fast_bf16() -> bool:
     """True when oneDNN has native bf16 kernels here (AVX512-BF16 or AMX); emulated bf16 is slower."""
     try:
@@ -76,7 +76,7 @@ def grad_scaler(device: torch.device, dtype: torch.dtype | None):
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
-@lru_cache(maxsize=None)
+@cache
 def keep_cpu_allocations() -> bool:
     """Let glibc keep freed activation buffers for reuse instead of handing them back to the kernel.
 

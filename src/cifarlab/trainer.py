@@ -21,18 +21,19 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import fields
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
+from .augment import AugmentConfig, BatchAugment
 from .config import OPTIMIZERS, TrainConfig
 from .errors import CifarlabError, ConfigError, unknown_name
 from .muon import ConvMuon
-from .augment import AugmentConfig, BatchAugment
 from .schedules import lr_factor
 from .speed import autocast, grad_scaler, keep_cpu_allocations, resolve_amp, resolve_channels_last, tune_cuda
 
@@ -182,10 +183,11 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tt
     layout = torch.channels_last if resolve_channels_last("auto", model) else torch.contiguous_format
     model.to(memory_format=layout)
     outs = [
-        tta_logits(model, as_float_images(x[i : i + batch_size].to(device)).contiguous(memory_format=layout),
-                   tta).float().cpu()
+        tta_logits(model, as_float_images(x[i : i + batch_size].to(device)).contiguous(memory_format=layout), tta)
+        .float()
+        .cpu()
         for i in range(0, len(x), batch_size)
-    ]  # fmt: skip
+    ]
     model.train(was_training)
     return torch.cat(outs) if outs else torch.empty(0, 0)
 
@@ -224,8 +226,16 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
         groups.append({"params": bn, "lr": cfg.lr * cfg.bn_lr_scale, "weight_decay": bn_wd})
     if muon_ids:
         filters = [p for p in trainable if id(p) in muon_ids]
-        groups.append({"params": filters, "muon": True, "lr": cfg.muon_lr, "momentum": cfg.muon_momentum,
-                       "nesterov": True, "weight_decay": 0.0})  # fmt: skip
+        groups.append(
+            {
+                "params": filters,
+                "muon": True,
+                "lr": cfg.muon_lr,
+                "momentum": cfg.muon_momentum,
+                "nesterov": True,
+                "weight_decay": 0.0,
+            }
+        )
     return groups
 
 
@@ -236,9 +246,12 @@ def build_optimizer(optimizer: str | type, params, cfg: TrainConfig) -> torch.op
     name = str(optimizer).lower()
     if name == "sgd":
         return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
+            params,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov and cfg.momentum > 0,
             weight_decay=cfg.weight_decay,
-        )  # fmt: skip
+        )
     if name == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if name == "adamw":
@@ -315,9 +328,14 @@ class Trainer:
             # A torch.optim class (the notebook passed Optim=SGD) is recorded by its name.
             opt_name = optimizer if isinstance(optimizer, str) else optimizer.__name__.lower()
             config = TrainConfig(
-                epochs=num_epochs, lr=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
-                patience=patience, optimizer=opt_name, **options,
-            )  # fmt: skip
+                epochs=num_epochs,
+                lr=learning_rate,
+                weight_decay=weight_decay,
+                batch_size=batch_size,
+                patience=patience,
+                optimizer=opt_name,
+                **options,
+            )
         self._optimizer_spec = optimizer if isinstance(optimizer, type) else config.optimizer
         config.validate(check_optimizer=not isinstance(self._optimizer_spec, type))
         self.config = config
@@ -442,8 +460,13 @@ class Trainer:
             lr = base_lrs[0]
             steps = self._steps_in(epoch)
             seen = min(n, steps * bs)  # images in this epoch (all n unless it is a partial last one)
-            bar = tqdm(total=steps, desc=f"epoch {epoch}/{last_epoch}", leave=False,
-                       disable=None if self.progress and rank == 0 else True, file=sys.stderr)  # fmt: skip
+            bar = tqdm(
+                total=steps,
+                desc=f"epoch {epoch}/{last_epoch}",
+                leave=False,
+                disable=None if self.progress and rank == 0 else True,
+                file=sys.stderr,
+            )
             t0 = time.perf_counter()
             for i in range(steps):
                 idx = perm[i * bs : (i + 1) * bs]
@@ -464,9 +487,14 @@ class Trainer:
                 if self.channels_last:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 factor = lr_factor(
-                    self.step, self._plan[1], cfg.schedule, warmup_steps=warmup_steps,
-                    steps_per_epoch=steps_per_epoch, step_size=cfg.step_size, gamma=cfg.gamma,
-                )  # fmt: skip
+                    self.step,
+                    self._plan[1],
+                    cfg.schedule,
+                    warmup_steps=warmup_steps,
+                    steps_per_epoch=steps_per_epoch,
+                    step_size=cfg.step_size,
+                    gamma=cfg.gamma,
+                )
                 for group, base in zip(opt.param_groups, base_lrs):
                     group["lr"] = base * factor
                 lr = base_lrs[0] * factor
@@ -582,8 +610,15 @@ class Trainer:
 
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         cfg = self.config
-        run = lambda xs, ys: evaluate(self._eval_model, xs, ys, cfg.eval_batch_size, tta=cfg.tta,  # noqa: E731
-                                      amp_dtype=self.amp_dtype, channels_last=self.channels_last)  # fmt: skip
+        run = lambda xs, ys: evaluate(
+            self._eval_model,
+            xs,
+            ys,
+            cfg.eval_batch_size,
+            tta=cfg.tta,  # noqa: E731
+            amp_dtype=self.amp_dtype,
+            channels_last=self.channels_last,
+        )
         if not distributed.is_active():
             return run(x, y)
         part = distributed.shard(len(x))  # each rank evaluates its share; sums are added over ranks

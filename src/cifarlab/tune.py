@@ -14,9 +14,10 @@ import math
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .config import ExperimentConfig, apply_overrides, check_name
 from .errors import CifarlabError, ConfigError
@@ -64,8 +65,10 @@ class Param:
     def spec(self) -> str:
         if self.kind == "categorical":
             return f"{self.name}={','.join(map(str, self.choices))}"
-        return f"{self.name}={self.low:g}..{self.high:g}" + (":log" if self.log else "") + (
-            ":int" if self.kind == "int" and self.name.rpartition(".")[2] not in INT_FIELDS else ""
+        return (
+            f"{self.name}={self.low:g}..{self.high:g}"
+            + (":log" if self.log else "")
+            + (":int" if self.kind == "int" and self.name.rpartition(".")[2] not in INT_FIELDS else "")
         )
 
 
@@ -208,8 +211,10 @@ def load_study(name: str, storage_url: str):
     try:
         return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
-        raise TuneError(f"no study '{name}' in {_redact(storage_url)}; run 'cifarlab tune --study {name}' first, "
-                        "or pass the study's --storage URL") from None  # fmt: skip
+        raise TuneError(
+            f"no study '{name}' in {_redact(storage_url)}; run 'cifarlab tune --study {name}' first, "
+            "or pass the study's --storage URL"
+        ) from None
 
 
 def space_signature(space: Sequence[Param]) -> list[dict[str, Any]]:
@@ -250,7 +255,7 @@ def _check_before_study(config: ExperimentConfig, space: Sequence[Param]):
     arrays = load_cifar10(config.data.data, offline=config.data.offline, progress=False)
     check_setup(config, arrays)
     for p in space:
-        for value in (p.choices or (p.low, p.high)):
+        for value in p.choices or (p.low, p.high):
             trial_config = apply_overrides(ExperimentConfig.from_dict(config.to_dict()), {p.name: value})
             try:
                 check_setup(trial_config.validate(), arrays)
@@ -293,9 +298,13 @@ def tune(
         pruner = optuna.pruners.NopPruner()
     try:
         the_study = optuna.create_study(
-            study_name=name, storage=open_storage(url), direction="maximize", load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=sampler_seed), pruner=pruner,
-        )  # fmt: skip
+            study_name=name,
+            storage=open_storage(url),
+            direction="maximize",
+            load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+            pruner=pruner,
+        )
     except TuneError:
         raise
     except Exception as e:  # noqa: BLE001 - e.g. the server went away between connect and create
@@ -318,8 +327,14 @@ def tune(
                     raise _Pruned(f"pruned after epoch {int(row['epoch'])}")
 
         try:
-            run_dir = run_experiment(cfg, arrays=arrays, callbacks=[Report()], progress=False, report=False,
-                                     log=lambda msg: log(f"[trial {trial.number}] {msg}"))  # fmt: skip
+            run_dir = run_experiment(
+                cfg,
+                arrays=arrays,
+                callbacks=[Report()],
+                progress=False,
+                report=False,
+                log=lambda msg: log(f"[trial {trial.number}] {msg}"),
+            )
         except _Pruned as e:
             if clean_pruned:
                 shutil.rmtree(folder / cfg.name, ignore_errors=True)
@@ -361,11 +376,16 @@ def summarise(the_study, url: str, folder: Path) -> TuneResult:
     complete = [t for t in all_trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = max(complete, key=lambda t: t.value) if complete else None
     return TuneResult(
-        study=the_study.study_name, storage=_redact(url), folder=folder, trials=len(all_trials),
-        completed=len(complete), pruned=states.count(optuna.trial.TrialState.PRUNED),
-        best_value=best.value if best else None, best_params=dict(best.params) if best else None,
+        study=the_study.study_name,
+        storage=_redact(url),
+        folder=folder,
+        trials=len(all_trials),
+        completed=len(complete),
+        pruned=states.count(optuna.trial.TrialState.PRUNED),
+        best_value=best.value if best else None,
+        best_params=dict(best.params) if best else None,
         best_trial=best.number if best else None,
-    )  # fmt: skip
+    )
 
 
 TRIAL_COLUMNS = ("number", "state", "value", "val_acc_last_reported", "test_acc", "seconds", "run_dir")
@@ -380,15 +400,32 @@ def write_outputs(the_study, result: TuneResult) -> None:
     for t in trials:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else ""
         last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else ""
-        row = [t.number, t.state.name, "" if t.value is None else t.value, *[t.params.get(n, "") for n in names],
-               last, t.user_attrs.get("test_acc", ""), seconds, t.user_attrs.get("run_dir", "")]  # fmt: skip
+        row = [
+            t.number,
+            t.state.name,
+            "" if t.value is None else t.value,
+            *[t.params.get(n, "") for n in names],
+            last,
+            t.user_attrs.get("test_acc", ""),
+            seconds,
+            t.user_attrs.get("run_dir", ""),
+        ]
         lines.append(",".join(_csv_cell(v) for v in row))
     atomic_write_bytes(folder / "trials.csv", ("\n".join(lines) + "\n").encode())
-    atomic_write_json(folder / "best_params.json", {
-        "study": result.study, "storage": result.storage, "best_trial": result.best_trial,
-        "best_val_acc": result.best_value, "params": result.best_params, "trials": result.trials,
-        "completed": result.completed, "pruned": result.pruned, "recipe": the_study.user_attrs.get("recipe"),
-    })  # fmt: skip
+    atomic_write_json(
+        folder / "best_params.json",
+        {
+            "study": result.study,
+            "storage": result.storage,
+            "best_trial": result.best_trial,
+            "best_val_acc": result.best_value,
+            "params": result.best_params,
+            "trials": result.trials,
+            "completed": result.completed,
+            "pruned": result.pruned,
+            "recipe": the_study.user_attrs.get("recipe"),
+        },
+    )
     from .plots import tune_history_figure, tune_importance_figure
 
     tune_history_figure(trials, folder / "history.png", title=f"study {result.study}")
@@ -420,7 +457,7 @@ def config_from_study(args, base_config: Callable, given: set[str]) -> Experimen
     check_name(args.from_study, "--from-study")  # it names a file under --out
     url = args.storage or default_storage(out, args.from_study)
     if not args.storage and not Path(url[len("sqlite:///") :]).exists():
-        raise TuneError(f"no study file {url[len('sqlite:///'):]}; pass --storage URL or the --out used with tune")
+        raise TuneError(f"no study file {url[len('sqlite:///') :]}; pass --storage URL or the --out used with tune")
     the_study = load_study(args.from_study, url)
     result = summarise(the_study, url, Path(out))
     if result.best_params is None:
@@ -430,7 +467,8 @@ def config_from_study(args, base_config: Callable, given: set[str]) -> Experimen
     config = base_config(args)
     params = {k: v for k, v in result.best_params.items() if k.rpartition(".")[2] not in given}
     apply_overrides(config, params)
-    print(f"study {args.from_study}: best trial {result.best_trial} (val acc {100 * result.best_value:.2f}%), "
-          f"training with {json.dumps(params)}")  # fmt: skip
+    print(
+        f"study {args.from_study}: best trial {result.best_trial} (val acc {100 * result.best_value:.2f}%), "
+        f"training with {json.dumps(params)}"
+    )
     return config.validate()
-

@@ -134,8 +134,12 @@ _RESNET_CIFAR = {
     110: "93.39% (mean of 5; best 93.57%; He et al. 2015, arXiv 1512.03385, Table 6)",
 }
 for _d, _published in _RESNET_CIFAR.items():
-    register_model(f"resnet{_d}", f"ResNet-{_d} of He et al. 2015 for CIFAR (widths 16/32/64, option-A shortcuts)",
-                   family="resnet_cifar", published=_published)(functools.partial(resnet_cifar, depth=_d))  # fmt: skip
+    register_model(
+        f"resnet{_d}",
+        f"ResNet-{_d} of He et al. 2015 for CIFAR (widths 16/32/64, option-A shortcuts)",
+        family="resnet_cifar",
+        published=_published,
+    )(functools.partial(resnet_cifar, depth=_d))
 
 
 # --- ImageNet-style ResNets, CIFAR variant (as kuangliu/pytorch-cifar) ----------------------------
@@ -157,10 +161,13 @@ class Bottleneck(nn.Module):
         super().__init__()
         c_out = planes * self.expansion
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, planes, 1, bias=False), *_bn_relu(planes),
-            nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False), *_bn_relu(planes),
-            nn.Conv2d(planes, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
-        )  # fmt: skip
+            nn.Conv2d(c_in, planes, 1, bias=False),
+            *_bn_relu(planes),
+            nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False),
+            *_bn_relu(planes),
+            nn.Conv2d(planes, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
         self.shortcut = nn.Sequential()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
@@ -220,8 +227,11 @@ def _preact_stages(c_in: int, blocks, widths, first_stride: int, dropout: float 
     return nn.Sequential(*layers), c_in
 
 
-@register_model("preact_resnet18", family="resnet",
-                published="95.11% (kuangliu/pytorch-cifar README; its net lacks the final BN-ReLU kept here)")  # fmt: skip
+@register_model(
+    "preact_resnet18",
+    family="resnet",
+    published="95.11% (kuangliu/pytorch-cifar README; its net lacks the final BN-ReLU kept here)",
+)
 def preact_resnet18(num_classes: int = 10, width: int = 64) -> nn.Module:
     """Pre-activation ResNet-18 (He et al. 2016), CIFAR variant: 3x3 stem conv, final BN-ReLU before the pool."""
     width = _positive_int("width", width)
@@ -251,14 +261,18 @@ def wide_resnet(num_classes: int = 10, depth: int = 28, widen_factor: int = 10, 
 # 4.00% (no dropout; 3.89% with dropout 0.3) is in szagoruyko/wide-residual-networks' README; WRN-16-8's
 # 4.27% was read only in copies of the paper's table (gahaalt/cifar-vs-tensorflow2 README and a SharpNet
 # source comment agree; the paper's first version, with ZCA whitening, had 4.81%).
-register_model("wrn16_8", "Wide ResNet WRN-16-8 (Zagoruyko & Komodakis 2016), pre-activation, dropout option",
-               family="wide_resnet",
-               published="95.73% (error 4.27%, Zagoruyko & Komodakis 2016, arXiv 1605.07146; via copies of its table)",
-               )(functools.partial(wide_resnet, depth=16, widen_factor=8))  # fmt: skip
-register_model("wrn28_10", "Wide ResNet WRN-28-10 (Zagoruyko & Komodakis 2016), pre-activation, dropout option",
-               family="wide_resnet",
-               published="96.00% (error 4.00%; 96.11% with dropout=0.3; szagoruyko/wide-residual-networks README)",
-               )(functools.partial(wide_resnet, depth=28, widen_factor=10))  # fmt: skip
+register_model(
+    "wrn16_8",
+    "Wide ResNet WRN-16-8 (Zagoruyko & Komodakis 2016), pre-activation, dropout option",
+    family="wide_resnet",
+    published="95.73% (error 4.27%, Zagoruyko & Komodakis 2016, arXiv 1605.07146; via copies of its table)",
+)(functools.partial(wide_resnet, depth=16, widen_factor=8))
+register_model(
+    "wrn28_10",
+    "Wide ResNet WRN-28-10 (Zagoruyko & Komodakis 2016), pre-activation, dropout option",
+    family="wide_resnet",
+    published="96.00% (error 4.00%; 96.11% with dropout=0.3; szagoruyko/wide-residual-networks README)",
+)(functools.partial(wide_resnet, depth=28, widen_factor=10))
 
 
 # --- VGG with batch norm, CIFAR variant (as kuangliu/pytorch-cifar: five pools to 1x1, one Linear) ----
@@ -291,10 +305,17 @@ def vgg_bn(num_classes: int = 10, layers: int = 16, width: int = 64) -> nn.Modul
 
 
 # No published figure for vgg11_bn: kuangliu/pytorch-cifar lists VGG16 only.
-register_model("vgg11_bn", "VGG-11 with batch norm, CIFAR variant (one Linear head)", family="vgg",
-               )(functools.partial(vgg_bn, layers=11))  # fmt: skip
-register_model("vgg16_bn", "VGG-16 with batch norm, CIFAR variant (one Linear head)", family="vgg",
-               published="92.64% (kuangliu/pytorch-cifar README)")(functools.partial(vgg_bn, layers=16))  # fmt: skip
+register_model(
+    "vgg11_bn",
+    "VGG-11 with batch norm, CIFAR variant (one Linear head)",
+    family="vgg",
+)(functools.partial(vgg_bn, layers=11))
+register_model(
+    "vgg16_bn",
+    "VGG-16 with batch norm, CIFAR variant (one Linear head)",
+    family="vgg",
+    published="92.64% (kuangliu/pytorch-cifar README)",
+)(functools.partial(vgg_bn, layers=16))
 
 
 # --- MobileNetV2 (Sandler et al. 2018, arXiv 1801.04381), CIFAR variant as kuangliu/pytorch-cifar ------
@@ -311,14 +332,20 @@ class InvertedResidual(nn.Module):
         super().__init__()
         hidden = c_in * expansion
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, hidden, 1, bias=False), *_bn_relu(hidden),
-            nn.Conv2d(hidden, hidden, 3, stride=stride, padding=1, groups=hidden, bias=False), *_bn_relu(hidden),
-            nn.Conv2d(hidden, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
-        )  # fmt: skip
+            nn.Conv2d(c_in, hidden, 1, bias=False),
+            *_bn_relu(hidden),
+            nn.Conv2d(hidden, hidden, 3, stride=stride, padding=1, groups=hidden, bias=False),
+            *_bn_relu(hidden),
+            nn.Conv2d(hidden, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
         self.shortcut: nn.Module | None = None
         if stride == 1:
-            self.shortcut = nn.Identity() if c_in == c_out else nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))  # fmt: skip
+            self.shortcut = (
+                nn.Identity()
+                if c_in == c_out
+                else nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(x)
@@ -327,7 +354,15 @@ class InvertedResidual(nn.Module):
 
 # (expansion t, channels c, blocks n, stride s) per stage, as the paper's Table 2 but s=1 in the second
 # stage (and in the stem) for 32x32 inputs, so the last stages work on 4x4 maps.
-_MOBILENETV2 = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+_MOBILENETV2 = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 1),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 def _round8(channels: float) -> int:
@@ -365,9 +400,11 @@ class DenseLayer(nn.Module):
     def __init__(self, c_in: int, growth: int):
         super().__init__()
         self.body = nn.Sequential(
-            *_bn_relu(c_in), nn.Conv2d(c_in, 4 * growth, 1, bias=False),
-            *_bn_relu(4 * growth), nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False),
-        )  # fmt: skip
+            *_bn_relu(c_in),
+            nn.Conv2d(c_in, 4 * growth, 1, bias=False),
+            *_bn_relu(4 * growth),
+            nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([x, self.body(x)], 1)
@@ -402,10 +439,14 @@ class _Residual(nn.Module):
         return x + self.body(x)
 
 
-@register_model("convmixer", family="convmixer",
-                published=">94% in 100 epochs, 92.5% in 25 (locuslab/convmixer-cifar10 README, this size)")  # fmt: skip
-def convmixer(num_classes: int = 10, dim: int = 256, depth: int = 8, kernel_size: int = 5,
-              patch_size: int = 2) -> nn.Module:  # fmt: skip
+@register_model(
+    "convmixer",
+    family="convmixer",
+    published=">94% in 100 epochs, 92.5% in 25 (locuslab/convmixer-cifar10 README, this size)",
+)
+def convmixer(
+    num_classes: int = 10, dim: int = 256, depth: int = 8, kernel_size: int = 5, patch_size: int = 2
+) -> nn.Module:
     """ConvMixer-256/8, kernel 5, patch 2: patch-embedding conv, then depthwise (spatial) and 1x1 (channel)
     mixing, each followed by GELU and BN, a residual around the depthwise one."""
     dim, depth = _positive_int("dim", dim), _positive_int("depth", depth)
@@ -422,10 +463,11 @@ def convmixer(num_classes: int = 10, dim: int = 256, depth: int = 8, kernel_size
     blocks = [
         nn.Sequential(
             _Residual(nn.Sequential(nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim), *act_bn())),
-            nn.Conv2d(dim, dim, 1), *act_bn(),
+            nn.Conv2d(dim, dim, 1),
+            *act_bn(),
         )
         for _ in range(depth)
-    ]  # fmt: skip
+    ]
     return _Net(stem, nn.Sequential(*blocks), _pool_head(dim, num_classes))
 
 
@@ -458,8 +500,9 @@ class _TransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.attn = _Attention(dim, heads, dropout)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(mlp_dim, dim),
-                                 nn.Dropout(dropout))  # fmt: skip
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, mlp_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(mlp_dim, dim), nn.Dropout(dropout)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
@@ -470,8 +513,9 @@ class ViT(nn.Module):
     """Patch embedding (a p x p stride-p conv), class token, learned position embedding, pre-norm
     transformer blocks, final LayerNorm, linear head on the class token."""
 
-    def __init__(self, num_classes: int, dim: int, depth: int, heads: int, mlp_dim: int, patch_size: int,
-                 dropout: float):  # fmt: skip
+    def __init__(
+        self, num_classes: int, dim: int, depth: int, heads: int, mlp_dim: int, patch_size: int, dropout: float
+    ):
         super().__init__()
         self.normalize = Normalize()
         self.patch = nn.Conv2d(3, dim, patch_size, stride=patch_size)
@@ -499,10 +543,18 @@ class ViT(nn.Module):
 # 2112.13492) is this size (dim 192, depth 9, 12 heads, MLP 384, 4x4 patches; aanna0701/SPT_LSA_ViT's
 # create_model.py), trained from scratch; the exact augmentation behind the figure is not in the README (the
 # script offers AutoAugment, CutMix, Mixup, random erasing, label smoothing, stochastic depth).
-@register_model("vit", family="vit",
-                published="93.58% (Lee et al. 2021, arXiv 2112.13492, same size; aanna0701/SPT_LSA_ViT README)")  # fmt: skip
-def vit(num_classes: int = 10, dim: int = 192, depth: int = 9, heads: int = 12, mlp_dim: int = 384,
-        patch_size: int = 4, dropout: float = 0.0) -> nn.Module:  # fmt: skip
+@register_model(
+    "vit", family="vit", published="93.58% (Lee et al. 2021, arXiv 2112.13492, same size; aanna0701/SPT_LSA_ViT README)"
+)
+def vit(
+    num_classes: int = 10,
+    dim: int = 192,
+    depth: int = 9,
+    heads: int = 12,
+    mlp_dim: int = 384,
+    patch_size: int = 4,
+    dropout: float = 0.0,
+) -> nn.Module:
     """Small ViT for 32x32 (4x4 patches: 64 tokens + class token), dim 192, depth 9, 12 heads, MLP 384."""
     dim, depth, heads = _positive_int("dim", dim), _positive_int("depth", depth), _positive_int("heads", heads)
     mlp_dim, patch_size = _positive_int("mlp_dim", mlp_dim), _positive_int("patch_size", patch_size)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -29,8 +30,12 @@ def host() -> dict[str, Any]:
     from .speed import cpu_has_fast_bf16
     from .trainer import _device_name
 
-    info: dict[str, Any] = {"cpu": _device_name(torch.device("cpu")), "bf16": cpu_has_fast_bf16(),
-                            "threads": torch.get_num_threads(), "torch": str(torch.__version__)}  # fmt: skip
+    info: dict[str, Any] = {
+        "cpu": _device_name(torch.device("cpu")),
+        "bf16": cpu_has_fast_bf16(),
+        "threads": torch.get_num_threads(),
+        "torch": str(torch.__version__),
+    }
     try:
         fields = dict(ln.split(":", 1) for ln in Path("/proc/cpuinfo").read_text().splitlines() if ":" in ln)
         info["cpu_family"], info["cpu_model"] = fields["cpu family\t"].strip(), fields["model\t\t"].strip()
@@ -51,12 +56,27 @@ def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_o
     with torch.device("meta"):
         shape_only = create_model(name, **config.model_kwargs)
     row: dict[str, Any] = {
-        "model": name, "model_kwargs": dict(config.model_kwargs), "family": info.family, "recipe": config.recipe,
-        "parameters": count_parameters(shape_only), "mflops": round(forward_flops(shape_only) / 1e6, 2),
-        "published": info.published, "budget_s": budget_s, "seed": seed, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }  # fmt: skip
-    apply_overrides(config, {"time_budget": budget_s, "seed": seed, "out": str(out / "runs"),
-                             "name": f"{name}-{int(budget_s)}s-seed{seed}", **(data_overrides or {})})  # fmt: skip
+        "model": name,
+        "model_kwargs": dict(config.model_kwargs),
+        "family": info.family,
+        "recipe": config.recipe,
+        "parameters": count_parameters(shape_only),
+        "mflops": round(forward_flops(shape_only) / 1e6, 2),
+        "published": info.published,
+        "budget_s": budget_s,
+        "seed": seed,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    apply_overrides(
+        config,
+        {
+            "time_budget": budget_s,
+            "seed": seed,
+            "out": str(out / "runs"),
+            "name": f"{name}-{int(budget_s)}s-seed{seed}",
+            **(data_overrides or {}),
+        },
+    )
     try:
         run_dir = run_experiment(config.validate(), arrays=arrays, progress=False, report=False, log=lambda m: None)
     except CifarlabError as e:  # e.g. not even one epoch fits: that is a result too
@@ -64,16 +84,27 @@ def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_o
     s = read_json(run_dir / "summary.json")
     plan = s["time_budget"]
     return {
-        **row, "test_acc": s["test_acc"], "best_val_acc": s["best_val_acc"], "epochs": s["epochs_trained"],
+        **row,
+        "test_acc": s["test_acc"],
+        "best_val_acc": s["best_val_acc"],
+        "epochs": s["epochs_trained"],
         "train_img_s": config.train.batch_size / plan["step_s"],
         "eval_img_s": (s["val_images"] + s["test_images"]) / plan["eval_s"],  # with the recipe's test-time views
-        "wall_s": s["wall_seconds"], "probe_s": plan["probe_s"], "used_s": plan["probe_s"] + s["wall_seconds"],
+        "wall_s": s["wall_seconds"],
+        "probe_s": plan["probe_s"],
+        "used_s": plan["probe_s"] + s["wall_seconds"],
         "run_dir": str(run_dir),
-    }  # fmt: skip
+    }
 
 
-def run(models: Sequence[str], budget_s: float, out: str | Path, data: str | None = None, seed: int = 0,
-        log: Callable[[str], None] = print) -> Path:  # fmt: skip
+def run(
+    models: Sequence[str],
+    budget_s: float,
+    out: str | Path,
+    data: str | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> Path:
     """Measure ``models`` and merge them into ``OUT/zoo.json``; redraw zoo.md and zoo.png. Returns OUT."""
     from .data import load_cifar10
 
@@ -88,8 +119,14 @@ def run(models: Sequence[str], budget_s: float, out: str | Path, data: str | Non
         row = measure(name, budget_s, arrays, out, seed, {"data": data} if data else None)
         row["host"] = host()
         table["rows"][name] = row
-        log(f"{name}: " + (row["error"] if "error" in row else
-                           f"{100 * row['test_acc']:.2f}% test after {row['epochs']:g} epochs, {row['used_s']:.0f} s"))
+        log(
+            f"{name}: "
+            + (
+                row["error"]
+                if "error" in row
+                else f"{100 * row['test_acc']:.2f}% test after {row['epochs']:g} epochs, {row['used_s']:.0f} s"
+            )
+        )
         atomic_write_json(table_file, table)  # after every model: a long run keeps what it measured
         atomic_write_bytes(out / "zoo.md", markdown(table).encode())
         plot(table, out / "zoo.png")
@@ -98,20 +135,30 @@ def run(models: Sequence[str], budget_s: float, out: str | Path, data: str | Non
 
 def markdown(table: dict[str, Any]) -> str:
     rows = sorted(table["rows"].values(), key=lambda r: -r.get("test_acc", -1))
-    lines = ["| model | family | parameters | MFLOPs | recipe | train img/s | eval img/s | epochs | test acc | "
-             "time used | published (source) |", "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    lines = [
+        "| model | family | parameters | MFLOPs | recipe | train img/s | eval img/s | epochs | test acc | "
+        "time used | published (source) |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         if "error" in r:
             result = f"– | – | – | did not fit: {r['error'].split(': ', 1)[-1].split(';')[0]} | –"
         else:
-            result = (f"{r['train_img_s']:.0f} | {r['eval_img_s']:.0f} | {r['epochs']:g} | **{100 * r['test_acc']:.2f}%** | "
-                      f"{r['used_s'] / 60:.1f} min")  # fmt: skip
+            result = (
+                f"{r['train_img_s']:.0f} | {r['eval_img_s']:.0f} | {r['epochs']:g} | **{100 * r['test_acc']:.2f}%** | "
+                f"{r['used_s'] / 60:.1f} min"
+            )
         options = ", ".join(f"{k}={v}" for k, v in r.get("model_kwargs", {}).items())
         label = f"{r['model']} ({options})" if options else r["model"]
-        lines.append(f"| {label} | {r['family']} | {r['parameters']:,} | {r['mflops']:.0f} | {r['recipe']} | "
-                     f"{result} | {r['published'] or '–'} |")  # fmt: skip
-    hosts = {f"{r['host']['cpu']}, cpu family {r['host'].get('cpu_family')} model {r['host'].get('cpu_model')}, "
-             f"bf16 {'yes' if r['host']['bf16'] else 'no'}, {r['host']['threads']} threads" for r in rows}  # fmt: skip
+        lines.append(
+            f"| {label} | {r['family']} | {r['parameters']:,} | {r['mflops']:.0f} | {r['recipe']} | "
+            f"{result} | {r['published'] or '–'} |"
+        )
+    hosts = {
+        f"{r['host']['cpu']}, cpu family {r['host'].get('cpu_family')} model {r['host'].get('cpu_model')}, "
+        f"bf16 {'yes' if r['host']['bf16'] else 'no'}, {r['host']['threads']} threads"
+        for r in rows
+    }
     lines += ["", "Measured on: " + "; ".join(sorted(hosts)) + "."]
     return "\n".join(lines) + "\n"
 
