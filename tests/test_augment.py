@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from cifarlab.augment import (
-    AugmentConfig,
     BatchAugment,
     alternating_flip,
     cutout,
@@ -15,6 +14,7 @@ from cifarlab.augment import (
     random_translate,
     translate_and_crop,
 )
+from cifarlab.config import TrainConfig
 
 
 def images(n=16, seed=0):
@@ -104,7 +104,7 @@ def test_cutout_matches_reference():
 
 
 def test_batch_augment_is_seeded_and_resumable():
-    cfg = AugmentConfig(translate=2, flip="alternating", cutout=6, crop=28)
+    cfg = TrainConfig(translate=2, flip="alternating", cutout=6, crop=28)
     x, idx = images(), torch.arange(16)
     a = BatchAugment(cfg, 16, seed=1, device=torch.device("cpu"))
     b = BatchAugment(cfg, 16, seed=1, device=torch.device("cpu"))

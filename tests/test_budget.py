@@ -54,10 +54,10 @@ def test_fit_epochs_is_the_largest_that_fits():
 
 class _FakeTrainer:
     def __init__(self, steps_per_epoch, total, step, t_start):
-        self._plan, self.step, self._t_start = (steps_per_epoch, total), step, t_start
+        self.steps_per_epoch, self.total_steps, self.step, self.t_start = steps_per_epoch, total, step, t_start
 
     def replan(self, total):
-        self._plan = (self._plan[0], max(total, self.step))
+        self.total_steps = max(total, self.step)
 
 
 def test_guard_shrinks_a_run_that_turned_out_slower(monkeypatch):
@@ -67,7 +67,7 @@ def test_guard_shrinks_a_run_that_turned_out_slower(monkeypatch):
     trainer = _FakeTrainer(100, 1000, 200, t_start=now - 40)
     logs = []
     BudgetGuard(100.0, eval_s=1.0, log=logs.append).on_epoch_end(trainer, {})
-    assert trainer._plan == (100, 200 + int((0.95 * 60 - 1.0) / 0.2))  # 480 steps
+    assert trainer.total_steps == 200 + int((0.95 * 60 - 1.0) / 0.2)  # 480 steps
     assert logs and "re-planned to 4.80 epochs" in logs[0]
 
 
@@ -75,7 +75,7 @@ def test_guard_leaves_a_run_on_plan_alone(monkeypatch):
     monkeypatch.setattr("cifarlab.budget.time.perf_counter", lambda: 50.0)
     trainer = _FakeTrainer(100, 940, 200, t_start=30.0)  # 0.1 s a step: 950 steps fit, within 3% of the plan
     BudgetGuard(100.0, eval_s=1.0, log=None).on_epoch_end(trainer, {})
-    assert trainer._plan == (100, 940)
+    assert trainer.total_steps == 940
 
 
 TINY_NET = [

@@ -16,7 +16,8 @@ import torch
 
 import cifarlab
 from cifarlab.data import load_cifar10
-from cifarlab.trainer import METRIC_COLUMNS, evaluate
+from cifarlab.engine import evaluate
+from cifarlab.history import METRIC_COLUMNS
 
 CLI = str(Path(sys.executable).parent / "cifarlab")
 SMALL = ["--train-limit", "1500", "--val-size", "300", "--no-progress"]

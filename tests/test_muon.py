@@ -12,7 +12,8 @@ from torch import nn
 from cifarlab.config import TrainConfig
 from cifarlab.models import create_model
 from cifarlab.muon import NS_COEFFICIENTS, ConvMuon, orthogonalize
-from cifarlab.trainer import Trainer, param_groups
+from cifarlab.optim import param_groups
+from cifarlab.trainer import Trainer
 
 
 def test_orthogonalize_keeps_singular_vectors_and_evens_out_singular_values():

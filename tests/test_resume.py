@@ -14,7 +14,7 @@ import torch
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, default_sigint  # noqa: F401
 
 from cifarlab.checkpoint import CheckpointWriter, load_checkpoint
-from cifarlab.trainer import METRIC_COLUMNS
+from cifarlab.history import METRIC_COLUMNS, EarlyStopping
 
 # Dropout 0.3 uses the global RNG; flips and translations use the augmentation RNG; Adam has state;
 # patience adds early-stopping state: all of it must carry over a kill for the metrics to match.
@@ -121,10 +121,10 @@ def test_ctrl_c_hints_how_to_resume(fake_folder, tmp_path):
 
 
 class _FakeTrainer:
-    """What CheckpointWriter reads from a Trainer: a device, checkpoint_state() and improved."""
+    """What CheckpointWriter reads from a Trainer: a device, checkpoint_state() and the stopper's best epoch."""
 
     def __init__(self):
-        self.device, self.improved = torch.device("cpu"), False
+        self.device, self.stopper = torch.device("cpu"), EarlyStopping()
         self.weight = torch.zeros(3)
 
     def checkpoint_state(self):
@@ -138,8 +138,9 @@ def test_checkpoint_writer_saves_each_epochs_snapshot(tmp_path, background):
     writer.on_train_begin(trainer)
     for epoch, improved in [(1, True), (2, False), (3, True), (4, False)]:
         trainer.weight.fill_(epoch)
-        trainer.improved = improved
-        writer.on_epoch_end(trainer, {})
+        if improved:
+            trainer.stopper.best_epoch = epoch
+        writer.on_epoch_end(trainer, {"epoch": epoch})
         trainer.weight.fill_(-1)  # training goes on while a background write is in flight
     writer.on_train_end(trainer, {})
     last, best = load_checkpoint(tmp_path / "last.pt"), load_checkpoint(tmp_path / "best.pt")
@@ -154,7 +155,7 @@ def test_checkpoint_writer_raises_a_failed_background_write(tmp_path):
     writer = CheckpointWriter(run, {}, [], background=True)
     trainer = _FakeTrainer()
     run.rmdir()  # the folder vanished: the write in the thread fails
-    writer.on_epoch_end(trainer, {})
+    writer.on_epoch_end(trainer, {"epoch": 1})
     with pytest.raises(FileNotFoundError):
         writer.close()
 

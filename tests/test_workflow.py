@@ -15,7 +15,7 @@ from test_cli import CLI, SMALL, _cli_cache, assert_one_line_error, cli  # noqa:
 
 import cifarlab
 from cifarlab.data import load_cifar10
-from cifarlab.evaluate import expected_calibration_error, reliability_bins
+from cifarlab.evaluation import expected_calibration_error, reliability_bins
 from cifarlab.export import export_model
 from cifarlab.models import create_model, list_models
 

@@ -1,10 +1,12 @@
 """cifarlab: a fast, honest lab for training image classifiers on CIFAR-10."""
 
 from .config import DataConfig, ExperimentConfig, TrainConfig
+from .engine import evaluate
 from .errors import CifarlabError
+from .history import EarlyStopping, History
 from .models import count_parameters, create_model, list_models, register_model
 from .runs import load_run
-from .trainer import EarlyStopping, History, Trainer, evaluate
+from .trainer import Trainer
 
 __version__ = "0.1.0"
 

@@ -8,9 +8,9 @@ and every random draw comes from an explicit ``torch.Generator`` so a seeded run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
+
+from .config import TrainConfig
 
 
 def random_translate(x: torch.Tensor, pad: int, gen: torch.Generator, mode: str = "reflect") -> torch.Tensor:
@@ -125,19 +125,11 @@ def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
     return x.masked_fill(hole[:, None], 0)
 
 
-@dataclass
-class AugmentConfig:
-    translate: int = 0  # pixels of random translation (pad-and-crop); 0: off
-    pad_mode: str = "reflect"  # reflect | constant
-    flip: str = "none"  # none | random | alternating
-    cutout: int = 0  # side of the cutout square; 0: off
-    crop: int = 0  # side of a random crop taken after translating; 0: the full image
-
-
 class BatchAugment:
-    """Applies an :class:`AugmentConfig` to training batches, with its own seeded generator."""
+    """Augments training batches as a :class:`cifarlab.config.TrainConfig` says (its ``translate``,
+    ``flip``, ``cutout`` and ``crop``), drawing from a seeded generator of its own."""
 
-    def __init__(self, cfg: AugmentConfig, num_images: int, seed: int, device: torch.device):
+    def __init__(self, cfg: TrainConfig, num_images: int, seed: int, device: torch.device):
         self.cfg = cfg
         # The generator lives on the host: draws are tiny and identical on every device, so a seed
         # gives the same augmentation on CPU and GPU.
@@ -157,7 +149,7 @@ class BatchAugment:
             x = random_flip(x, self.gen)
         elif c.flip == "alternating":
             x = alternating_flip(x, indices, epoch, self._flip_bits_on_device)
-        x = translate_and_crop(x, c.translate, c.crop, self.gen, c.pad_mode)
+        x = translate_and_crop(x, c.translate, c.crop, self.gen)
         if c.cutout > 0:
             x = cutout(x, c.cutout, self.gen)
         return x

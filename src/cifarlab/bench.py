@@ -21,10 +21,12 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
+from .engine import evaluate
 from .errors import ConfigError
 from .models import create_model
 from .runs import atomic_write_bytes, atomic_write_json
-from .trainer import Trainer, evaluate, resolve_device
+from .speed import resolve_device
+from .trainer import Trainer
 
 
 def _stats(values: Sequence[float]) -> dict[str, float]:
@@ -188,7 +190,7 @@ def time_to(
     """
     from .config import apply_overrides
     from .data import load_cifar10
-    from .experiment import read_summary, run_experiment
+    from .experiment import run_experiment
     from .recipes import get_recipe
 
     if seeds < 1 or first_seed < 0:
@@ -200,17 +202,17 @@ def time_to(
         cfg = copy.deepcopy(base)
         cfg.train.seed = seed
         cfg.name = cfg.name or f"bench-{recipe}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run_dir = run_experiment(cfg, arrays=arrays, progress=False, report=False, log=lambda m: None)
-        s = read_summary(run_dir)
+        run = run_experiment(cfg, arrays=arrays, progress=False, report=False, log=lambda m: None)
+        s = run.summary
         runs.append(
             {
                 "seed": seed,
                 "seconds_to_target": s.get("seconds_to_target"),
                 "reached": s.get("seconds_to_target") is not None,
                 "final_test_acc": s["final_test_acc"],
-                "epochs_run": s["epochs_trained"],
+                "epochs_trained": s["epochs_trained"],
                 "wall_seconds": s["wall_seconds"],
-                "run_dir": str(run_dir),
+                "run_dir": str(run.path),
             }
         )
         r = runs[-1]
@@ -221,7 +223,7 @@ def time_to(
                 if r["reached"]
                 else f"target not reached ({100 * r['final_test_acc']:.2f}%)"
             )
-            + f", {r['epochs_run']:g} epochs"
+            + f", {r['epochs_trained']:g} epochs"
         )
     times = [r["seconds_to_target"] for r in runs if r["reached"]]
     return {
@@ -233,7 +235,7 @@ def time_to(
         "seconds_to_target": _stats(times) if times else None,
         "median_seconds_all_seeds": median_counting_misses(runs),
         "final_test_acc": _stats([r["final_test_acc"] for r in runs]),
-        "epochs": _stats([r["epochs_run"] for r in runs]),
+        "epochs": _stats([r["epochs_trained"] for r in runs]),
         "runs": runs,
     }
 
@@ -299,12 +301,12 @@ def write_report(out: str | Path, report: dict[str, Any]) -> Path:
 def environment(device: str = "auto") -> dict[str, Any]:
     import platform
 
-    from .trainer import _device_name
+    from .speed import device_name
 
     dev = resolve_device(device)
     return {
         "device": str(dev),
-        "device_name": _device_name(dev),
+        "device_name": device_name(dev),
         "torch_version": str(torch.__version__),
         "threads": torch.get_num_threads(),
         "python_version": platform.python_version(),

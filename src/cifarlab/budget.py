@@ -113,17 +113,17 @@ class BudgetGuard:
         self.seconds, self.eval_s, self.log = seconds, eval_s, log or (lambda m: None)
 
     def on_epoch_end(self, trainer, row) -> None:
-        steps_per_epoch, total = trainer._plan
+        steps_per_epoch, total = trainer.steps_per_epoch, trainer.total_steps
         done = trainer.step
         if done >= total:
             return
-        elapsed = time.perf_counter() - trainer._t_start
+        elapsed = time.perf_counter() - trainer.t_start
         left = SAFETY * (self.seconds - elapsed) - self.eval_s  # keep one test evaluation for the best weights
         new_total = done + max(0, int(left / (elapsed / done)))
         if abs(new_total - total) > 0.03 * total:
             trainer.replan(new_total)
             self.log(
-                f"time budget: re-planned to {trainer._plan[1] / steps_per_epoch:.2f} epochs "
+                f"time budget: re-planned to {trainer.total_steps / steps_per_epoch:.2f} epochs "
                 f"({elapsed / done * steps_per_epoch:.1f} s an epoch so far; planned {total / steps_per_epoch:.2f})"
             )
 
@@ -157,7 +157,7 @@ def plan(
     step_s = trainer.history[0]["seconds"] / math.ceil(probe_n / cfg.batch_size)
     n_eval = min(len(train_x), 1000)
     e0 = time.perf_counter()
-    trainer._evaluate(train_x[:n_eval].to(trainer.device), train_y[:n_eval].to(trainer.device))
+    trainer.evaluate(train_x[:n_eval].to(trainer.device), train_y[:n_eval].to(trainer.device))
     eval_s = (time.perf_counter() - e0) * eval_images / n_eval
     c0 = time.perf_counter()
     buf = io.BytesIO()

@@ -73,6 +73,7 @@ class CheckpointWriter:
             self.background = trainer.device.type == "cuda"
 
     def on_epoch_end(self, trainer, row) -> None:
+        improved = trainer.stopper.best_epoch == row["epoch"]  # this epoch set the watched accuracy's best
         buf = io.BytesIO()
         state = {
             "format": CHECKPOINT_FORMAT,
@@ -84,9 +85,9 @@ class CheckpointWriter:
         self.wait()
         if self.background:
             self._pool = self._pool or ThreadPoolExecutor(1, thread_name_prefix="cifarlab-checkpoint")
-            self._pending = self._pool.submit(self._write, buf.getvalue(), trainer.improved)
+            self._pending = self._pool.submit(self._write, buf.getvalue(), improved)
         else:
-            self._write(buf.getvalue(), trainer.improved)
+            self._write(buf.getvalue(), improved)
 
     def _write(self, data: bytes, improved: bool) -> None:
         last = atomic_write_bytes(self.run_dir / "last.pt", data)

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import OPTIMIZERS, SCHEDULES, SELECT_ON, TrainConfig
-from .errors import CifarlabError, ConfigError, Terminated, install_cli_warning_format, warn
+from .config import OPTIMIZERS, SCHEDULES, TrainConfig
+from .errors import CifarlabError, ConfigError, Terminated, install_cli_warning_format
 
 
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
@@ -169,83 +169,24 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     o.add_argument("--out", metavar="DIR", help="parent folder of run folders (default: runs)")
 
 
-# flag name -> config field name, for flags that override the recipe one to one
-_TRAIN_OVERRIDES = {
-    "model": "model",
-    "epochs": "epochs",
-    "lr": "lr",
-    "optimizer": "optimizer",
-    "momentum": "momentum",
-    "nesterov": "nesterov",
-    "muon_lr": "muon_lr",
-    "muon_momentum": "muon_momentum",
-    "weight_decay": "weight_decay",
-    "batch_size": "batch_size",
-    "patience": "patience",
-    "schedule": "schedule",
-    "warmup_epochs": "warmup_epochs",
-    "label_smoothing": "label_smoothing",
-    "select_on": "select_on",
-    "seed": "seed",
-    "device": "device",
-    "data": "data",
-    "offline": "offline",
-    "train_limit": "train_limit",
-    "val_size": "val_size",
-    "split_seed": "split_seed",
-    "out": "out",
-    "name": "name",
-    "bn_lr_scale": "bn_lr_scale",
-    "lookahead": "lookahead",
-    "translate": "translate",
-    "flip": "flip",
-    "cutout": "cutout",
-    "crop": "crop",
-    "tta": "tta",
-    "eval_from": "eval_from",
-    "target_acc": "target_acc",
-    "time_budget": "time_budget",
-    "amp": "amp",
-    "channels_last": "channels_last",
-    "compile": "compile",
-    "threads": "threads",
-    "sync_bn": "sync_bn",
-}
-
-
-def config_from_args(args: argparse.Namespace):
-    """The recipe's config with every given flag applied on top."""
-    from .config import apply_overrides
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line, by config field name: each flag that sets a field is
+    named after it (--batch-size sets batch_size), so this one mapping serves train, tune and resume."""
+    from .config import setting_names
     from .data import parse_train_batches
-    from .recipes import DEFAULT_RECIPE, default_recipe, get_recipe, mismatch_note
 
-    # --model alone trains with that model's own recipe; neither flag: the default recipe.
-    recipe = get_recipe(args.recipe or (default_recipe(args.model) if args.model else DEFAULT_RECIPE))
-    if args.recipe and args.model:
-        note = mismatch_note(args.recipe, args.model)
-        if note and os.environ.get("RANK", "0") == "0":  # once, not in every torchrun process
-            warn(note)
-    config = recipe.config()
-    # The recipe's model options apply to its own model, unless --model-arg names that model's options anew.
-    same_model = not args.model or (args.model == recipe.model and not args.model_arg)
-    overrides: dict[str, Any] = {
-        field: getattr(args, flag) for flag, field in _TRAIN_OVERRIDES.items() if getattr(args, flag) is not None
-    }
-    if args.train_batches is not None:
-        overrides["train_batches"] = parse_train_batches(args.train_batches)
-    if args.model_arg:
-        kwargs = dict(config.model_kwargs) if same_model else {}
-        kwargs.update(parse_key_values(args.model_arg, "--model-arg"))
-        overrides["model_kwargs"] = kwargs
-    elif not same_model:
-        overrides["model_kwargs"] = {}  # another model: the recipe's model options do not apply
-    if args.time_budget is not None and args.epochs is not None:
-        raise ConfigError("--time-budget chooses the number of epochs; drop --epochs (or --time-budget)")
-    if args.select_on == "test" and args.val_size is None:
-        overrides["val_size"] = 0  # the notebook's protocol: all training images, watch test
-    if args.select_on is not None and args.select_on not in SELECT_ON:
-        raise ConfigError(f"--select-on must be one of {', '.join(SELECT_ON)}, got '{args.select_on}'")
-    return apply_overrides(config, overrides).validate()
+    given = {name: getattr(args, name) for name in setting_names() if getattr(args, name, None) is not None}
+    if getattr(args, "train_batches", None) is not None:
+        given["train_batches"] = parse_train_batches(args.train_batches)
+    return given
+
+
+def config_from_args(args: argparse.Namespace, tuning: bool = False):
+    """The recipe's config with every given flag applied on top (the rules: resolve.py)."""
+    from .resolve import resolve
+
+    kwargs = parse_key_values(args.model_arg, "--model-arg") if args.model_arg else None
+    return resolve(args.recipe, args.model, kwargs, _given(args), tuning=tuning)
 
 
 def parse_key_values(items: Sequence[str], flag: str) -> dict[str, Any]:
@@ -264,22 +205,12 @@ def parse_key_values(items: Sequence[str], flag: str) -> dict[str, Any]:
     return out
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and k in ("data", "train"):
-            out.update(_flat(v, f"{k}."))
-        else:
-            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
-    return out
-
-
 def resume_config(args: argparse.Namespace):
     """The run's saved config with the given flags applied; refuse differences unless --override."""
 
     from .checkpoint import load_checkpoint
-    from .config import ExperimentConfig, apply_overrides
     from .errors import RunError
+    from .resolve import resume as resolve
     from .runs import read_config
 
     run_dir = Path(args.resume)
@@ -287,20 +218,9 @@ def resume_config(args: argparse.Namespace):
         raise RunError(f"{run_dir} is not a run folder (no config.json); pass the folder 'cifarlab train' printed")
     if args.recipe:
         raise ConfigError("--resume continues a run with its own config; drop --recipe")
-    saved = read_config(run_dir / "config.json")
-    given = {field: getattr(args, flag) for flag, field in _TRAIN_OVERRIDES.items() if getattr(args, flag) is not None}
-    given.pop("name", None)
-    if args.train_batches is not None:
-        from .data import parse_train_batches
-
-        given["train_batches"] = parse_train_batches(args.train_batches)
-    config = apply_overrides(ExperimentConfig.from_dict(saved.to_dict()), given).validate()
-    before, after = _flat(saved.to_dict()), _flat(config.to_dict())
-    diffs = [f"{k} {before[k]!r} -> {after[k]!r}" for k in sorted(after) if before.get(k) != after[k]]
-    if diffs and not args.override:
-        raise ConfigError(
-            f"resume settings differ from the run's config ({'; '.join(diffs)}); add --override to accept"
-        )
+    if args.model or args.model_arg:
+        raise ConfigError("--resume continues a run with its own model; drop --model and --model-arg")
+    config = resolve(read_config(run_dir / "config.json"), _given(args), allow_changes=args.override)
     checkpoint = load_checkpoint(run_dir / f"{args.resume_from}.pt")
     return config, run_dir, checkpoint
 
@@ -327,54 +247,50 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.nproc > 1:
             # Bad flags fail here, once, instead of in every process.
             config = config_from_args(args) if not args.resume else resume_config(args)[0]
-            from .trainer import resolve_device
+            from .speed import resolve_device
 
             distributed.check_sync_bn(config.train.sync_bn, resolve_device(config.train.device))
             return distributed.launch(args.nproc, _without_nproc(args.argv))
+    resume = None
     if args.from_study:
         from .tune import config_from_study
 
         if args.resume:
             raise ConfigError("--from-study starts a new run; it cannot be combined with --resume")
-        given = {field for flag, field in _TRAIN_OVERRIDES.items() if getattr(args, flag) is not None}
-        if args.train_batches is not None:
-            given.add("train_batches")
-        config = config_from_study(args, config_from_args, given)
-        run_dir = run_experiment(
-            config, progress=not args.no_progress, report=not args.no_report, tensorboard=args.tensorboard
+        kwargs = parse_key_values(args.model_arg, "--model-arg") if args.model_arg else None
+        config = config_from_study(
+            args.from_study,
+            storage=args.storage,
+            out=args.out or "runs",
+            recipe=args.recipe,
+            model=args.model,
+            model_kwargs=kwargs,
+            overrides=_given(args),
         )
     elif args.resume:
         config, run_dir, checkpoint = resume_config(args)
         print(f"resuming {run_dir} after epoch {checkpoint['epoch']} ({args.resume_from}.pt)")
-        run_dir = run_experiment(
-            config,
-            resume=(run_dir, checkpoint),
-            progress=not args.no_progress,
-            report=not args.no_report,
-            tensorboard=args.tensorboard,
-        )
+        resume = (run_dir, checkpoint)
     else:
         config = config_from_args(args)
-        run_dir = run_experiment(
-            config, progress=not args.no_progress, report=not args.no_report, tensorboard=args.tensorboard
-        )
+    run = run_experiment(
+        config, resume=resume, progress=not args.no_progress, report=not args.no_report, tensorboard=args.tensorboard
+    )
     if not distributed.is_main():
         return 0  # rank 0 reports
-    from .runs import read_json
-
-    summary = read_json(run_dir / "summary.json")
+    s = run.summary
     print(
-        f"done: best epoch {summary['best_epoch']} of {summary['epochs_run']} (selected on {summary['selected_on']}); "
-        f"test accuracy {100 * summary['test_acc']:.2f}%; {summary['wall_seconds']:.0f}s"
+        f"done: best epoch {s['best_epoch']} of {s['epochs_run']} (selected on {s['selected_on']}); "
+        f"test accuracy {100 * s['test_acc']:.2f}%; {s['wall_seconds']:.0f}s"
     )
-    if "time_budget" in summary:
-        b = summary["time_budget"]
-        used = b["probe_s"] + summary["wall_seconds"]
+    if "time_budget" in s:
+        b = s["time_budget"]
+        used = b["probe_s"] + s["wall_seconds"]
         print(
             f"time budget: {used:.0f}s used of {b['budget_s']:.0f}s ({100 * used / b['budget_s']:.0f}%; "
             f"planned {b['planned_s'] + b['probe_s']:.0f}s)"
         )
-    print(run_dir)
+    print(run.path)
     return 0
 
 
@@ -387,12 +303,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise ConfigError(f"--param names must differ; got {', '.join(names)}")
     if args.timeout is not None and args.timeout <= 0:
         raise ConfigError(f"--timeout is a positive number of seconds, got {args.timeout}")
-    config = config_from_args(args)
-    if args.val_size is None and config.data.val_size == 0:
-        from .config import DataConfig
-
-        config.data.val_size = DataConfig.val_size  # the recipe trains on all images; tuning needs a val split
-        print(f"note: holding out {config.data.val_size} validation images to tune on (the recipe uses none)")
+    config = config_from_args(args, tuning=True)
     result = tune(
         config,
         space=space or None,
@@ -458,14 +369,16 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_run, evaluate_weights
+    from .evaluation import evaluate_run, evaluate_weights
 
     if args.weights or args.model:
         if not (args.weights and args.model):
             raise ConfigError("--weights FILE needs --model NAME (and the other way round)")
         if args.run_dir:
             raise ConfigError("give either a RUN_DIR or --model with --weights, not both")
-        result = evaluate_weights(args.model, args.weights, data=args.data, offline=bool(args.offline))
+        result = evaluate_weights(
+            args.model, args.weights, data=args.data, offline=bool(args.offline), tta=args.tta or "none"
+        )
         print(f"{args.model} with {args.weights}")
         print(result.table())
         return 0
@@ -676,8 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--tta",
         nargs="?",
         const="flip_translate",
-        default="none",
-        help="test-time augmentation (flip, flip_translate; default with the flag: flip_translate)",
+        help="test-time views: none, flip, flip_translate (the flag alone: flip_translate; "
+        "default: the run's own, as its summary's test accuracy)",
     )
     _add_data_flags(p)
     p.set_defaults(func=cmd_evaluate)

@@ -211,6 +211,14 @@ def _build(cls, values: dict[str, Any], **extra):
     return cls(**kwargs, **extra)
 
 
+def setting_names() -> list[str]:
+    """Every field a user sets by name (``epochs``, ``val_size``, ``out``, ...); the CLI's flags are
+    named after them. The model and its options, and the recipe, are chosen separately (resolve.py)."""
+    top = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name not in ("model", "model_kwargs", "recipe")]
+    nested = [f.name for cls in (DataConfig, TrainConfig) for f in dataclasses.fields(cls)]
+    return [n for n in top if n not in ("data", "train")] + nested
+
+
 def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
     """Set fields by name: top-level, ``data.<field>``/``train.<field>``, or a bare field of either.
 

@@ -121,11 +121,6 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-def torchrun_command(nproc: int, args: Sequence[str]) -> list[str]:
-    """The torchrun command line equivalent to ``cifarlab train --nproc N`` (for the docs and users)."""
-    return ["torchrun", "--standalone", f"--nproc-per-node={nproc}", "-m", "cifarlab", *args]
-
-
 def launch(nproc: int, args: Sequence[str]) -> int:
     """Run ``cifarlab ARGS`` in ``nproc`` processes on this machine, as ``torchrun --standalone`` does.
 

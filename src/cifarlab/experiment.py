@@ -18,18 +18,19 @@ from .config import ExperimentConfig
 from .data import CifarArrays, Splits, load_cifar10, make_splits
 from .fileio import remove_temps
 from .models import count_parameters, create_model
+from .optim import check_optimizer_fits
 from .plots import LivePlot, in_notebook
 from .runs import (
+    LoadedRun,
     RunLock,
     RunWriter,
-    atomic_write_json,
     check_writable,
     default_run_name,
     new_run_dir,
-    read_json,
     rewrite_metrics,
 )
-from .trainer import Trainer, check_optimizer_fits, resolve_device
+from .speed import resolve_device
+from .trainer import Trainer
 
 
 def run_experiment(
@@ -42,8 +43,9 @@ def run_experiment(
     report: bool = True,
     tensorboard: bool = False,
     log: Callable[[str], None] = print,
-) -> Path:
-    """Train ``config`` and write its run folder; return the folder's path.
+) -> LoadedRun:
+    """Train ``config`` and write its run folder; return the finished run (``.path``, ``.summary``,
+    ``.model``, ``.metrics``, ``.predict``), from memory.
 
     Everything that can be checked before training is checked first (settings, output folder, data,
     split sizes), so a bad input fails in seconds and leaves no half-made run folder behind.
@@ -136,32 +138,23 @@ def plan_budget(config: ExperimentConfig, splits: Splits, model: torch.nn.Module
 
 def _train_in(
     run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log, extra_summary
-) -> Path:
-    """Train into the (locked) run folder: writers, trainer, and the summary of how the run ended."""
+) -> LoadedRun:
+    """Train into the (locked) run folder: writers, trainer, and how the run ended."""
     main = distributed.is_main()
-
     distributed.note_run_dir(run_dir)
-    sizes = {
+    facts = {
+        "data_source": arrays.source,
+        "parameters": count_parameters(model),
         "train_images": len(splits.train),
         "val_images": len(splits.val) if splits.val is not None else 0,
         "test_images": len(splits.test),
+        **extra_summary,
     }
     writers: list[Any] = []
     if main:
-        run_writer = RunWriter(
-            run_dir,
-            config,
-            splits.classes,
-            extra_summary={
-                "data_source": arrays.source,
-                "parameters": count_parameters(model),
-                **sizes,
-                **extra_summary,
-            },
-        )
-        writers.append(run_writer)
+        writer = RunWriter(run_dir, config, splits.classes, extra_summary=facts)
         checkpoints = CheckpointWriter(run_dir, config.to_dict(), splits.classes)
-        writers.append(checkpoints)
+        writers += [writer, checkpoints]
         if in_notebook():
             writers.append(LivePlot(run_dir.name))
     if tensorboard:
@@ -171,49 +164,37 @@ def _train_in(
     trainer = Trainer(model, config=config.train, callbacks=[*writers, *callbacks], progress=progress, log=log)
     ranks = f" x {distributed.world_size()} processes" if distributed.is_active() else ""
     log(
-        f"{run_dir}: {config.model} ({count_parameters(model):,} parameters) on {trainer.device}{ranks}; "
-        f"{sizes['train_images']} train / {sizes['val_images']} val / {sizes['test_images']} test images"
+        f"{run_dir}: {config.model} ({facts['parameters']:,} parameters) on {trainer.device}{ranks}; "
+        f"{facts['train_images']} train / {facts['val_images']} val / {facts['test_images']} test images"
     )
+    val = splits.val
     try:
         trainer.train(
             splits.train.x,
             splits.train.y,
             splits.test.x,
             splits.test.y,
-            X_val=splits.val.x if splits.val is not None else None,
-            y_val=splits.val.y if splits.val is not None else None,
+            X_val=val.x if val is not None else None,
+            y_val=val.y if val is not None else None,
             resume=resume[1] if resume is not None else None,
         )
     except BaseException as e:
         # Completed epochs are already in metrics.csv; say how the run ended, then let the error through.
         status = getattr(e, "run_status", None) or ("interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
-        if not main:
-            raise
-        with contextlib.suppress(Exception):  # a checkpoint still being written (CUDA) lands first
-            checkpoints.close()
-        with contextlib.suppress(Exception):  # the curves of every completed epoch
-            run_writer.finish_curves()
-        if len(trainer.history) and status != "pruned":
-            log(
-                f"{status}: epochs 1-{len(trainer.history)} are saved; continue with: cifarlab train --resume {run_dir}"
-            )
-        atomic_write_json(
-            run_dir / "summary.json",
-            {
-                "name": run_dir.name,
-                "model": config.model,
-                "recipe": config.recipe,
-                "status": status,
-                "error": f"{type(e).__name__}: {e}",
-                "epochs_run": len(trainer.history),
-            },
-        )
+        if main:
+            with contextlib.suppress(Exception):  # a checkpoint still being written (CUDA) lands first
+                checkpoints.close()
+            writer.fail(trainer, status, e)
+            if len(trainer.history) and status != "pruned":
+                epochs = f"epochs 1-{len(trainer.history)}"
+                log(f"{status}: {epochs} are saved; continue with: cifarlab train --resume {run_dir}")
         raise
+    summary = writer.summary if main else trainer.summary
     if report:
         from .report import write_report
 
         write_report(run_dir, arrays=arrays)  # evaluation files + report.html, after the timed training
-    return run_dir
+    return LoadedRun(run_dir, trainer.net.eval(), config, list(splits.classes), summary)
 
 
 def train(
@@ -233,15 +214,9 @@ def train(
     :class:`cifarlab.runs.LoadedRun`: ``.summary``, ``.metrics``, ``.model``, ``.predict(images)``.
     """
     from .budget import parse_duration
-    from .config import apply_overrides
-    from .recipes import for_model
-    from .runs import load_run
+    from .resolve import resolve
 
     if isinstance(settings.get("time_budget"), str):
         settings["time_budget"] = parse_duration(settings["time_budget"])
-    config = apply_overrides(for_model(model, recipe, **(model_kwargs or {})), settings).validate()
-    return load_run(run_experiment(config, arrays=arrays, progress=progress, report=report))
-
-
-def read_summary(run_dir: str | Path) -> dict[str, Any]:
-    return read_json(Path(run_dir) / "summary.json")
+    config = resolve(recipe, model, model_kwargs, settings)
+    return run_experiment(config, arrays=arrays, progress=progress, report=report)

@@ -275,14 +275,12 @@ def for_model(model: str, recipe: str | None = None, **model_kwargs: Any) -> Exp
     """The settings ``model`` trains with: its default recipe (or ``recipe``) applied to it.
 
     ``for_model("resnet18")`` is what ``cifarlab train --model resnet18`` runs; pass the result, changed
-    at will, to :func:`cifarlab.experiment.run_experiment` (or call :func:`cifarlab.train`).
+    at will, to :func:`cifarlab.experiment.run_experiment` (or call :func:`cifarlab.train`). Options
+    given here replace the recipe's (``for_model("fastnet", width=1.0)``), as ``--model-arg`` does.
     """
-    base = get_recipe(recipe or default_recipe(model))
-    config = base.config()
-    if model != base.model:
-        config.model, config.model_kwargs = model, {}  # another model: the recipe's model options do not apply
-    config.model_kwargs.update(model_kwargs)
-    return config
+    from .resolve import resolve
+
+    return resolve(recipe, model, model_kwargs)
 
 
 # Settings that decide whether a recipe transfers to another network, in the order a reader checks them.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,16 @@ from .data import CifarArrays
 from .errors import RunError
 from .runs import atomic_write_bytes, read_json
 
+# In reading order: what a person looks at first comes first; every key is folded below.
 FIGURES = (
     ("curves.png", "Training curves"),
-    ("per_class.png", "Per-class accuracy"),
     ("confusion.png", "Confusion matrix"),
     ("mistakes.png", "Most confident mistakes"),
+    ("per_class.png", "Per-class accuracy"),
     ("reliability.png", "Calibration"),
 )
+PERCENT_KEYS = ("_acc", "ece")  # fractions shown as percentages, as everywhere else on the page
+PATH_KEYS = ("data_source", "out", "data", "run_dir")  # a machine's path: only its last part is shown
 
 
 def _img(path: Path, alt: str) -> str:
@@ -26,22 +30,32 @@ def _img(path: Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _table(rows: list[tuple[str, Any]]) -> str:
-    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
-
-
-def _fmt(v: Any) -> str:
+def _value(key: str, v: Any) -> str | None:
+    """How a summary or config value reads on the page (None: not shown)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, float) and key.endswith(PERCENT_KEYS):
+        return f"{100 * v:.2f}%"
     if isinstance(v, float):
         return f"{v:.4g}"
+    if key in PATH_KEYS and isinstance(v, str):
+        return Path(v).name or v
     if isinstance(v, (dict, list)):
         return json.dumps(v)
     return str(v)
 
 
+def _table(rows: list[tuple[str, Any]]) -> str:
+    shown = [(k, _value(k, v)) for k, v in rows]
+    body = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(v)}</td></tr>" for k, v in shown if v is not None
+    )
+    return f"<table>{body}</table>"
+
+
 def write_report(run_dir: str | Path, *, arrays: CifarArrays | None = None, data=None, offline=False) -> Path:
     """Evaluate the run (if not yet done) and write ``run_dir/report.html``; return its path."""
-    from .evaluate import evaluate_run
+    from .evaluation import evaluate_run
 
     run_dir = Path(run_dir)
     if not (run_dir / "model.pt").exists():
@@ -60,6 +74,31 @@ def write_report(run_dir: str | Path, *, arrays: CifarArrays | None = None, data
     return atomic_write_bytes(run_dir / "report.html", page.encode())
 
 
+def _headline(summary: dict, ev: dict) -> str:
+    """The numbers a person opens the page for: test accuracy, model, time, host."""
+    acc = summary.get("test_acc")
+    acc = acc if isinstance(acc, (int, float)) and not math.isnan(acc) else ev["test_acc"]
+    tta = summary.get("tta", ev.get("tta", "none"))
+    views = f" with test-time views <i>{html.escape(str(tta))}</i>" if tta not in (None, "none") else ""
+    params = f"{summary['parameters']:,} parameters, " if isinstance(summary.get("parameters"), int) else ""
+    recipe = f", recipe {html.escape(str(summary['recipe']))}" if summary.get("recipe") else ""
+    line = (
+        f'<p class="headline">Test accuracy <b>{100 * acc:.2f}%</b>{views}</p>'
+        f"<p>{html.escape(str(summary.get('model')))} ({params}{_value('', summary.get('amp')) or 'fp32'}){recipe}"
+        f" &middot; trained {summary.get('wall_seconds', 0):.0f} s, best epoch {summary.get('best_epoch')} "
+        f"of {summary.get('epochs_run')} (selected on {html.escape(str(summary.get('selected_on')))})"
+        f" &middot; {html.escape(str(summary.get('device_name', summary.get('device'))))}"
+        f" &middot; status {html.escape(str(summary.get('status', 'completed')))}</p>"
+    )
+    if abs(ev["test_acc"] - acc) >= 5e-5:
+        line += (
+            f'<p class="note">The figures below come from a re-evaluation of model.pt in fp32 '
+            f"(test-time views {html.escape(str(ev.get('tta', 'none')))}): {100 * ev['test_acc']:.2f}%. "
+            f"The headline is the training's own evaluation ({html.escape(str(summary.get('amp', 'fp32')))}).</p>"
+        )
+    return line
+
+
 def _page(run_dir: Path, summary: dict, config: dict, ev: dict) -> str:
     per_class = "".join(
         f"<tr><td>{html.escape(c)}</td><td>{100 * a:.2f}%</td></tr>" for c, a in ev["per_class_acc"].items()
@@ -71,26 +110,25 @@ def _page(run_dir: Path, summary: dict, config: dict, ev: dict) -> str:
         for name, title in FIGURES
         if (run_dir / name).exists()
     )
+    ece = f"<p>Expected calibration error {100 * ev['ece']:.2f}%.</p>" if "ece" in ev else ""
     title = f"cifarlab run {run_dir.name}"
-    page = f"""<!doctype html>
+    return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
+.headline {{ font-size: 1.6em; margin: 0.2em 0; }}
+.note {{ color: #555; font-size: 0.9em; }}
 table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
 th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; font-size: 14px; }}
 img {{ max-width: 100%; border: 1px solid #eee; }}
-.cols {{ display: flex; gap: 2em; flex-wrap: wrap; }}
+details {{ margin: 1em 0; }}
+summary {{ cursor: pointer; font-weight: 600; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>Test accuracy <b>{100 * ev["test_acc"]:.2f}%</b> ({html.escape(str(summary.get("model")))},
-best epoch {summary.get("best_epoch")} of {summary.get("epochs_run")}, {summary.get("wall_seconds", 0):.0f}s on
-{html.escape(str(summary.get("device_name", summary.get("device"))))}). ECE {100 * ev.get("ece", 0):.2f}%.</p>
-<div class="cols">
-<section><h2>Summary</h2>{_table(sorted(summary.items()))}</section>
-<section><h2>Per-class accuracy</h2><table><tr><th>class</th><th>accuracy</th></tr>{per_class}</table></section>
-<section><h2>Config</h2>{_table(flat_config)}</section>
-</div>
+{_headline(summary, ev)}
 {figures}
+<section><h2>Per-class accuracy</h2><table><tr><th>class</th><th>accuracy</th></tr>{per_class}</table>{ece}</section>
+<details><summary>Everything in summary.json</summary>{_table(sorted(summary.items()))}</details>
+<details><summary>The run's config (config.json)</summary>{_table(flat_config)}</details>
 </body></html>
 """
-    return page

@@ -8,6 +8,7 @@ are written to a temp file and ``os.replace``d, so a crash never leaves half a f
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -23,10 +24,11 @@ import torch
 from torch import nn
 
 from .config import ExperimentConfig, check_name
+from .engine import as_float_images, predict_logits
 from .errors import CifarlabError, RunError
 from .fileio import atomic_write_bytes
+from .history import METRIC_COLUMNS
 from .models import create_model
-from .trainer import METRIC_COLUMNS, as_float_images, predict_logits
 
 MODEL_FORMAT = "cifarlab.model/1"
 
@@ -239,6 +241,7 @@ class RunWriter:
         self.config = config
         self.classes = list(classes)
         self.extra_summary = dict(extra_summary or {})
+        self.summary: dict[str, Any] = {}
         self.metrics = MetricsWriter(self.run_dir / "metrics.csv")
         # Imported here, before training starts: importing matplotlib takes seconds on a small CPU,
         # which the first epoch's plot would otherwise add to the timed training.
@@ -273,17 +276,24 @@ class RunWriter:
     def on_train_end(self, trainer, summary) -> None:
         self.finish_curves()
         save_model(self.run_dir / "model.pt", trainer.net, self.config, self.classes)
-        atomic_write_json(
-            self.run_dir / "summary.json",
-            {
-                "name": self.run_dir.name,
-                "model": self.config.model,
-                "recipe": self.config.recipe,
-                "status": "completed",
-                **summary,
-                **self.extra_summary,
-            },
-        )
+        self._write_summary("completed", summary)
+
+    def fail(self, trainer, status: str, error: BaseException) -> None:
+        """The run ended early (``status``: interrupted, terminated, pruned, failed): draw the curves of
+        every completed epoch and say so in summary.json, keeping the same keys as a completed run's
+        where they are known. Never raises: the error that ended the run is the one to report."""
+        with contextlib.suppress(Exception):
+            self.finish_curves()
+        rows = trainer.history.rows
+        known = {"epochs_run": len(rows), "epochs_trained": len(rows), "error": f"{type(error).__name__}: {error}"}
+        with contextlib.suppress(Exception):
+            self._write_summary(status, known)
+
+    def _write_summary(self, status: str, fields: dict[str, Any]) -> None:
+        """summary.json, written here only: how the run ended, the trainer's figures, the run's facts."""
+        head = {"name": self.run_dir.name, "model": self.config.model, "recipe": self.config.recipe, "status": status}
+        self.summary = {**head, **fields, **self.extra_summary}
+        atomic_write_json(self.run_dir / "summary.json", self.summary)
 
 
 @dataclass

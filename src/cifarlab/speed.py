@@ -1,4 +1,5 @@
-"""Speed switches resolved per device: mixed precision, memory format, threads, the CPU allocator.
+"""The training device and its speed switches: which device, mixed precision, memory format, the CPU
+allocator, cuDNN autotuning.
 
 ``auto`` choices follow measurements, not folklore (docs/performance.md): on this 2-core AMD EPYC
 (AVX512-BF16), bf16 autocast plus channels_last trains cnn3 ~3x faster than fp32 NCHW; on CUDA, bf16
@@ -8,10 +9,13 @@ where supported, else fp16 with a gradient scaler. MPS runs fp32.
 from __future__ import annotations
 
 import contextlib
+import platform
 from functools import cache
 
 import torch
 from torch import nn
+
+from .errors import ConfigError
 
 
 @cache
@@ -101,3 +105,36 @@ def keep_cpu_allocations() -> bool:
         return ok and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
     except (OSError, AttributeError):
         return False
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; anything else must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
+    if device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ConfigError(f"--device {name}: MPS is not available here; use --device cpu or auto")
+    return device
+
+
+def device_name(device: torch.device) -> str:
+    """What a figure was measured on: the GPU's name, or the CPU model and its logical CPU count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+        if names:
+            return f"{names[0]} ({len(names)} logical CPUs)"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

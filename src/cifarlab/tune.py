@@ -21,7 +21,7 @@ from typing import Any
 
 from .config import ExperimentConfig, apply_overrides, check_name
 from .errors import CifarlabError, ConfigError
-from .runs import atomic_write_bytes, atomic_write_json, read_json
+from .runs import atomic_write_bytes, atomic_write_json
 
 
 class TuneError(CifarlabError):
@@ -244,7 +244,7 @@ def _check_before_study(config: ExperimentConfig, space: Sequence[Param]):
     searched range. Returns the loaded data set."""
     from .data import load_cifar10
     from .experiment import check_setup
-    from .trainer import resolve_device
+    from .speed import resolve_device
 
     config.validate()
     if config.train.select_on == "test" or config.train.target_acc is not None:
@@ -327,7 +327,7 @@ def tune(
                     raise _Pruned(f"pruned after epoch {int(row['epoch'])}")
 
         try:
-            run_dir = run_experiment(
+            run = run_experiment(
                 cfg,
                 arrays=arrays,
                 callbacks=[Report()],
@@ -339,11 +339,11 @@ def tune(
             if clean_pruned:
                 shutil.rmtree(folder / cfg.name, ignore_errors=True)
             raise optuna.TrialPruned(str(e)) from None
-        summary = read_json(run_dir / "summary.json")
+        summary = run.summary
         trial.set_user_attr("test_acc", summary["test_acc"])  # reported beside, never optimised
         return float(summary["best_val_acc"])
 
-    from .trainer import TrainingDiverged
+    from .engine import TrainingDiverged
 
     the_study.optimize(objective, n_trials=trials, timeout=timeout, catch=(TrainingDiverged,))
     result = summarise(the_study, url, folder)
@@ -451,24 +451,35 @@ def _csv_cell(v: Any) -> str:
     return f'"{text}"' if ("," in text or '"' in text) else text
 
 
-def config_from_study(args, base_config: Callable, given: set[str]) -> ExperimentConfig:
-    """``cifarlab train --from-study``: the study's recipe, its best parameters, then the given flags."""
-    out = args.out or "runs"
-    check_name(args.from_study, "--from-study")  # it names a file under --out
-    url = args.storage or default_storage(out, args.from_study)
-    if not args.storage and not Path(url[len("sqlite:///") :]).exists():
+def config_from_study(
+    study: str,
+    *,
+    storage: str | None = None,
+    out: str = "runs",
+    recipe: str | None = None,
+    model: str | None = None,
+    model_kwargs: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> ExperimentConfig:
+    """``cifarlab train --from-study``: the study's recipe (or ``recipe``), its best parameters, then
+    ``overrides``, which win over the study's parameters of the same name."""
+    from .resolve import resolve
+
+    check_name(study, "--from-study")  # it names a file under --out
+    url = storage or default_storage(out, study)
+    if not storage and not Path(url[len("sqlite:///") :]).exists():
         raise TuneError(f"no study file {url[len('sqlite:///') :]}; pass --storage URL or the --out used with tune")
-    the_study = load_study(args.from_study, url)
+    the_study = load_study(study, url)
     result = summarise(the_study, url, Path(out))
     if result.best_params is None:
-        raise TuneError(f"study '{args.from_study}' has no completed trial yet; let 'cifarlab tune' finish one")
-    if not args.recipe:
-        args.recipe = the_study.user_attrs.get("recipe")
-    config = base_config(args)
-    params = {k: v for k, v in result.best_params.items() if k.rpartition(".")[2] not in given}
+        raise TuneError(f"study '{study}' has no completed trial yet; let 'cifarlab tune' finish one")
+    overrides = dict(overrides or {})
+    config = resolve(recipe or the_study.user_attrs.get("recipe"), model, model_kwargs, overrides)
+    params = {k: v for k, v in result.best_params.items() if k.rpartition(".")[2] not in overrides}
     apply_overrides(config, params)
-    print(
-        f"study {args.from_study}: best trial {result.best_trial} (val acc {100 * result.best_value:.2f}%), "
+    log(
+        f"study {study}: best trial {result.best_trial} (val acc {100 * result.best_value:.2f}%), "
         f"training with {json.dumps(params)}"
     )
     return config.validate()

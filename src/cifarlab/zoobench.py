@@ -27,11 +27,10 @@ from .runs import atomic_write_json, check_writable
 def host() -> dict[str, Any]:
     """What the figures were measured on: CPU (with its family/model numbers, which tell Zen 1/3/4
     apart), bf16 support, threads, torch."""
-    from .speed import cpu_has_fast_bf16
-    from .trainer import _device_name
+    from .speed import cpu_has_fast_bf16, device_name
 
     info: dict[str, Any] = {
-        "cpu": _device_name(torch.device("cpu")),
+        "cpu": device_name(torch.device("cpu")),
         "bf16": cpu_has_fast_bf16(),
         "threads": torch.get_num_threads(),
         "torch": str(torch.__version__),
@@ -49,7 +48,6 @@ def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_o
     from .config import apply_overrides
     from .experiment import run_experiment
     from .recipes import for_model
-    from .runs import read_json
 
     info = model_info(name)
     config = for_model(name)  # its recipe may set the model's options (fast: a half-width fastnet)
@@ -78,10 +76,10 @@ def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_o
         },
     )
     try:
-        run_dir = run_experiment(config.validate(), arrays=arrays, progress=False, report=False, log=lambda m: None)
+        run = run_experiment(config.validate(), arrays=arrays, progress=False, report=False, log=lambda m: None)
     except CifarlabError as e:  # e.g. not even one epoch fits: that is a result too
         return {**row, "error": str(e)}
-    s = read_json(run_dir / "summary.json")
+    s = run.summary
     plan = s["time_budget"]
     return {
         **row,
@@ -93,7 +91,7 @@ def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_o
         "wall_s": s["wall_seconds"],
         "probe_s": plan["probe_s"],
         "used_s": plan["probe_s"] + s["wall_seconds"],
-        "run_dir": str(run_dir),
+        "run_dir": str(run.path),
     }
 
 

@@ -13,7 +13,7 @@ import torch
 from notebook_reference import notebook_cnn3_wide, notebook_mlp_first
 
 from cifarlab.errors import RunError
-from cifarlab.evaluate import confusion_matrix, evaluate_model, load_weights
+from cifarlab.evaluation import confusion_matrix, evaluate_model, load_weights
 
 CLI = str(Path(sys.executable).parent / "cifarlab")
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "reference"

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from .data import CifarArrays, load_cifar10
+from .engine import predict_logits
 from .errors import RunError
 from .models import create_model
 from .runs import atomic_write_json, load_run
-from .trainer import predict_logits
 
 
 @dataclass
@@ -110,13 +110,17 @@ def evaluate_run(
     data=None,
     offline=False,
     device: str = "cpu",
-    tta: str = "none",
+    tta: str | None = None,
 ) -> EvalResult:
     """Evaluate a run's model.pt on the test set and write the report files into the run folder:
-    evaluation.json, confusion.png, per_class.png, mistakes.png and reliability.png."""
+    evaluation.json, confusion.png, per_class.png, mistakes.png and reliability.png.
+
+    ``tta``: test-time views; None uses the run's own (its recipe's ``tta``), so the accuracy here is
+    the one its summary reports (up to the precision: this evaluation runs in fp32)."""
     from . import plots
 
     run = load_run(run_dir, device=device)
+    tta = run.config.train.tta if tta is None else tta
     arrays = arrays or load_cifar10(data or run.config.data.data, offline=offline)
     result = evaluate_model(run.model, arrays.test_x, arrays.test_y, run.classes, tta=tta)
     title = f"{run.path.name}: test accuracy {100 * result.accuracy:.2f}%" + (f" (TTA {tta})" if tta != "none" else "")
@@ -162,8 +166,15 @@ def load_weights(model_name: str, weights: str | Path, num_classes: int = 10) ->
 
 
 def evaluate_weights(
-    model_name: str, weights: str | Path, *, arrays: CifarArrays | None = None, data=None, offline=False
+    model_name: str,
+    weights: str | Path,
+    *,
+    arrays: CifarArrays | None = None,
+    data=None,
+    offline=False,
+    tta: str = "none",
 ) -> EvalResult:
+    """Test accuracy of a plain state_dict (e.g. the notebook's ``.pth``) for a registered model."""
     arrays = arrays or load_cifar10(data, offline=offline)
     model = load_weights(model_name, weights, num_classes=len(arrays.classes))
-    return evaluate_model(model, arrays.test_x, arrays.test_y, arrays.classes)
+    return evaluate_model(model, arrays.test_x, arrays.test_y, arrays.classes, tta=tta)
