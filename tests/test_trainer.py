@@ -261,3 +261,14 @@ def test_trainer_applies_schedule_per_step(schedule, factors):
     assert applied == pytest.approx([0.2 * f for f in factors])
     assert t.history["lr"] == pytest.approx([0.2 * f for f in factors[1::2]])  # each epoch's last step
     assert TrainConfig().min_delta == 0.001
+
+
+@pytest.mark.parametrize(
+    "name, cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)]
+)
+def test_the_config_names_the_optimizer(name, cls):
+    """Given a config (as run_experiment passes one), the Trainer builds the optimizer it names,
+    whatever the notebook-style ``optimizer`` argument's default says."""
+    t = Trainer(softmax_net(), config=TrainConfig(optimizer=name, lr=0.01), log=None, progress=False)
+    assert type(t.optimizer) is cls
+    assert Trainer(softmax_net(), optimizer=torch.optim.Adam, log=None).optimizer.__class__ is torch.optim.Adam

@@ -104,7 +104,9 @@ class Trainer:
         # The first optimizer a process builds makes torch import its compiler stack (torch._dynamo,
         # sympy: ~2.5 s on a 2-core CPU, once per process): start-up, not training, like building the model.
         importlib.import_module("torch._dynamo")
-        self.optimizer = build_optimizer(optimizer, param_groups(net, cfg), cfg)
+        # A torch.optim class (the notebook's Optim=SGD) is used as given; otherwise the config names it.
+        spec = optimizer if isinstance(optimizer, type) else cfg.optimizer
+        self.optimizer = build_optimizer(spec, param_groups(net, cfg), cfg)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.scaler = grad_scaler(self.device, self.amp_dtype)
         self.history = History()
