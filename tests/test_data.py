@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-import cifarlab.data as data_mod
+import cifarlab.download as download_mod
 from cifarlab.data import (
     ARCHIVE_NAME,
     CLASSES,
@@ -34,11 +34,10 @@ from cifarlab.data import (
     download,
     load_cifar10,
     locate,
-    make_splits,
-    parse_train_batches,
     safe_extract,
 )
 from cifarlab.errors import CifarlabWarning, ConfigError, DataError
+from cifarlab.splits import make_splits, parse_train_batches
 
 ALL_FILES = fakecifar.ALL_FILES
 
@@ -141,7 +140,7 @@ def test_load_fake_archive_exact_values_and_cache(fake_archive: Path, fake_folde
     def no_md5(path: Path) -> str:
         raise AssertionError("the archive's md5 was computed on a parsed-cache hit")
 
-    monkeypatch.setattr(data_mod, "_md5_file", no_md5)
+    monkeypatch.setattr(download_mod, "_md5_file", no_md5)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -632,7 +631,7 @@ def test_real_cifar10(real_arrays, real_data, real_cache_dir, monkeypatch) -> No
     assert len(messages) == 1 and "is not the official CIFAR-10 archive" in messages[0], messages
 
     # Loading again reuses the session's cache: no md5 of the 170 MB archive, same data, same warning.
-    monkeypatch.setattr(data_mod, "_md5_file", lambda path: pytest.fail("md5 computed on a cache hit"))
+    monkeypatch.setattr(download_mod, "_md5_file", lambda path: pytest.fail("md5 computed on a cache hit"))
     with warnings.catch_warnings(record=True) as again_caught:
         warnings.simplefilter("always")
         again = load_cifar10(real_data, cache_dir=real_cache_dir, offline=True)

@@ -80,3 +80,33 @@ def test_a_recipe_evaluating_its_last_epoch_still_does_after_an_epochs_override(
     assert cfg.train.eval_from == 1
     cfg = apply_overrides(get_recipe("fast").config(), {"epochs": 1})
     assert cfg.train.eval_from == 1
+
+
+def test_cli_and_python_api_resolve_alike(capsys):
+    """The rules live in resolve.py: the CLI and cifarlab.train/for_model get the same config."""
+    import cifarlab
+    from cifarlab.recipes import for_model
+    from cifarlab.resolve import resolve
+
+    parse = build_parser().parse_args
+    cli_cfg = config_from_args(parse(["train", "--model", "cnn2", "--select-on", "test"]))
+    api_cfg = resolve(model="cnn2", overrides={"select_on": "test"})
+    assert cli_cfg.to_dict() == api_cfg.to_dict() and api_cfg.data.val_size == 0  # the notebook's protocol
+    assert for_model("cnn2").to_dict() == config_from_args(parse(["train", "--model", "cnn2"])).to_dict()
+    # tuning needs a validation split; a recipe without one holds out the default, unless told otherwise
+    assert config_from_args(parse(["tune", "--recipe", "fast"]), tuning=True).data.val_size == 5000
+    assert "holding out 5000 validation images" in capsys.readouterr().out
+    assert resolve("fast", overrides={"val_size": 0}, tuning=True).data.val_size == 0
+    # options given with a named model replace the recipe's; without one they update them
+    assert resolve("fast", "fastnet", {"depth": 3}).model_kwargs == {"depth": 3}
+    assert resolve("fast", None, {"depth": 3}).model_kwargs == {"width": 0.5, "stem_stride": 2, "depth": 3}
+    with pytest.raises(cifarlab.CifarlabError, match="drop --epochs"):
+        resolve(model="cnn2", overrides={"epochs": 3, "time_budget": 60.0})
+
+
+def test_cifarlab_evaluate_stays_the_function():
+    import cifarlab
+    import cifarlab.evaluation  # noqa: F401  (importing the module must not shadow the function)
+    from cifarlab.engine import evaluate
+
+    assert cifarlab.evaluate is evaluate

@@ -272,3 +272,14 @@ def test_the_config_names_the_optimizer(name, cls):
     t = Trainer(softmax_net(), config=TrainConfig(optimizer=name, lr=0.01), log=None, progress=False)
     assert type(t.optimizer) is cls
     assert Trainer(softmax_net(), optimizer=torch.optim.Adam, log=None).optimizer.__class__ is torch.optim.Adam
+
+
+def test_trainer_state_exists_before_training():
+    """Everything the loop reads is built in __init__ (or declared there); checkpoint_state() before
+    training says what to do instead of failing on a missing attribute."""
+    from cifarlab.errors import CifarlabError
+
+    t = Trainer(softmax_net(), log=None, progress=False)
+    assert t.optimizer is not None and t.scaler is not None and t.step == 0 and len(t.history) == 0
+    with pytest.raises(CifarlabError, match="call train"):
+        t.checkpoint_state()

@@ -40,6 +40,8 @@ def two_runs(fake_folder, tmp_path_factory):
             out,
             "--name",
             name,
+            "--tta",
+            "flip",
             *SMALL,
         )
     return out / "a", out / "b"
@@ -62,6 +64,23 @@ def test_training_ends_with_report_and_evaluation_files(two_runs):
     assert page.count('src="data:image/png;base64,') >= 5 and "http" not in page.split("<body>")[1]
 
 
+def test_report_headline_is_the_summary_and_keys_are_folded(two_runs):
+    """The page leads with what the summary (and `train`) reported, evaluated with the run's own
+    test-time views; curves, confusion and mistakes come next; every key is folded below, with
+    percentages, without None values or the machine's paths."""
+    a, _ = two_runs
+    summary = json.loads((a / "summary.json").read_text())
+    ev = json.loads((a / "evaluation.json").read_text())
+    page = (a / "report.html").read_text()
+    assert summary["tta"] == ev["tta"] == "flip"
+    assert abs(ev["test_acc"] - summary["test_acc"]) <= 0.01  # the same views; only bf16 vs fp32 may differ
+    head, folded = page.split("<details>", 1)
+    assert f"Test accuracy <b>{100 * summary['test_acc']:.2f}%</b> with test-time views <i>flip</i>" in head
+    assert head.index("Training curves") < head.index("Confusion matrix") < head.index("Most confident mistakes")
+    assert "<th>best_val_acc</th>" in folded and f"{100 * summary['best_val_acc']:.2f}%" in folded
+    assert ">None<" not in page and str(Path(summary["data_source"]).parent) not in page
+
+
 def test_compare_table_and_files(two_runs, tmp_path):
     a, b = two_runs
     proc = cli("compare", a, b, "--out", tmp_path / "cmp.png")
@@ -82,7 +101,7 @@ def test_evaluation_numbers_match_a_reference(two_runs, fake_folder):
     ev = json.loads((a / "evaluation.json").read_text())
     run = cifarlab.load_run(a)
     arrays = load_cifar10(fake_folder)
-    probs = run.predict(arrays.test_x)
+    probs = run.predict(arrays.test_x, tta=ev["tta"])  # the run's own test-time views
     pred = probs.argmax(1)
     assert ev["test_acc"] == pytest.approx((pred == arrays.test_y).double().mean().item(), abs=1e-12)
     for k, name in enumerate(arrays.classes):

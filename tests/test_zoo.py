@@ -18,7 +18,8 @@ from cifarlab.zoo import REDUCED
 
 def _from_zoo(name: str) -> bool:
     builder = model_info(name).builder
-    return getattr(builder, "func", builder).__module__ == "cifarlab.zoo"  # registered partials wrap the builder
+    module = getattr(builder, "func", builder).__module__  # registered partials wrap the builder
+    return module in ("cifarlab.zoo", "cifarlab.zoo_extra")
 
 
 def _resnet_cifar_params(n: int, w: int = 16) -> int:

@@ -1,3 +1,5 @@
+"""``python -m cifarlab``: the same as the ``cifarlab`` command (torchrun launches it this way)."""
+
 import sys
 
 from .cli import main

@@ -1,4 +1,4 @@
-"""Find, download, extract, validate, parse and split CIFAR-10; no DataLoader, just tensors.
+"""Find, validate, parse and split CIFAR-10; no DataLoader, just tensors.
 
 The pipeline, and why each step is shaped the way it is:
 
@@ -9,42 +9,38 @@ The pipeline, and why each step is shaped the way it is:
   under a key of the archive's path, size and modification time, so a changed archive is re-extracted
   and an unchanged one never is. Extraction goes to a temporary folder that is renamed into place, so a
   crash never leaves a half-extracted folder under the final name.
-- :func:`safe_extract` refuses any member that is not a plain file or folder or that would land outside
-  the target, checking them all before writing anything; tarfile's ``filter='data'`` is a second line of
-  defence behind those checks.
-- :func:`download` streams to a temporary file in the destination folder while computing the md5, and
-  renames it into place only when complete and verified: the final path never holds a partial file.
+- The official archive is downloaded with its md5 and extracted safely by download.py.
 - Parsing validates every file (shape, dtype, labels) with one-line errors naming the file, and uses a
   restricted unpickler: a pickle can run arbitrary code, and a CIFAR-10 batch needs nothing beyond numpy
   arrays. The parsed tensors are cached with ``torch.save`` so a second load takes a fraction of a second.
-- :func:`make_splits` selects the training rows and holds out a seeded, class-stratified validation split.
+- Splitting into train / validation / test is splits.py's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import http.client
 import os
 import pickle
 import shutil
-import sys
-import tarfile
-import tempfile
-import time
-import urllib.error
-import urllib.request
-import zlib
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from .errors import ConfigError, DataError, warn
+from . import download as dl
+from .download import (
+    _SOURCES,
+    ARCHIVE_NAME,
+    FOLDER_NAME,
+    OFFICIAL_MD5,
+    OFFICIAL_URL,
+    default_cache_dir,
+    download,
+    safe_extract,
+)
+from .errors import DataError, warn
 from .fileio import new_temp
 
 __all__ = [
@@ -54,21 +50,13 @@ __all__ = [
     "OFFICIAL_MD5",
     "OFFICIAL_URL",
     "CifarArrays",
-    "Split",
-    "Splits",
     "default_cache_dir",
     "download",
     "load_cifar10",
     "locate",
-    "make_splits",
-    "parse_train_batches",
     "safe_extract",
 ]
 
-OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
-ARCHIVE_NAME = "cifar-10-python.tar.gz"
-FOLDER_NAME = "cifar-10-batches-py"
 CLASSES: tuple[str, ...] = (
     "airplane",
     "automobile",
@@ -91,279 +79,7 @@ PIXELS = 3 * 32 * 32
 
 # Bump when the parsed-cache layout changes, so old cache files are ignored instead of misread.
 _PARSED_FORMAT = 1
-_CHUNK = 1 << 20  # download/hash block size: large enough to be fast, small enough for a smooth bar
-_TIMEOUT_S = 60  # per socket operation; a stalled server fails instead of hanging forever
-_STALE_S = 3600  # temp files/folders older than this belong to a crashed process and are removed
 _DAMAGED = "the file is damaged: delete it (and the archive it came from) and download again"
-_SOURCES = "pass the archive (cifar-10-python.tar.gz), a cifar-10-batches-py folder, or a folder holding either"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Small helpers
-# ---------------------------------------------------------------------------------------------------
-
-
-def _one_line(text: object, limit: int = 200) -> str:
-    """Squash an exception's text to one short line: errors and warnings must stay one line."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def _md5_file(path: Path) -> str:
-    """The md5 of a file, read in blocks (the archive is 170 MB)."""
-    digest = hashlib.md5(usedforsecurity=False)  # an integrity check, not security: FIPS builds allow it
-    with open(path, "rb") as f:
-        while block := f.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _short_hash(*parts: object) -> str:
-    return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:16]
-
-
-def _remove_stale(folder: Path, pattern: str) -> None:
-    """Delete leftovers of crashed runs (temp files/folders matching ``pattern``) older than an hour.
-
-    Younger ones may belong to a process that is still working, so they are left alone.
-    """
-    now = time.time()
-    for path in folder.glob(pattern):
-        with contextlib.suppress(OSError):
-            if now - path.lstat().st_mtime > _STALE_S:
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink()
-
-
-def _mkdir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(
-            f"cannot create folder {folder} ({_one_line(e.strerror or e)}); set CIFARLAB_CACHE to a writable folder"
-        ) from None
-
-
-def _cache_root(cache_dir: Path | None) -> Path:
-    """``cache_dir`` or the default, made absolute so every path we return or record is absolute."""
-    return (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()).absolute()
-
-
-def default_cache_dir() -> Path:
-    """The cache folder: ``$CIFARLAB_CACHE`` if set (and not empty), else ``~/.cache/cifarlab``."""
-    env = os.environ.get("CIFARLAB_CACHE", "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "cifarlab"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Download
-# ---------------------------------------------------------------------------------------------------
-
-
-def download(url: str, dest: Path, md5: str | None = OFFICIAL_MD5, progress: bool = True) -> Path:
-    """Download ``url`` to ``dest``, verifying ``md5`` (skip the check with ``None``); return ``dest``.
-
-    The bytes go to a temporary ``<dest name>.*.part`` file in ``dest``'s folder (the same file system,
-    so the final ``os.replace`` is atomic), which is renamed to ``dest`` only when every byte arrived and
-    the md5 matches; on any failure it is deleted and a :class:`DataError` says what happened. The
-    progress bar (bytes, on stderr) is shown unless ``progress`` is false.
-    """
-    _download(url, Path(dest), md5, progress)
-    return Path(dest)
-
-
-def _download(url: str, dest: Path, md5: str | None, progress: bool) -> str:
-    """:func:`download`, returning the md5 of the downloaded file (so it need not be computed again)."""
-    _mkdir(dest.parent)
-    _remove_stale(dest.parent, f".{dest.name}.*.part")
-    try:
-        tmp = new_temp(dest, suffix=".part")
-    except OSError as e:
-        raise DataError(
-            f"cannot write to {dest.parent} ({_one_line(e.strerror or e)}); set CIFARLAB_CACHE to a writable folder"
-        ) from None
-    done = False
-    try:
-        with open(tmp, "wb") as out:
-            digest, received, total = _stream(url, out, progress, dest.name)
-        if total is not None and received < total:
-            # urllib's read() returns b"" when the server closes early instead of raising, so a short
-            # file is only noticed by comparing with Content-Length.
-            raise DataError(f"download of {url} interrupted after {received} of {total} bytes; run again to retry")
-        got = digest.hexdigest()
-        if md5 is not None and got.lower() != md5.lower():
-            raise DataError(
-                f"downloaded file has md5 {got}, expected {md5}: corrupt download or wrong mirror; "
-                "run again or pass --data with a file you trust"
-            )
-        os.replace(tmp, dest)
-        done = True
-        return got
-    except OSError as e:  # writing the temp file or renaming it (disk full, permissions)
-        raise DataError(
-            f"cannot write {dest} ({_one_line(e.strerror or e)}); free some disk space or set "
-            "CIFARLAB_CACHE to another folder"
-        ) from None
-    finally:
-        if not done:  # also on KeyboardInterrupt: never leave a partial file behind
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
-def _stream(url: str, out: Any, progress: bool, label: str) -> tuple[Any, int, int | None]:
-    """Copy ``url`` into the open file ``out``; return (md5 object, bytes received, Content-Length)."""
-    request = urllib.request.Request(url, headers={"User-Agent": "cifarlab"})
-    try:
-        response = urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # noqa: S310 (http(s)/file by design)
-    except urllib.error.HTTPError as e:
-        raise DataError(
-            f"cannot download {url}: HTTP {e.code} {_one_line(e.reason)}; check the URL "
-            "(CIFARLAB_URL) or pass --data PATH"
-        ) from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
-        reason = _one_line(getattr(e, "reason", None) or e)
-        raise DataError(f"cannot download {url}: {reason}; check your network or pass --data PATH") from None
-    digest = hashlib.md5(usedforsecurity=False)
-    received = 0
-    with response:
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.strip().isdigit() else None
-        with tqdm(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=f"downloading {label}",
-            file=sys.stderr,
-            disable=not progress,
-            dynamic_ncols=True,
-        ) as bar:
-            while True:
-                try:
-                    chunk = response.read(_CHUNK)
-                except (http.client.HTTPException, OSError) as e:  # reset, IncompleteRead, timeout
-                    of = f"{total}" if total is not None else "an unknown number of"
-                    raise DataError(
-                        f"download of {url} interrupted after {received} of {of} bytes "
-                        f"({_one_line(e) or type(e).__name__}); run again to retry"
-                    ) from None
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
-    return digest, received, total
-
-
-# ---------------------------------------------------------------------------------------------------
-# Safe extraction
-# ---------------------------------------------------------------------------------------------------
-
-
-def _member_problem(member: tarfile.TarInfo, root: str) -> str | None:
-    """Why ``member`` must not be extracted into ``root``, or None if it is a harmless file or folder."""
-    if not (member.isreg() or member.isdir()):
-        if member.issym():
-            kind = f"a symlink (to {member.linkname!r})"
-        elif member.islnk():
-            kind = f"a hard link (to {member.linkname!r})"
-        elif member.ischr() or member.isblk():
-            kind = "a device file"
-        elif member.isfifo():
-            kind = "a fifo"
-        else:
-            kind = f"of tar type {member.type!r}"
-        return f"is {kind}; only regular files and folders are allowed"
-    name = member.name
-    if name.startswith(("/", "\\")) or PureWindowsPath(name).drive or os.path.isabs(name):
-        return "has an absolute path"
-    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
-        return "contains '..'"
-    landing = os.path.realpath(os.path.join(root, name))
-    if os.path.commonpath([root, landing]) != root:
-        return "would land outside the target folder"
-    return None
-
-
-def safe_extract(archive: Path, target: Path) -> Path:
-    """Extract a CIFAR-10 gzip tar ``archive`` into ``target``; return ``target/cifar-10-batches-py``.
-
-    Every member is checked before anything is written: absolute names, ``..``, names landing outside
-    ``target``, and anything but regular files and folders (symlinks, hard links, devices, fifos) make
-    it refuse the whole archive with a :class:`DataError` naming the member. The archive must contain a
-    ``cifar-10-batches-py`` folder. Extraction goes to a temporary folder inside ``target`` and the
-    finished ``cifar-10-batches-py`` is then renamed into place, so a crash never leaves a half-written
-    folder under that name. If ``target`` already holds a ``cifar-10-batches-py`` when the rename
-    happens (another process extracted the same archive at the same moment), that one is kept.
-    """
-    archive, target = Path(archive), Path(target)
-    _mkdir(target)
-    _remove_stale(target, ".extract-*")
-    final = target / FOLDER_NAME
-    try:
-        f = open(archive, "rb")  # noqa: SIM115 (closed below; opened apart to tell "unreadable" from "corrupt")
-    except OSError as e:
-        raise DataError(f"cannot read {archive} ({_one_line(e.strerror or e)}); {_SOURCES}") from None
-    tmp: Path | None = None
-    try:
-        with f, tarfile.open(fileobj=f, mode="r:gz") as tar:
-            members = tar.getmembers()  # reads the whole archive: truncation shows up here
-            root = os.path.realpath(target)
-            for member in members:
-                problem = _member_problem(member, root)
-                if problem:
-                    raise DataError(
-                        f"refusing to extract {archive}: member {member.name!r} {problem}; "
-                        "this is not a genuine CIFAR-10 archive: delete it and download again"
-                    )
-            tops = sorted({PurePosixPath(m.name).parts[0] for m in members if PurePosixPath(m.name).parts})
-            if FOLDER_NAME not in tops:
-                found = ", ".join(tops[:5]) or "nothing"
-                raise DataError(
-                    f"{archive} has no {FOLDER_NAME} folder (it holds: {found}); it is not the "
-                    "CIFAR-10 python archive: pass cifar-10-python.tar.gz"
-                )
-            tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=target))
-            # Only our folder is extracted; the checks above already vetted every name, and the 'data'
-            # filter (Python >= 3.11.4) re-checks paths, links and modes as a second line of defence.
-            wanted = [m for m in members if PurePosixPath(m.name).parts[:1] == (FOLDER_NAME,)]
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(tmp, members=wanted, filter="data")
-            else:  # pragma: no cover - Python < 3.11.4
-                tar.extractall(tmp, members=wanted)
-        if not (tmp / FOLDER_NAME).is_dir():
-            raise DataError(
-                f"{archive}: {FOLDER_NAME} is a file, not a folder; it is not the CIFAR-10 python "
-                "archive: pass cifar-10-python.tar.gz"
-            )
-        try:
-            os.rename(tmp / FOLDER_NAME, final)
-        except OSError:
-            if not final.is_dir():  # a real failure, not a concurrent extraction that won the race
-                raise
-        return final
-    except DataError:
-        raise
-    except (tarfile.TarError, EOFError, zlib.error) as e:
-        raise DataError(
-            f"{archive} is truncated or not a gzip tar archive ({_one_line(e)}); delete it and download again"
-        ) from None
-    except OSError as e:
-        # gzip's own errors (BadGzipFile) are OSErrors: tell them apart from a failing disk by errno.
-        if e.errno is None:
-            raise DataError(
-                f"{archive} is truncated or not a gzip tar archive ({_one_line(e)}); delete it and download again"
-            ) from None
-        raise DataError(
-            f"cannot extract {archive} into {target} ({_one_line(e.strerror or e)}); free some "
-            "disk space or set CIFARLAB_CACHE to another folder"
-        ) from None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -424,7 +140,7 @@ def _from_path(path: Path, what: str, cache: Path) -> _Found:
 
 def _extraction_key(archive: Path) -> str:
     st = archive.stat()
-    return _short_hash(archive.resolve(), st.st_size, st.st_mtime_ns)
+    return dl._short_hash(archive.resolve(), st.st_size, st.st_mtime_ns)
 
 
 def _from_archive(archive: Path, cache: Path, md5: str | None = None) -> _Found:
@@ -496,7 +212,7 @@ def _locate(
             "downloading; pass --data PATH or set CIFARLAB_DATA"
         )
     source = url or os.environ.get("CIFARLAB_URL", "").strip() or OFFICIAL_URL
-    got = _download(source, cached_archive, md5, progress)
+    got = dl._download(source, cached_archive, md5, progress)
     return _from_archive(cached_archive, cache, md5=got)
 
 
@@ -518,7 +234,7 @@ def locate(
     ``offline=True`` forbids the download. Archives are extracted into ``<cache>/extracted/<key>/``.
     Only file presence is checked here; :func:`load_cifar10` validates the contents.
     """
-    cache = _cache_root(cache_dir)
+    cache = dl._cache_root(cache_dir)
     return _locate(data, cache, offline, url, md5, progress).folder
 
 
@@ -562,7 +278,7 @@ def _unpickle(path: Path) -> Any:
     except MemoryError:
         raise
     except Exception as e:  # noqa: BLE001 - a broken pickle can raise almost anything
-        detail = _one_line(f"{type(e).__name__}: {e}")
+        detail = dl._one_line(f"{type(e).__name__}: {e}")
         raise DataError(f"{path} is not a valid CIFAR-10 pickle ({detail}); {_DAMAGED}") from None
 
 
@@ -657,7 +373,7 @@ def _parse_key(folder: Path) -> str:
     for name in BATCH_FILES:
         st = (folder / name).stat()
         parts += [name, st.st_size, st.st_mtime_ns]
-    return _short_hash(*parts)
+    return dl._short_hash(*parts)
 
 
 def _load_parsed(path: Path) -> dict[str, Any] | None:
@@ -687,7 +403,7 @@ def _save_parsed(path: Path, obj: dict[str, Any]) -> None:
     tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale(path.parent, ".*.pt.*.tmp")
+        dl._remove_stale(path.parent, ".*.pt.*.tmp")
         tmp = new_temp(path)
         with open(tmp, "wb") as f:
             torch.save(obj, f)
@@ -695,7 +411,7 @@ def _save_parsed(path: Path, obj: dict[str, Any]) -> None:
         tmp = None
     except OSError as e:
         warn(
-            f"cannot write the parsed-data cache {path} ({_one_line(e.strerror or e)}); the next load "
+            f"cannot write the parsed-data cache {path} ({dl._one_line(e.strerror or e)}); the next load "
             "will parse the data again"
         )
     finally:
@@ -708,7 +424,7 @@ def _official_notice(found: _Found) -> str:
     """The warning for an archive that is not the official one ("" if official, or no archive)."""
     if found.archive is None:
         return ""
-    digest = found.md5 or _md5_file(found.archive)
+    digest = found.md5 or dl._md5_file(found.archive)
     if digest.lower() == OFFICIAL_MD5:
         return ""
     return (
@@ -754,7 +470,7 @@ def load_cifar10(
     folder read that instead (well under a second). An archive whose md5 is not the official one is
     accepted once its contents validate, with one warning (on every load, so no run forgets it).
     """
-    cache = _cache_root(cache_dir)
+    cache = dl._cache_root(cache_dir)
     found = _locate(data, cache, offline, url, md5, progress)
     cache_file = cache / "parsed" / f"{_parse_key(found.folder)}.pt"
     parsed = _load_parsed(cache_file)
@@ -779,141 +495,3 @@ def load_cifar10(
         classes=tuple(parsed["classes"]),
         source=str(found.source),
     )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Splits
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Split:
-    """Images (uint8 N,3,32,32) and their labels (int64 N)."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-
-    def __post_init__(self) -> None:
-        if self.x.shape[0] != self.y.shape[0]:
-            raise ValueError(f"Split has {self.x.shape[0]} images but {self.y.shape[0]} labels")
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Training, validation (None when ``val_size`` is 0) and test splits."""
-
-    train: Split
-    val: Split | None
-    test: Split
-    classes: tuple[str, ...]
-
-
-def _largest_remainder(counts: Sequence[int], total: int) -> list[int]:
-    """Split ``total`` proportionally to ``counts`` into integers summing exactly to ``total``.
-
-    Each share gets the floor of its exact quota, and the leftover units go to the largest fractional
-    parts (ties: lower class index). Integer arithmetic, so the result is exact and platform-independent.
-    """
-    n = sum(counts)
-    shares = [total * c // n for c in counts]
-    remainders = [total * c % n for c in counts]
-    for i in sorted(range(len(counts)), key=lambda i: (-remainders[i], i))[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
-
-
-def _check_batches(train_batches: Iterable[int]) -> tuple[int, ...]:
-    batches = tuple(train_batches)
-    if not batches or any(
-        isinstance(b, bool) or not isinstance(b, int | np.integer) or not 1 <= b <= 5 for b in batches
-    ):
-        raise ConfigError(f"--train-batches {batches} must be numbers 1..5, e.g. --train-batches 1,2")
-    return tuple(sorted({int(b) for b in batches}))
-
-
-def make_splits(
-    arrays: CifarArrays,
-    *,
-    train_batches: Sequence[int] = (1, 2, 3, 4, 5),
-    train_limit: int | None = None,
-    val_size: int = 5000,
-    split_seed: int = 0,
-) -> Splits:
-    """Select training rows and hold out a seeded, class-stratified validation split.
-
-    1. Keep the training rows from the ``data_batch_k`` files in ``train_batches``, in their original order.
-    2. With ``train_limit``, keep the first ``train_limit`` of them. Deterministic on purpose, like the
-       notebook taking ``data_batch_1``: the same limit always means the same images, whatever the seed.
-    3. Hold out exactly ``val_size`` of those as validation: per class, a share proportional to the
-       class's frequency (largest-remainder rounding, so shares sum to ``val_size``), the rows within a
-       class drawn by ``torch.Generator().manual_seed(split_seed)``. Train and val keep the original order.
-    """
-    batches = _check_batches(train_batches)
-    if train_limit is not None and train_limit <= 0:
-        raise ConfigError(f"--train-limit must be a positive number of images, got {train_limit}")
-    if val_size < 0:
-        raise ConfigError(f"--val-size must be 0 or more, got {val_size}")
-    selected = torch.isin(arrays.train_batch, torch.tensor(batches, dtype=arrays.train_batch.dtype))
-    rows = selected.nonzero().flatten()  # ascending: the original order
-    if train_limit is not None:
-        if train_limit > len(rows):
-            warn(f"--train-limit {train_limit} is more than the {len(rows)} selected training images; using all")
-        rows = rows[:train_limit]
-    n = len(rows)
-    if val_size >= n:
-        raise ConfigError(
-            f"--val-size {val_size} leaves no training images (only {n} selected); lower --val-size or select more data"
-        )
-    test = Split(arrays.test_x, arrays.test_y)
-    if val_size == 0:
-        return Splits(Split(arrays.train_x[rows], arrays.train_y[rows]), None, test, arrays.classes)
-
-    labels = arrays.train_y[rows]
-    num_classes = max(len(arrays.classes), int(labels.max()) + 1)
-    counts = torch.bincount(labels, minlength=num_classes).tolist()
-    shares = _largest_remainder(counts, val_size)
-    generator = torch.Generator().manual_seed(split_seed)
-    picked = []
-    for cls, share in enumerate(shares):
-        if share == 0:
-            continue
-        members = (labels == cls).nonzero().flatten()
-        picked.append(members[torch.randperm(len(members), generator=generator)[:share]])
-    is_val = torch.zeros(n, dtype=torch.bool)
-    is_val[torch.cat(picked)] = True
-    train_rows, val_rows = rows[~is_val], rows[is_val]  # boolean masks keep the original order
-    return Splits(
-        train=Split(arrays.train_x[train_rows], arrays.train_y[train_rows]),
-        val=Split(arrays.train_x[val_rows], arrays.train_y[val_rows]),
-        test=test,
-        classes=arrays.classes,
-    )
-
-
-def parse_train_batches(text: str) -> tuple[int, ...]:
-    """Parse ``--train-batches``: ``"1,2"`` -> (1, 2), ``"1-3"`` -> (1, 2, 3), ``"1,4-5"``, ``"all"``.
-
-    The result is sorted without duplicates (the rows are used in file order anyway). Anything else,
-    or a number outside 1..5, is a :class:`ConfigError`.
-    """
-    hint = "use numbers 1..5 like 1,2 or a range like 1-3"
-    cleaned = text.strip().lower()
-    if cleaned == "all":
-        return (1, 2, 3, 4, 5)
-    chosen: set[int] = set()
-    for part in cleaned.split(","):
-        part = part.strip()
-        low_text, dash, high_text = part.partition("-")
-        if not (low_text.isdigit() and (not dash or high_text.isdigit())):
-            raise ConfigError(f"--train-batches '{text}': '{part}' is not a number or range; {hint}")
-        low, high = int(low_text), int(high_text) if dash else int(low_text)
-        if low > high:
-            raise ConfigError(f"--train-batches '{text}': range {part} runs backwards; {hint}")
-        if low < 1 or high > 5:
-            bad = low if low < 1 else high
-            raise ConfigError(f"--train-batches '{text}': there is no data_batch_{bad}; {hint}")
-        chosen.update(range(low, high + 1))
-    return tuple(sorted(chosen))

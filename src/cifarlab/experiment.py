@@ -15,7 +15,7 @@ from .budget import BudgetGuard, BudgetPlan
 from .budget import plan as budget_plan
 from .checkpoint import CheckpointWriter
 from .config import ExperimentConfig
-from .data import CifarArrays, Splits, load_cifar10, make_splits
+from .data import CifarArrays, load_cifar10
 from .fileio import remove_temps
 from .models import count_parameters, create_model
 from .optim import check_optimizer_fits
@@ -30,6 +30,7 @@ from .runs import (
     rewrite_metrics,
 )
 from .speed import resolve_device
+from .splits import Splits, make_splits
 from .trainer import Trainer
 
 
@@ -68,34 +69,12 @@ def run_experiment(
 
         require_tensorboard()  # before any work: a missing package fails in a second, not after training
     out = check_writable(config.out) if main else Path(config.out)
-    if arrays is None:
-        d = config.data
-        if not main:
-            distributed.barrier()  # rank 0 downloads and caches the data set first (and warns once)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                arrays = load_cifar10(d.data, offline=d.offline, progress=False)
-        else:
-            arrays = load_cifar10(d.data, offline=d.offline, progress=progress)
-            distributed.barrier()
+    arrays = arrays if arrays is not None else _load_data(config, progress)
     splits, model = check_setup(config, arrays)
     budget = None
     if config.train.time_budget is not None and resume is None:
         budget = plan_budget(config, splits, model, log)  # before the folder: a budget that cannot fit leaves none
-    lock = None
-    if resume is None:
-        run_dir = new_run_dir(out, config.name or default_run_name(config)) if main else None
-        run_dir = distributed.broadcast_object(run_dir)
-        config.name = run_dir.name
-        if main:
-            lock = RunLock(run_dir).acquire()
-    else:
-        run_dir, checkpoint = resume
-        if main:
-            lock = RunLock(run_dir).acquire()  # a second process resuming this run is refused here
-            remove_temps(run_dir)  # half-written files of a killed process (we hold the lock: nobody writes)
-            # metrics.csv may hold an epoch finished after the checkpoint was taken: keep exactly its rows.
-            rewrite_metrics(run_dir / "metrics.csv", checkpoint["history"])
+    run_dir, lock = _claim_run_dir(config, out, resume)
     try:
         extra = {"time_budget": budget.as_dict()} if budget is not None else {}
         if budget is not None:
@@ -106,6 +85,36 @@ def run_experiment(
     finally:
         if lock is not None:
             lock.release()
+
+
+def _load_data(config: ExperimentConfig, progress: bool) -> CifarArrays:
+    d = config.data
+    if distributed.is_main():
+        arrays = load_cifar10(d.data, offline=d.offline, progress=progress)
+        distributed.barrier()
+        return arrays
+    distributed.barrier()  # rank 0 downloads and caches the data set first (and warns once)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_cifar10(d.data, offline=d.offline, progress=False)
+
+
+def _claim_run_dir(config: ExperimentConfig, out: Path, resume) -> tuple[Path, RunLock | None]:
+    """A new run folder (or the resumed one), locked by this process (rank 0) while it trains."""
+    main = distributed.is_main()
+    if resume is None:
+        run_dir = new_run_dir(out, config.name or default_run_name(config)) if main else None
+        run_dir = distributed.broadcast_object(run_dir)
+        config.name = run_dir.name
+        return run_dir, RunLock(run_dir).acquire() if main else None
+    run_dir, checkpoint = resume
+    if not main:
+        return run_dir, None
+    lock = RunLock(run_dir).acquire()  # a second process resuming this run is refused here
+    remove_temps(run_dir)  # half-written files of a killed process (we hold the lock: nobody writes)
+    # metrics.csv may hold an epoch finished after the checkpoint was taken: keep exactly its rows.
+    rewrite_metrics(run_dir / "metrics.csv", checkpoint["history"])
+    return run_dir, lock
 
 
 def check_setup(config: ExperimentConfig, arrays: CifarArrays) -> tuple[Splits, torch.nn.Module]:

@@ -468,4 +468,4 @@ class _Scale(nn.Module):
         return x * self.factor
 
 
-from . import zoo  # noqa: E402,F401  (registers the zoo's models)
+from . import zoo, zoo_extra  # noqa: E402,F401  (register the zoo's models)

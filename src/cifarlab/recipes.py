@@ -76,12 +76,9 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fast",
             "fastnet",
-            "Default: the notebook's best (82.7%) in under 3 minutes on a 2-core Zen 3 CPU without bf16. "
-            "Half-width fastnet with a stride-2 (patchify) whitening stem; Muon on the conv filters, SGD at 1.5x "
-            "airbench's LR on the rest; 4.5 epochs (4, then half of a fifth), 6-view TTA. Measured on a 2-core "
-            "first-generation EPYC (Zen 1, fp32), 3 seeds: 83.32/83.44/83.57%, reached 82.7% in 268.9 s (median) "
-            "there, in 139.8 s (median) on a 2-core Zen 3 with the same accuracies (docs/performance.md). On an "
-            "NVIDIA H200 (bf16): 83.32/83.46/83.38%, 82.7% in 5.8 s (median).",
+            "Default: the notebook's best accuracy in minutes on a 2-core CPU. Half-width fastnet with a stride-2 "
+            "(patchify) whitening stem; Muon on the conv filters, SGD at 1.5x airbench's LR on the rest; 4.5 epochs "
+            "(4, then half of a fifth), 6-view TTA. Measured: docs/recipes.md.",
             {
                 **_FAST_NET,
                 **_airbench(512, 4.5),
@@ -94,8 +91,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fast-sgd",
             "fastnet",
-            "The default from 2026-11-30 to 2026-12-03: `fast` with SGD throughout and 5 epochs. Measured on a "
-            "2-core EPYC Zen 3 (fp32), 3 seeds: 82.75/82.75/82.46%; the two that reach 82.7% did so in 177.1 s each.",
+            "`fast` with SGD throughout and 5 epochs (the default before Muon). Measured: docs/recipes.md.",
             # "lr" alone, not lr_per_1024=17.25: that would also lower the weight decay, and the
             # measured runs kept airbench's (docs/performance.md, "How the new fast was found").
             {**_FAST_NET, **_airbench(512, 5), "lr": 1.125},
@@ -103,37 +99,30 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fast85",
             "fastnet",
-            "The default until 2026-11-30: half-width fastnet (full-resolution stem), 4 epochs, flip TTA. "
-            "Measured on 2-core EPYC CPUs, 3 seeds each: 84.8% mean; 82.7% reached in 155 s (median) on Zen 4 "
-            "with bf16, in 485 s on Zen 3 (fp32).",
+            "Half-width fastnet (full-resolution stem), 4 epochs, flip TTA: the first default, a point above "
+            "the notebook's best on bf16 CPUs. Measured: docs/recipes.md.",
             {"model_kwargs": {"width": 0.5}, **_airbench(512, 4), "tta": "flip"},
         ),
         Recipe(
             "fast90",
             "fastnet",
-            "airbench94's net (fastnet), 9 epochs, 6-view TTA after the last. Measured on 2-core EPYC CPUs: 90.4% in "
-            "17.9 min (seed 0, Zen 4 with bf16); on Zen 3 (fp32) 90.59% in 43.1 min (seed 0), 90.5% and 90.05% in "
-            "54 and 56 min (seeds 1-2, which also evaluated after epochs 7-8, ~2 min each there). "
-            "On an NVIDIA H200 (bf16), 3 seeds: 90.33/90.41/90.58%, 90% in 7.9 s (median).",
+            "Aims at 90%: airbench94's net (fastnet), 9 epochs, 6-view TTA after the last. Measured: docs/recipes.md.",
             _airbench(512, 9),
         ),
         Recipe(
             "fast93",
             "fastnet",
             "Aims at 93%: airbench95's wider net (128/384/384), LR 10, 15 epochs, 6-view TTA after the last "
-            "(95.0% on the official files per its paper; this data copy costs 1-3 points). Measured on an NVIDIA "
-            "H200 (bf16), 3 seeds: 91.79/91.86/91.97%, 12-18 s a run. Not run on a CPU: 4.3x fast90's FLOPs; "
-            "its net trains at 69 img/s on a 2-core EPYC without bf16 (Zen 3), ~3.1 h a run there.",
+            "(airbench95's paper reports 95.0% on the official files). A GPU recipe: 4.3x fast90's FLOPs. "
+            "Measured: docs/recipes.md.",
             {"model_kwargs": {"widths": (128, 384, 384)}, **_airbench(512, 15, lr_per_1024=10.0)},
         ),
         Recipe(
             "fast94",
             "fastnet",
             "Aims at 94%+: airbench96's net (128/512/512, 3 convs and a residual per group), LR 9, cutout 12, "
-            "translate 4, 40 epochs, 6-view TTA after the last (96.05% on the official files per its paper; "
-            "this data copy costs 1-3 points). Measured on an NVIDIA H200 (bf16), 3 seeds: 93.50/93.61/93.02%, "
-            "54-68 s a run; 94% is not reached on this data copy. 23x fast90's FLOPs; its net trains at 36 img/s "
-            "on a 2-core EPYC without bf16 (Zen 3), ~16 h a run there: a GPU recipe.",
+            "translate 4, 40 epochs, 6-view TTA after the last (airbench96's paper reports 96.05% on the official "
+            "files). A GPU recipe: 23x fast90's FLOPs. Measured: docs/recipes.md.",
             {
                 "model_kwargs": {"widths": (128, 512, 512), "depth": 3},
                 **_airbench(512, 40, lr_per_1024=9.0, translate=4, cutout=12),

@@ -38,7 +38,7 @@ def _value(key: str, v: Any) -> str | None:
         return f"{100 * v:.2f}%"
     if isinstance(v, float):
         return f"{v:.4g}"
-    if key in PATH_KEYS and isinstance(v, str):
+    if key.rpartition(".")[2] in PATH_KEYS and isinstance(v, str):
         return Path(v).name or v
     if isinstance(v, (dict, list)):
         return json.dumps(v)

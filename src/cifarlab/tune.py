@@ -283,7 +283,6 @@ def tune(
     pruner. Returns the study's state after this worker's trials (others may still be running).
     """
     optuna = require_optuna()
-    from .experiment import run_experiment
 
     if trials <= 0:
         raise ConfigError(f"--trials must be a positive number, got {trials}")
@@ -292,12 +291,26 @@ def tune(
     arrays = _check_before_study(config, space)
     url = storage or default_storage(config.out, name)
     folder = Path(config.out) / "tune" / name
+    the_study = _create_study(optuna, name, url, pruner, sampler_seed)
+    _check_same_space(the_study, space, config, url)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    objective = _objective(config, space, folder, arrays, clean_pruned, log)
+    from .engine import TrainingDiverged
+
+    the_study.optimize(objective, n_trials=trials, timeout=timeout, catch=(TrainingDiverged,))
+    result = summarise(the_study, url, folder)
+    write_outputs(the_study, result)
+    return result
+
+
+def _create_study(optuna, name: str, url: str, pruner: Any, sampler_seed: int | None):
     if pruner == "median":
         pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
     elif pruner in ("none", None):
         pruner = optuna.pruners.NopPruner()
     try:
-        the_study = optuna.create_study(
+        return optuna.create_study(
             study_name=name,
             storage=open_storage(url),
             direction="maximize",
@@ -309,8 +322,13 @@ def tune(
         raise
     except Exception as e:  # noqa: BLE001 - e.g. the server went away between connect and create
         raise TuneError(f"cannot create or load study '{name}' in {_redact(url)}: {str(e).splitlines()[0]}") from None
-    _check_same_space(the_study, space, config, url)
-    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _objective(config: ExperimentConfig, space: Sequence[Param], folder: Path, arrays, clean_pruned: bool, log):
+    """One trial: train ``config`` with the trial's parameters; its best validation accuracy."""
+    import optuna
+
+    from .experiment import run_experiment
 
     def objective(trial) -> float:
         params = {p.name: p.suggest(trial) for p in space}
@@ -343,12 +361,7 @@ def tune(
         trial.set_user_attr("test_acc", summary["test_acc"])  # reported beside, never optimised
         return float(summary["best_val_acc"])
 
-    from .engine import TrainingDiverged
-
-    the_study.optimize(objective, n_trials=trials, timeout=timeout, catch=(TrainingDiverged,))
-    result = summarise(the_study, url, folder)
-    write_outputs(the_study, result)
-    return result
+    return objective
 
 
 def _check_same_space(the_study, space: Sequence[Param], config: ExperimentConfig, url: str) -> None:
