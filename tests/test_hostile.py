@@ -437,3 +437,16 @@ def test_compare_prints_every_accuracy_as_a_percentage(tiny_run, tmp_path):
     row = next(line for line in table.splitlines() if line.startswith("| r |"))
     summary = json.loads((tiny_run / "summary.json").read_text())
     assert f"| {100 * summary['test_acc']:.2f}% |" in row
+
+
+# --- test-time views named on the command line (issue 18 made evaluate use the run's own) -----------
+
+
+def test_evaluate_refuses_an_unknown_tta_mode(tiny_run, tmp_path, fake_folder):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    bad = cli("evaluate", run, "--tta", "sideways", "--data", fake_folder, check=False)
+    assert_one_line_error(bad, "unknown --tta mode 'sideways'")
+    assert not (run / "evaluation.json").exists()
+    ok = cli("evaluate", run, "--data", fake_folder)  # no --tta: the run's own views
+    saved = json.loads((run / "config.json").read_text())["train"]["tta"]
+    assert json.loads((run / "evaluation.json").read_text())["tta"] == saved and "test accuracy" in ok.stdout
