@@ -241,6 +241,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from .robustness import robustness
+
+    result = robustness(
+        args.run_dir,
+        data=args.data,
+        offline=bool(args.offline),
+        corruptions=args.corruptions,
+        severities=args.severities,
+        corruptions_from=args.corruptions_from,
+        shift=args.shift,
+        images=args.images,
+        seed=args.seed,
+        tta=args.tta,
+        batch_size=args.batch_size,
+        progress=True,
+    )
+    print(result.table())
+    print(f"wrote robustness.json, robustness_heatmap.png, robustness_severity.png in {args.run_dir}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
     from .models import create_model, list_models
@@ -353,6 +375,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "export": cmd_export,
     "evaluate": cmd_evaluate,
+    "robustness": cmd_robustness,
 }
 
 

@@ -93,6 +93,8 @@ class TrainConfig:
     flip: str = "none"  # none | random | alternating
     cutout: int = 0  # side of a zeroed square per image; 0: off
     crop: int = 0  # train on random crops of this side (evaluation sees full images); 0: off
+    augmix: bool = False  # AugMix mixing of augmentation chains, for corruption robustness (augmix.py)
+    augmix_jsd: float = 0.0  # > 0: AugMix's consistency loss with this weight (3 views per image); needs augmix
     # Evaluation
     tta: str = "none"  # test-time augmentation: none | flip | flip_translate (6 views)
     eval_from: int = 1  # first epoch evaluated on val/test (the last epoch always is)
@@ -146,6 +148,10 @@ class TrainConfig:
             raise ConfigError(f"--crop is a side below the images' {IMAGE_SIZE} pixels (0: off), got {self.crop}")
         if self.cutout > IMAGE_SIZE:
             raise ConfigError(f"--cutout is a square of at most {IMAGE_SIZE} pixels (0: off), got {self.cutout}")
+        if not (self.augmix_jsd >= 0 and math.isfinite(self.augmix_jsd)):
+            raise ConfigError(f"--augmix-jsd is a loss weight of 0 or more (the paper uses 12), got {self.augmix_jsd}")
+        if self.augmix_jsd > 0 and not self.augmix:
+            raise ConfigError("--augmix-jsd weighs AugMix's consistency loss: add --augmix")
         if self.time_budget is not None and not (self.time_budget > 0 and math.isfinite(self.time_budget)):
             raise ConfigError(f"--time-budget must be a positive duration such as 10m, got {self.time_budget}")
         if self.threads < 0:

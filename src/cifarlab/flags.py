@@ -134,6 +134,12 @@ def _augment_flags(a) -> None:
     a.add_argument("--flip", help="none, random or alternating horizontal flips")
     a.add_argument("--cutout", type=int, metavar="PX", help="zero a PX x PX square per image")
     a.add_argument("--crop", type=int, metavar="PX", help="train on random PX x PX crops (0: full images)")
+    a.add_argument(
+        "--augmix", action="store_true", default=None, help="AugMix: mix augmentation chains (corruption robustness)"
+    )
+    a.add_argument(
+        "--augmix-jsd", type=float, metavar="L", help="with --augmix: consistency loss of weight L (paper: 12; 3x cost)"
+    )
     a.add_argument("--tta", help="test-time augmentation: none, flip, flip_translate")
     a.add_argument("--eval-from", type=int, metavar="EPOCH", help="skip evaluation before this epoch")
     a.add_argument(
@@ -282,3 +288,23 @@ def _run_parsers(sub) -> None:
         "default: the run's own, as its summary's test accuracy)",
     )
     add_data_flags(p)
+    r = sub.add_parser(
+        "robustness",
+        help="accuracy under the 15 CIFAR-10-C corruptions x 5 severities (and CIFAR-10.1 with --shift)",
+    )
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument(
+        "--corruptions", metavar="LIST", help="comma-separated subset, e.g. gaussian_noise,fog (default: all 15)"
+    )
+    r.add_argument("--severities", metavar="LIST", help="comma-separated subset of 1-5 (default: all)")
+    r.add_argument(
+        "--corruptions-from",
+        metavar="PATH",
+        help="the official CIFAR-10-C folder (<corruption>.npy, labels.npy) instead of generating the corruptions",
+    )
+    r.add_argument("--shift", metavar="PATH", help="CIFAR-10.1 v6 folder (cifar10.1_v6_data.npy, _labels.npy)")
+    r.add_argument("--images", type=int, metavar="N", help="the first N test images of each set (default: all)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the generated corruptions (default 0)")
+    r.add_argument("--tta", help="test-time views (default: the run's own, as its test accuracy)")
+    r.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size")
+    add_data_flags(r)

@@ -16,6 +16,7 @@ import torch
 
 from . import distributed
 from .augment import BatchAugment
+from .augmix import AugMix
 from .config import TrainConfig
 from .engine import as_float_images
 
@@ -36,6 +37,9 @@ class DeviceLoader:
         self.steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         self.augment = BatchAugment(cfg, len(x), cfg.seed, device)
+        # AugMix draws from the same generator, so checkpoints and resume cover it
+        self.augmix = AugMix(self.augment.gen) if cfg.augmix else None
+        self.views = 3 if cfg.augmix_jsd > 0 else 1  # clean + two mixes for the consistency loss
 
     def __len__(self) -> int:
         return len(self.x)
@@ -66,6 +70,10 @@ class DeviceLoader:
                 xb, yb = xb[part], yb[part]
                 weight = len(yb) * world / len(idx)
             xb = as_float_images(xb)
+            if self.augmix is not None:
+                # with the consistency loss the batch is (clean, mix, mix) and the labels repeat
+                xb = torch.cat([xb, self.augmix(xb), self.augmix(xb)]) if self.views == 3 else self.augmix(xb)
+                yb = yb.repeat(self.views)
             if self.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             yield xb, yb, weight

@@ -34,6 +34,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
+from .augmix import jsd_loss
 from .config import TrainConfig
 from .engine import TrainingDiverged, evaluate, train_one_epoch
 from .errors import CifarlabError, ConfigError, unknown_name
@@ -82,6 +83,8 @@ class Trainer:
         config.validate(check_optimizer=not isinstance(optimizer, type))
         self.config = cfg = config
         self.loss_fn = build_loss(loss, cfg.label_smoothing)
+        if cfg.augmix_jsd > 0:
+            self.loss_fn = jsd_loss(self.loss_fn, cfg.augmix_jsd)
         self.callbacks = list(callbacks)
         self.progress = progress
         self.log = log or (lambda msg: None)
