@@ -1,0 +1,316 @@
+"""`cifarlab robustness`: generated corruptions, official CIFAR-10-C and CIFAR-10.1 files, what it writes,
+and hostile inputs (one line, non-zero exit, nothing written)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_cli import SMALL, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
+
+from cifarlab import corruptions as C
+from cifarlab.data import load_cifar10
+from cifarlab.robustness import RESULT_FILE, evaluate_robustness
+from cifarlab.runs import load_run
+
+N = 120  # test images per set
+
+
+@pytest.fixture(scope="module")
+def run_dir(fake_folder, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rob")
+    cli(
+        "train",
+        "--model",
+        "cnn2",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-3",
+        "--epochs",
+        "1",
+        "--tta",
+        "flip",
+        "--data",
+        fake_folder,
+        "--out",
+        out,
+        "--name",
+        "r",
+        "--no-report",
+        *SMALL,
+    )
+    return out / "r"
+
+
+@pytest.fixture(scope="module")
+def test_set(fake_folder):
+    arrays = load_cifar10(fake_folder)
+    return arrays.test_x[:N], arrays.test_y[:N]
+
+
+def reference_accuracy(model, images_nhwc: np.ndarray, labels) -> float:
+    """Flip TTA written out: the mean of the logits of the image and its mirror, in fp32."""
+    x = torch.from_numpy(images_nhwc).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        logits = (model(x) + model(x.flip(3))) / 2
+    return float((logits.argmax(1) == torch.as_tensor(labels)).double().mean())
+
+
+def written(run: Path) -> set[str]:
+    return {p.name for p in run.iterdir() if p.name.startswith("robustness")}
+
+
+def test_generated_corruptions_end_to_end(run_dir, test_set, fake_folder, cache_dir):
+    proc = cli(
+        "robustness",
+        run_dir,
+        "--images",
+        N,
+        "--corruptions",
+        "gaussian_noise,frost,contrast",
+        "--severities",
+        "1,5",
+        "--data",
+        fake_folder,
+        env={"CIFARLAB_CACHE": str(cache_dir)},
+    )
+    assert "mean corruption accuracy" in proc.stdout and "test-time views: flip" in proc.stdout
+    res = json.loads((run_dir / RESULT_FILE).read_text())
+    assert written(run_dir) == {RESULT_FILE, "robustness_heatmap.png", "robustness_severity.png"}
+    for png in ("robustness_heatmap.png", "robustness_severity.png"):
+        assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(res["corruptions"]) == ["gaussian_noise", "frost*", "contrast"]
+    assert res["tta"] == "flip" and res["images"] == N and res["source"] == "generated" and res["seed"] == 0
+    assert res["complete"] is False and any("frost*" in n for n in res["notes"])
+    model = load_run(run_dir).model
+    x_nhwc = test_set[0].permute(0, 2, 3, 1).numpy()
+    assert res["clean_acc"] == pytest.approx(reference_accuracy(model, x_nhwc, test_set[1]), abs=1e-12)
+    pairs = []
+    for name in ("gaussian_noise", "frost*", "contrast"):
+        accs = res["corruptions"][name]
+        assert accs[1] is None and accs[2] is None and accs[3] is None
+        for s in (1, 5):
+            expect = reference_accuracy(model, C.corrupt(x_nhwc, name, s, 0), test_set[1])
+            assert accs[s - 1] == pytest.approx(expect, abs=1e-12), (name, s)
+            pairs.append(expect)
+    assert res["mean_corruption_acc"] == pytest.approx(np.mean(pairs))
+    assert res["drop_from_clean"] == pytest.approx(res["clean_acc"] - np.mean(pairs))
+    assert res["per_severity"]["5"] == pytest.approx(np.mean(pairs[1::2]))
+    assert set(res["per_severity"]) == {"1", "5"}
+
+    # the second evaluation reads the cached sets: a planted (valid) cached array changes the answer ...
+    cached = sorted((cache_dir / "cifar10-c").glob("*/contrast-s5.npy"))
+    assert len(cached) == 1
+    np.save(cached[0], np.zeros((N, 32, 32, 3), np.uint8))
+    cli(
+        "robustness",
+        run_dir,
+        "--images",
+        N,
+        "--corruptions",
+        "contrast",
+        "--severities",
+        "5",
+        "--data",
+        fake_folder,
+        env={"CIFARLAB_CACHE": str(cache_dir)},
+    )
+    planted = json.loads((run_dir / RESULT_FILE).read_text())["corruptions"]["contrast"][4]
+    blank = reference_accuracy(model, np.zeros((N, 32, 32, 3), np.uint8), test_set[1])
+    assert planted == pytest.approx(blank, abs=1e-12)
+    # ... and a damaged one is regenerated, not trusted
+    cached[0].write_bytes(cached[0].read_bytes()[:100])
+    cli(
+        "robustness",
+        run_dir,
+        "--images",
+        N,
+        "--corruptions",
+        "contrast",
+        "--severities",
+        "5",
+        "--data",
+        fake_folder,
+        env={"CIFARLAB_CACHE": str(cache_dir)},
+    )
+    again = json.loads((run_dir / RESULT_FILE).read_text())["corruptions"]["contrast"][4]
+    assert again == pytest.approx(res["corruptions"]["contrast"][4], abs=1e-12)
+
+
+def official_folder(tmp_path: Path, test_set, names=("gaussian_noise", "frost")) -> Path:
+    """A CIFAR-10-C-shaped folder: severity s of each file is the test images darkened by 10 s levels."""
+    folder = tmp_path / "CIFAR-10-C"
+    folder.mkdir()
+    x = test_set[0].permute(0, 2, 3, 1).numpy()
+    for name in names:
+        sets = [np.clip(x.astype(int) - 10 * s, 0, 255).astype(np.uint8) for s in C.SEVERITIES]
+        np.save(folder / f"{name}.npy", np.concatenate(sets))
+    np.save(folder / "labels.npy", np.tile(test_set[1].numpy().astype(np.uint8), 5))
+    return folder
+
+
+def test_official_files_and_the_shift_set(run_dir, test_set, fake_folder, tmp_path):
+    folder = official_folder(tmp_path, test_set)
+    shift = tmp_path / "cifar10.1"
+    shift.mkdir()
+    x = test_set[0].permute(0, 2, 3, 1).numpy()
+    np.save(shift / "cifar10.1_v6_data.npy", x[:50][::-1].copy())
+    np.save(shift / "cifar10.1_v6_labels.npy", test_set[1].numpy()[:50][::-1].astype(np.int64))
+    cli(
+        "robustness",
+        run_dir,
+        "--corruptions-from",
+        folder,
+        "--corruptions",
+        "gaussian_noise,frost",
+        "--shift",
+        shift,
+        "--images",
+        40,
+        "--data",
+        fake_folder,
+    )
+    res = json.loads((run_dir / RESULT_FILE).read_text())
+    assert res["source"] == "official files" and res["seed"] is None
+    assert list(res["corruptions"]) == ["gaussian_noise", "frost"]  # official frost: no star
+    model = load_run(run_dir).model
+    y = test_set[1].numpy()
+    for s in C.SEVERITIES:
+        darker = np.clip(x[:40].astype(int) - 10 * s, 0, 255).astype(np.uint8)
+        assert res["corruptions"]["frost"][s - 1] == pytest.approx(reference_accuracy(model, darker, y[:40]), abs=1e-12)
+    assert res["shift"]["name"] == "CIFAR-10.1 v6" and res["shift"]["images"] == 50
+    assert res["shift"]["acc"] == pytest.approx(reference_accuracy(model, x[:50], y[:50]), abs=1e-12)
+
+
+def test_python_api_on_a_model_in_memory(run_dir, test_set):
+    model = load_run(run_dir).model
+    res = evaluate_robustness(model, test_set[0], test_set[1], corruptions=["brightness"], severities=[3], tta="flip")
+    x = test_set[0].permute(0, 2, 3, 1).numpy()
+    expect = reference_accuracy(model, C.corrupt(x, "brightness", 3, 0), test_set[1])
+    assert res.corruptions == {"brightness": [None, None, expect, None, None]}
+    assert "brightness" in res.table() and res.mean_corruption_acc == pytest.approx(expect)
+
+
+# ---------------------------------------------------------------------------------------------------- hostile
+
+
+def _bad(capsys, run, *args, needles=()):
+    before = written(run) if run.is_dir() else set()
+    proc = cli_in_process(capsys, "robustness", run, *args)
+    assert_one_line_error(proc, *needles)
+    assert (written(run) if run.is_dir() else set()) == before  # nothing written or replaced
+    return proc
+
+
+@pytest.fixture
+def fresh_run(run_dir, tmp_path) -> Path:
+    """A copy of the run without robustness files, so 'nothing written' is checkable."""
+    import shutil
+
+    dst = tmp_path / "run"
+    shutil.copytree(run_dir, dst, ignore=shutil.ignore_patterns("robustness*"))
+    return dst
+
+
+def test_bad_names_and_numbers(capsys, fresh_run, fake_folder):
+    _bad(
+        capsys,
+        fresh_run,
+        "--corruptions",
+        "gausian_noise",
+        "--data",
+        fake_folder,
+        needles=("unknown corruption 'gausian_noise'", "Did you mean 'gaussian_noise'"),
+    )
+    _bad(capsys, fresh_run, "--severities", "0,6", "--data", fake_folder, needles=("--severities",))
+    _bad(capsys, fresh_run, "--severities", "one", "--data", fake_folder, needles=("--severities",))
+    _bad(capsys, fresh_run, "--images", "0", "--data", fake_folder, needles=("--images",))
+    _bad(capsys, fresh_run, "--tta", "sideways", "--data", fake_folder, needles=("unknown --tta mode",))
+
+
+def test_a_run_folder_without_a_model(capsys, fresh_run, tmp_path):
+    (fresh_run / "model.pt").unlink()
+    _bad(capsys, fresh_run, needles=("has no model.pt",))
+    _bad(capsys, tmp_path / "nowhere", needles=("does not exist",))
+
+
+@pytest.mark.parametrize(
+    "damage, needle",
+    [
+        ("missing", "frost.npy is missing"),
+        ("float", "holds float32 images"),
+        ("shape", "expected uint8 (N, 32, 32, 3)"),
+        ("short", "images but its labels file"),
+        ("pickle", "not a readable .npy array"),
+        ("truncated", "not a readable .npy array"),
+        ("labels_range", "labels outside 0-9"),
+        ("labels_count", "expected 5 severities x N images"),
+        ("labels_float", "one integer label per image"),
+        ("not_a_folder", "is not a folder"),
+    ],
+)
+def test_malformed_official_files(capsys, fresh_run, test_set, fake_folder, tmp_path, damage, needle):
+    folder = official_folder(tmp_path, test_set)
+    frost, labels = folder / "frost.npy", folder / "labels.npy"
+    good = np.load(frost)
+    if damage == "missing":
+        frost.unlink()
+    elif damage == "float":
+        np.save(frost, good.astype(np.float32))
+    elif damage == "shape":
+        np.save(frost, good.reshape(-1, 32, 96))
+    elif damage == "short":
+        np.save(frost, good[:-5])
+    elif damage == "pickle":
+        np.save(frost, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    elif damage == "truncated":
+        frost.write_bytes(frost.read_bytes()[:1000])
+    elif damage == "labels_range":
+        np.save(labels, np.full(5 * N, 12, np.uint8))
+    elif damage == "labels_count":
+        np.save(labels, np.zeros(5 * N + 1, np.uint8))
+    elif damage == "labels_float":
+        np.save(labels, np.zeros(5 * N, np.float32))
+    elif damage == "not_a_folder":
+        folder = frost
+    _bad(
+        capsys,
+        fresh_run,
+        "--corruptions-from",
+        folder,
+        "--corruptions",
+        "gaussian_noise,frost",
+        "--data",
+        fake_folder,
+        needles=(needle,),
+    )
+
+
+@pytest.mark.parametrize("damage", ["missing_labels", "mismatch", "not_a_folder"])
+def test_malformed_shift_files(capsys, fresh_run, test_set, fake_folder, tmp_path, damage):
+    shift = tmp_path / "c101"
+    shift.mkdir()
+    x = test_set[0].permute(0, 2, 3, 1).numpy()
+    np.save(shift / "cifar10.1_v6_data.npy", x[:20])
+    np.save(shift / "cifar10.1_v6_labels.npy", np.zeros(20 if damage != "mismatch" else 19, np.int64))
+    if damage == "missing_labels":
+        (shift / "cifar10.1_v6_labels.npy").unlink()
+    target = shift / "nothing-here" if damage == "not_a_folder" else shift
+    needle = {"missing_labels": "cifar10.1_v6_labels.npy is missing", "mismatch": "do not belong together"}
+    _bad(
+        capsys,
+        fresh_run,
+        "--shift",
+        target,
+        "--corruptions",
+        "fog",
+        "--severities",
+        "1",
+        "--data",
+        fake_folder,
+        needles=(needle.get(damage, "is not a folder"),),
+    )
