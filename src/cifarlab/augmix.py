@@ -157,6 +157,19 @@ class AugMix:
         return x
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu" or torch.get_num_threads() == 1:
+            return self._mix(x)
+        # Measured on a 2-core EPYC: these ~200 small ops take 0.07 s per batch of 512 on one thread and
+        # 0.37 s on two (each op's parallel region costs more than it saves), so run them on one.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._mix(x)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _mix(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.contiguous()
         n, k = len(x), self.width
         # Dirichlet(1, ..., 1) as normalised exponentials and Beta(1, 1) as a uniform: exact, and drawn from
         # our generator (torch.distributions cannot take one).
@@ -173,15 +186,16 @@ class AugMix:
 
 
 def jsd_loss(base: nn.Module, weight: float):
-    """The loss for a batch of (clean, mix 1, mix 2) thirds: ``base`` on the clean third plus ``weight``
-    times the Jensen-Shannon divergence of the three predictions (the AugMix paper's consistency loss)."""
+    """The loss for logits of (clean, mix 1, mix 2) thirds and the labels of the clean images: ``base`` on
+    the clean third plus ``weight`` times the Jensen-Shannon divergence of the three predictions (the
+    AugMix paper's consistency loss)."""
 
     def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        n = len(y) // 3
+        n = len(y)
         clean, a, b = logits[:n], logits[n : 2 * n], logits[2 * n :]
         p = [t.softmax(1) for t in (clean, a, b)]
         log_m = torch.clamp((p[0] + p[1] + p[2]) / 3, 1e-7, 1).log()
         js = sum(nn.functional.kl_div(log_m, q, reduction="batchmean") for q in p) / 3
-        return base(clean, y[:n]) + weight * js
+        return base(clean, y) + weight * js
 
     return loss

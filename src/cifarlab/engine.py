@@ -55,7 +55,9 @@ def train_one_epoch(
         scaler.step(optimizer)
         scaler.update()
         after_step()
-        batch_loss, batch_hits = loss.detach() * len(yb), (out.detach().argmax(1) == yb).sum()
+        # rows past len(yb) are extra views of the same images (AugMix's consistency loss): the
+        # statistics are those of the batch's own rows
+        batch_loss, batch_hits = loss.detach() * len(yb), (out.detach()[: len(yb)].argmax(1) == yb).sum()
         loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
         correct = batch_hits if correct is None else correct + batch_hits
     if loss_sum is None:  # every batch skipped (fewer images than data-parallel processes)

@@ -71,9 +71,8 @@ class DeviceLoader:
                 weight = len(yb) * world / len(idx)
             xb = as_float_images(xb)
             if self.augmix is not None:
-                # with the consistency loss the batch is (clean, mix, mix) and the labels repeat
+                # with the consistency loss the batch is (clean, mix, mix): the loss reads the thirds
                 xb = torch.cat([xb, self.augmix(xb), self.augmix(xb)]) if self.views == 3 else self.augmix(xb)
-                yb = yb.repeat(self.views)
             if self.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             yield xb, yb, weight
