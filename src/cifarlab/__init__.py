@@ -1,5 +1,7 @@
 """cifarlab: a fast, honest lab for training image classifiers on CIFAR-10."""
 
+import importlib
+
 from .config import DataConfig, ExperimentConfig, TrainConfig
 from .engine import evaluate
 from .errors import CifarlabError
@@ -18,6 +20,9 @@ def __getattr__(name: str):
         from .experiment import train
 
         return train
+    if name in ("robustness", "evaluate_robustness"):  # numpy/scipy corruptions: also on first use
+        module = importlib.import_module(".robustness", __name__)  # not `from . import`: it would recurse here
+        return module if name == "robustness" else module.evaluate_robustness
     raise AttributeError(f"module 'cifarlab' has no attribute '{name}'")
 
 
@@ -32,8 +37,10 @@ __all__ = [
     "count_parameters",
     "create_model",
     "evaluate",
+    "evaluate_robustness",
     "list_models",
     "load_run",
     "register_model",
+    "robustness",
     "train",
 ]

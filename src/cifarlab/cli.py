@@ -242,9 +242,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
-    from .robustness import robustness
+    from .robustness import evaluate_run
 
-    result = robustness(
+    result = evaluate_run(
         args.run_dir,
         data=args.data,
         offline=bool(args.offline),

@@ -11,6 +11,7 @@ from typing import Any
 
 from .data import CifarArrays
 from .errors import RunError
+from .robustness import HEATMAP_FILE, SEVERITY_FILE, read_result
 from .runs import atomic_write_bytes, read_json
 
 # In reading order: what a person looks at first comes first; every key is folded below.
@@ -99,6 +100,49 @@ def _headline(summary: dict, ev: dict) -> str:
     return line
 
 
+def _robustness(run_dir: Path) -> str:
+    """The corruption-robustness section, from robustness.json ('cifarlab robustness'); a pointer to the
+    command when the run has none."""
+    res = read_result(run_dir)
+    if res is None:
+        return (
+            '<section><h2>Corruption robustness</h2><p class="note">Not measured: '
+            f"<code>cifarlab robustness {html.escape(run_dir.name)}</code> adds it.</p></section>"
+        )
+    pct = lambda v: "–" if v is None else f"{100 * v:.2f}%"
+    rows = "".join(
+        f"<tr><td>{html.escape(str(name))}</td>" + "".join(f"<td>{pct(a)}</td>" for a in accs) + "</tr>"
+        for name, accs in res["corruptions"].items()
+    )
+    pairs = sum(a is not None for accs in res["corruptions"].values() for a in accs)
+    shift = res.get("shift") or {}
+    shift_line = (
+        f"<p>{html.escape(str(shift.get('name')))}: <b>{pct(shift.get('acc'))}</b> on {shift.get('images')} images.</p>"
+        if shift
+        else ""
+    )
+    coverage = "all 15 corruptions at 5 severities" if res.get("complete") else f"{pairs} corruption-severity pairs"
+    notes = "".join(f'<p class="note">{html.escape(str(n))}.</p>' for n in res.get("notes", []))
+    return f"""<section><h2>Corruption robustness</h2>
+<p>Mean corruption accuracy <b>{pct(res["mean_corruption_acc"])}</b> over {coverage}
+(clean {pct(res["clean_acc"])}, drop {100 * res["drop_from_clean"]:.2f} points), {res["images"]} images per set,
+{html.escape(str(res["source"]))}, test-time views <i>{html.escape(str(res["tta"]))}</i>.</p>{shift_line}
+{_img(run_dir / HEATMAP_FILE, "accuracy per corruption and severity") if (run_dir / HEATMAP_FILE).exists() else ""}
+{_img(run_dir / SEVERITY_FILE, "accuracy by severity") if (run_dir / SEVERITY_FILE).exists() else ""}
+<table><tr><th>corruption</th><th>1</th><th>2</th><th>3</th><th>4</th><th>5</th></tr>{rows}</table>{notes}
+</section>"""
+
+
+def _robustness_or_note(run_dir: Path) -> str:
+    try:
+        return _robustness(run_dir)
+    except (AttributeError, KeyError, TypeError, ValueError):  # a hand-edited or damaged robustness.json
+        return (
+            '<section><h2>Corruption robustness</h2><p class="note">robustness.json has unexpected content: '
+            f"run <code>cifarlab robustness {html.escape(run_dir.name)}</code> again.</p></section>"
+        )
+
+
 def _page(run_dir: Path, summary: dict, config: dict, ev: dict) -> str:
     per_class = "".join(
         f"<tr><td>{html.escape(c)}</td><td>{100 * a:.2f}%</td></tr>" for c, a in ev["per_class_acc"].items()
@@ -128,6 +172,7 @@ summary {{ cursor: pointer; font-weight: 600; }}
 {_headline(summary, ev)}
 {figures}
 <section><h2>Per-class accuracy</h2><table><tr><th>class</th><th>accuracy</th></tr>{per_class}</table>{ece}</section>
+{_robustness_or_note(run_dir)}
 <details><summary>Everything in summary.json</summary>{_table(sorted(summary.items()))}</details>
 <details><summary>The run's config (config.json)</summary>{_table(flat_config)}</details>
 </body></html>

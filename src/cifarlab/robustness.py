@@ -299,7 +299,7 @@ def evaluate_robustness(
     return result
 
 
-def robustness(
+def evaluate_run(
     run_dir: str | Path,
     *,
     data=None,
