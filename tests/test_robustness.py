@@ -193,6 +193,31 @@ def test_python_api_on_a_model_in_memory(run_dir, test_set):
     expect = reference_accuracy(model, C.corrupt(x, "brightness", 3, 0), test_set[1])
     assert res.corruptions == {"brightness": [None, None, expect, None, None]}
     assert "brightness" in res.table() and res.mean_corruption_acc == pytest.approx(expect)
+    # the notebook's float images in [0, 1] give the same answer
+    floats = evaluate_robustness(
+        model, test_set[0].float() / 255, test_set[1], corruptions=["brightness"], severities=[3], tta="flip"
+    )
+    assert floats.corruptions == res.corruptions
+
+
+def test_report_and_compare_show_it(fresh_run, fake_folder, capsys):
+    from cifarlab.robustness import RobustnessResult, evaluate_run, write_result
+
+    cli("report", fresh_run, "--data", fake_folder)
+    assert "Not measured: <code>cifarlab robustness" in (fresh_run / "report.html").read_text()
+    res = evaluate_run(fresh_run, data=fake_folder, corruptions="fog", severities="2", images=N)
+    cli("report", fresh_run, "--data", fake_folder)
+    page = (fresh_run / "report.html").read_text()
+    assert (
+        f"Mean corruption accuracy <b>{100 * res.mean_corruption_acc:.2f}%</b> over 1 corruption-severity pairs" in page
+    )
+    assert page.count("data:image/png") >= 2 and "test-time views <i>flip</i>" in page
+    table = cli("compare", fresh_run, fresh_run, "--out", fresh_run.parent / "cmp.png").stdout
+    assert "mean_corruption_acc" in table and "| – |" in table  # a subset's mean is not comparable: not shown
+    complete = RobustnessResult(0.5, {n: [0.25, 0.25, 0.25, 0.25, 0.125] for n in C.NAMES}, N, "flip", "generated", 0)
+    write_result(fresh_run, complete)
+    table = cli("compare", fresh_run, fresh_run, "--out", fresh_run.parent / "cmp2.png").stdout
+    assert "| 22.50% |" in table
 
 
 # ---------------------------------------------------------------------------------------------------- hostile

@@ -254,12 +254,15 @@ def evaluate_robustness(
     progress: bool = False,
 ) -> RobustnessResult:
     """Accuracy of ``model`` on the corrupted test set (and the shift set): the library entry point, for a
-    model in memory (e.g. ``trainer.net`` after ``Trainer.train``). ``test_x``: uint8 (N, 3, 32, 32)."""
+    model in memory (e.g. ``trainer.net`` after ``Trainer.train``). ``test_x``: (N, 3, 32, 32), uint8 or
+    float in [0, 1] as the notebook kept it."""
     check_tta(tta)
     names, sevs = parse_corruptions(corruptions), parse_severities(severities)
     if images is not None and images < 1:
         raise ConfigError(f"--images must be at least 1, got {images}")
     test_x = torch.as_tensor(test_x)
+    if test_x.is_floating_point() and len(test_x) and 0 <= float(test_x.min()) and float(test_x.max()) <= 1:
+        test_x = (test_x * 255).round().to(torch.uint8)  # the notebook's float images in [0, 1]
     if test_x.dtype != torch.uint8 or test_x.ndim != 4 or tuple(test_x.shape[1:]) != (3, 32, 32):
         raise ConfigError(f"test images must be uint8 (N, 3, 32, 32), got {test_x.dtype} {tuple(test_x.shape)}")
     n = len(test_x) if images is None else min(images, len(test_x))
