@@ -9,7 +9,7 @@ RUN_ARGS ?=
 # pytest worker processes for `make test` (pytest-xdist): one per core; TEST_JOBS=0 runs serially.
 TEST_JOBS ?= auto
 
-.PHONY: run test install dev clean
+.PHONY: run test install dev notebook clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/cifarlab train $(RUN_ARGS)
@@ -32,6 +32,16 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+# Jupyter: the notebook extra (ipykernel, ipywidgets, pandas) and a kernel named "Python (cifarlab)" for
+# the Jupyter front ends of this user (JupyterLab, Notebook, VS Code); then open notebooks/quickstart.ipynb.
+notebook: $(VENV)/.notebook
+	$(PY) -m ipykernel install --user --name cifarlab --display-name "Python (cifarlab)"
+	@echo "open notebooks/quickstart.ipynb in JupyterLab, Jupyter Notebook or VS Code and pick the kernel 'Python (cifarlab)'"
+
+$(VENV)/.notebook: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[notebook]"
 	touch $@
 
 clean:

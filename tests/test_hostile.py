@@ -450,3 +450,33 @@ def test_evaluate_refuses_an_unknown_tta_mode(tiny_run, tmp_path, fake_folder):
     ok = cli("evaluate", run, "--data", fake_folder)  # no --tta: the run's own views
     saved = json.loads((run / "config.json").read_text())["train"]["tta"]
     assert json.loads((run / "evaluation.json").read_text())["tta"] == saved and "test accuracy" in ok.stdout
+
+
+# --- HTML in Jupyter (issue 20): names and values come from files anyone may edit ---------------------
+
+
+def test_notebook_html_escapes_run_and_class_names(tiny_run, tmp_path):
+    import dataclasses
+
+    from cifarlab.compare import comparison
+    from cifarlab.history import History
+    from cifarlab.runs import load_run
+
+    hostile = "<img src=x onerror=alert(1)>"
+    run_dir = _copy_run(tiny_run, tmp_path / hostile)  # a folder name may hold anything but '/'
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary.update(model="<script>alert('model')</script>", status="<b>done</b>", device_name="<iframe>")
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    run = dataclasses.replace(load_run(run_dir), classes=["<script>alert('class')</script>", *"abcdefghi"])
+    pages = {
+        "run": run._repr_html_(),
+        "comparison": comparison([run_dir])._repr_html_(),
+        "history": History([{"epoch": 1, "<script>col</script>": 0.5, "train_acc": "<svg onload=x>"}])._repr_html_(),
+    }
+    for what, html in pages.items():
+        assert "<script" not in html and "<img src=x" not in html and "<svg" not in html, what
+        assert "<iframe" not in html and "<b>" not in html, what
+    assert "&lt;script&gt;alert(&#x27;class&#x27;)&lt;/script&gt;" in pages["run"]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in pages["run"] and "&lt;img src=x" in pages["comparison"]
+    assert "&lt;script&gt;alert(&#x27;model&#x27;)&lt;/script&gt;" in pages["comparison"]
+    assert "&lt;script&gt;col&lt;/script&gt;" in pages["history"] and "&lt;svg onload=x&gt;" in pages["history"]

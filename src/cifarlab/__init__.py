@@ -6,11 +6,16 @@ from .config import DataConfig, ExperimentConfig, TrainConfig
 from .engine import evaluate
 from .errors import CifarlabError
 from .history import EarlyStopping, History
+from .jupyter import show_user_errors_briefly
 from .models import count_parameters, create_model, list_models, register_model
 from .runs import load_run
 from .trainer import Trainer
 
 __version__ = "0.1.0"
+
+# In a Jupyter kernel, a CifarlabError raised by a cell shows as its one line, as the CLI prints it
+# (the cell still fails and the kernel lives on; %tb shows the traceback). Elsewhere: nothing.
+show_user_errors_briefly()
 
 
 def __getattr__(name: str):

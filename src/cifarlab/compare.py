@@ -1,4 +1,4 @@
-"""Compare runs: overlaid validation/test curves and a table (printed, CSV and Markdown)."""
+"""Compare runs: overlaid validation/test curves and a table (printed, CSV and Markdown, HTML in Jupyter)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,24 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RunError
-from .runs import atomic_write_bytes, check_output, read_json, read_metrics
+from .robustness import read_result
+from .runs import LoadedRun, atomic_write_bytes, check_output, read_json, read_metrics
 
-COLUMNS = ("name", "model", "parameters", "epochs", "best_val_acc", "test_acc_at_best", "wall_seconds")
+COLUMNS = (
+    "name",
+    "model",
+    "parameters",
+    "epochs",
+    "best_val_acc",
+    "test_acc_at_best",
+    "mean_corruption_acc",  # from robustness.json ('cifarlab robustness'), when the run has one
+    "wall_seconds",
+)
 
 
-def run_row(run_dir: Path) -> dict[str, Any]:
+def run_row(run) -> dict[str, Any]:
+    """One run's row: a run folder, or a :class:`~cifarlab.runs.LoadedRun` (its folder is read)."""
+    run_dir = Path(run.path if isinstance(run, LoadedRun) else run)
     if not (run_dir / "metrics.csv").is_file():
         raise RunError(f"{run_dir} is not a run folder (no metrics.csv); pass folders that 'cifarlab train' wrote")
     rows = read_metrics(run_dir / "metrics.csv")
@@ -29,9 +41,17 @@ def run_row(run_dir: Path) -> dict[str, Any]:
         "epochs": len(rows),
         "best_val_acc": max(finite) if finite else None,
         "test_acc_at_best": summary.get("test_acc"),
+        "mean_corruption_acc": _complete_mca(run_dir),
         "wall_seconds": summary.get("wall_seconds"),
         "metrics": rows,
     }
+
+
+def _complete_mca(run_dir: Path) -> float | None:
+    """The mean corruption accuracy over all 75 pairs; None when the run was measured on fewer (a
+    subset's mean is not comparable with another run's)."""
+    res = read_result(run_dir) or {}
+    return res.get("mean_corruption_acc") if res.get("complete") is True else None
 
 
 def _fmt(key: str, v: Any) -> str:
@@ -48,52 +68,105 @@ def _fmt(key: str, v: Any) -> str:
     return str(v)
 
 
+class Comparison:
+    """Runs side by side: ``rows`` (one dict per run, with its ``metrics``), the Markdown
+    :meth:`table`, the overlaid curves (:meth:`figure`), :meth:`to_frame` for pandas, and
+    :meth:`save`. In Jupyter, the last expression of a cell shows the table and the curves."""
+
+    def __init__(self, rows: list[dict[str, Any]]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return f"Comparison({', '.join(r['name'] for r in self.rows)})"
+
+    def table(self) -> str:
+        md = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        md += ["| " + " | ".join(_fmt(c, run[c]) for c in COLUMNS) + " |" for run in self.rows]
+        return "\n".join(md) + "\n"
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for run in self.rows:
+            writer.writerow(["" if run[c] is None else run[c] for c in COLUMNS])
+        return buf.getvalue()
+
+    def figure(self):
+        """Validation and test accuracy and loss per epoch, one line per run."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(12, 8))
+        axes = fig.subplots(2, 2)
+        for run in self.rows:
+            for (i, split), (j, metric) in [
+                ((0, "val"), (0, "acc")),
+                ((0, "val"), (1, "loss")),
+                ((1, "test"), (0, "acc")),
+                ((1, "test"), (1, "loss")),
+            ]:
+                key = f"{split}_{metric}"
+                pts = [(r["epoch"], r[key]) for r in run["metrics"] if not math.isnan(r[key])]
+                if pts:
+                    axes[i][j].plot(*zip(*pts), marker="o" if len(pts) < 30 else None, ms=3, label=run["name"])
+                axes[i][j].set_title(f"{split} {'accuracy' if metric == 'acc' else 'loss'}")
+                axes[i][j].set_xlabel("epoch")
+        for ax in axes.flat:
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=7)
+        fig.tight_layout()
+        return fig
+
+    def to_frame(self):
+        """The table as a pandas DataFrame indexed by run name (raw numbers: accuracies as fractions)."""
+        from .jupyter import require_pandas
+
+        pd = require_pandas("Comparison.to_frame()")
+        return pd.DataFrame([{c: run[c] for c in COLUMNS} for run in self.rows], columns=COLUMNS).set_index("name")
+
+    def _repr_html_(self) -> str:
+        from .jupyter import figure_html, html_table
+
+        caption = f"{len(self.rows)} run{'' if len(self.rows) == 1 else 's'} compared"
+        return html_table(COLUMNS, self.rows, _fmt, caption=caption) + figure_html(self.figure(), dpi=60)
+
+    def save(self, out_png: str | Path, force: bool = False) -> Path:
+        """Write ``out_png`` (the curves), ``.csv`` and ``.md`` beside it; return ``out_png``.
+
+        Existing outputs are replaced only with ``force``, and a run's own files never."""
+        from .plots import save_figure
+
+        out_png = Path(out_png)
+        for path in (out_png, out_png.with_suffix(".csv"), out_png.with_suffix(".md")):
+            check_output(path, force)
+        save_figure(self.figure(), out_png)
+        atomic_write_bytes(out_png.with_suffix(".csv"), self.csv().encode())
+        atomic_write_bytes(out_png.with_suffix(".md"), self.table().encode())
+        return out_png
+
+
+def comparison(runs: Sequence[str | Path | LoadedRun]) -> Comparison:
+    """Compare runs (folders, or the runs ``cifarlab.train`` / ``load_run`` / ``save_run`` return)."""
+    if not runs:
+        raise RunError("nothing to compare: pass one or more run folders")
+    return Comparison([run_row(r) for r in runs])
+
+
 def compare(
     run_dirs: Sequence[str | Path], out_png: str | Path, force: bool = False
 ) -> tuple[list[dict[str, Any]], str]:
     """Write ``out_png`` (curves), ``.csv`` and ``.md`` beside it; return the rows and the Markdown table.
 
-    Existing outputs are replaced only with ``force``, and a run's own files never.
+    Existing outputs are replaced only with ``force``, and a run's own files never (checked before
+    any run is read).
     """
-    from matplotlib.figure import Figure
-
-    from .plots import save_figure
-
     out_png = Path(out_png)
     for path in (out_png, out_png.with_suffix(".csv"), out_png.with_suffix(".md")):
         check_output(path, force)
-    runs = [run_row(Path(d)) for d in run_dirs]
-    fig = Figure(figsize=(12, 8))
-    axes = fig.subplots(2, 2)
-    for run in runs:
-        for (i, split), (j, metric) in [
-            ((0, "val"), (0, "acc")),
-            ((0, "val"), (1, "loss")),
-            ((1, "test"), (0, "acc")),
-            ((1, "test"), (1, "loss")),
-        ]:
-            pts = [
-                (r["epoch"], r[f"{split}_{metric}"]) for r in run["metrics"] if not math.isnan(r[f"{split}_{metric}"])
-            ]
-            if pts:
-                axes[i][j].plot(*zip(*pts), marker="o" if len(pts) < 30 else None, ms=3, label=run["name"])
-            axes[i][j].set_title(f"{split} {'accuracy' if metric == 'acc' else 'loss'}")
-            axes[i][j].set_xlabel("epoch")
-    for ax in axes.flat:
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, out_png)
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for run in runs:
-        writer.writerow(["" if run[c] is None else run[c] for c in COLUMNS])
-    atomic_write_bytes(out_png.with_suffix(".csv"), buf.getvalue().encode())
-    md = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    md += ["| " + " | ".join(_fmt(c, run[c]) for c in COLUMNS) + " |" for run in runs]
-    table = "\n".join(md) + "\n"
-    atomic_write_bytes(out_png.with_suffix(".md"), table.encode())
-    return runs, table
+    result = comparison(run_dirs)
+    result.save(out_png, force=force)
+    return result.rows, result.table()

@@ -26,10 +26,9 @@ import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from tqdm import tqdm
-
 from .errors import DataError
 from .fileio import new_temp
+from .jupyter import progress_bar
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -173,7 +172,7 @@ def _stream(url: str, out: Any, progress: bool, label: str) -> tuple[Any, int, i
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.strip().isdigit() else None
-        with tqdm(
+        with progress_bar(  # tqdm's bar; the notebook widget in Jupyter
             total=total,
             unit="B",
             unit_scale=True,

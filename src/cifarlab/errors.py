@@ -28,6 +28,10 @@ class RunError(CifarlabError):
     """A run folder is missing, incomplete or cannot be written."""
 
 
+class MissingPackage(CifarlabError, ImportError):
+    """An optional package a feature needs is not installed (the message names the pip command)."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, a job scheduler's stop), raised by the CLI where the process is, so a run
     ends as on Ctrl-C: completed epochs kept, summary written, the resume command printed."""
@@ -46,10 +50,25 @@ def warn(message: str) -> None:
 
 def unknown_name(kind: str, name: str, choices: list[str] | tuple[str, ...], hint: str = "") -> ConfigError:
     """A ConfigError for an unknown name that suggests the closest valid one."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    suggestion = f" Did you mean '{close[0]}'?" if close else ""
+    close = closest_name(name, choices)
+    suggestion = f" Did you mean '{close}'?" if close else ""
     listing = f" Choose one of: {', '.join(sorted(choices))}." if len(choices) <= 20 else ""
     return ConfigError(f"unknown {kind} '{name}'.{suggestion}{listing}{hint}")
+
+
+def closest_name(name: str, choices: list[str] | tuple[str, ...], cutoff: float = 0.5) -> str | None:
+    """The valid name most like ``name`` (similarity of the lower-cased strings, at least ``cutoff``),
+    or None. Ties go to the name with more characters in the same places, so a typed-over character
+    ('resnet2O') suggests 'resnet20', not 'resnet32'; then to the first in ``choices``."""
+    typed = str(name).lower()
+
+    def score(choice: str) -> tuple[float, int]:
+        other = choice.lower()
+        return difflib.SequenceMatcher(None, typed, other).ratio(), sum(a == b for a, b in zip(typed, other))
+
+    scored = [(score(c), -i, c) for i, c in enumerate(choices)]
+    best = max(scored, default=None)
+    return best[2] if best is not None and best[0][0] >= cutoff else None
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001

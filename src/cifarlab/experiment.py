@@ -17,9 +17,10 @@ from .checkpoint import CheckpointWriter
 from .config import ExperimentConfig
 from .data import CifarArrays, load_cifar10
 from .fileio import remove_temps
+from .jupyter import in_notebook
 from .models import count_parameters, create_model
 from .optim import check_optimizer_fits
-from .plots import LivePlot, in_notebook
+from .plots import LivePlot
 from .runs import (
     LoadedRun,
     RunLock,

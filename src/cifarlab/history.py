@@ -62,3 +62,27 @@ class History:
 
     def __repr__(self) -> str:
         return f"History({len(self.rows)} epochs)"
+
+    @property
+    def columns(self) -> list[str]:
+        """The metric columns present, in METRIC_COLUMNS order, then any others in first-seen order."""
+        seen = {key: None for row in self.rows for key in row}
+        return [c for c in METRIC_COLUMNS if c in seen] + [c for c in seen if c not in METRIC_COLUMNS]
+
+    def to_frame(self):
+        """The rows as a pandas DataFrame indexed by epoch (1, 2, ...), one column per metric; NaN where
+        an epoch was not evaluated. Needs pandas (``pip install pandas``, or the notebook extra)."""
+        from .jupyter import require_pandas
+
+        pd = require_pandas("History.to_frame()")
+        columns = self.columns or list(METRIC_COLUMNS)
+        frame = pd.DataFrame([{c: row.get(c, math.nan) for c in columns} for row in self.rows], columns=columns)
+        return frame.set_index("epoch") if "epoch" in frame.columns else frame
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the rows as a table, accuracies in percent (values escaped). The curves are
+        LivePlot's (and a run's, ``LoadedRun``'s HTML)."""
+        from .jupyter import html_table
+
+        caption = f"History: {len(self.rows)} epoch{'' if len(self.rows) == 1 else 's'}"
+        return html_table(self.columns or list(METRIC_COLUMNS), self.rows, caption=caption, max_height=400)

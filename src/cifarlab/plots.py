@@ -10,6 +10,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from .fileio import atomic_path
+from .jupyter import in_notebook
 
 
 def _series(rows: Sequence[dict], key: str) -> tuple[list[int], list[float]]:
@@ -50,7 +51,7 @@ def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "") -> Path
     return save_figure(curves_figure(rows, title), path)
 
 
-def plot_confusion(matrix, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
+def confusion_figure(matrix, classes: Sequence[str], title: str = "") -> Figure:
     """Confusion matrix (rows: true class, columns: predicted): counts on the left, row-normalised right."""
     import numpy as np
 
@@ -80,7 +81,11 @@ def plot_confusion(matrix, classes: Sequence[str], path: str | Path, title: str 
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle(title or "confusion matrix")
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_confusion(matrix, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
+    return save_figure(confusion_figure(matrix, classes, title), path)
 
 
 def plot_per_class(acc: Sequence[float], classes: Sequence[str], path: str | Path, title: str = "") -> Path:
@@ -96,7 +101,7 @@ def plot_per_class(acc: Sequence[float], classes: Sequence[str], path: str | Pat
     return save_figure(fig, path)
 
 
-def plot_gallery(images, true: Sequence[str], pred: Sequence[str], conf, path: str | Path, cols: int = 8) -> Path:
+def gallery_figure(images, true: Sequence[str], pred: Sequence[str], conf, cols: int = 8) -> Figure:
     """A grid of images (uint8 (N, 3, 32, 32)) captioned 'true -> predicted (confidence)'."""
     n = max(len(images), 1)
     rows = (n + cols - 1) // cols
@@ -109,7 +114,11 @@ def plot_gallery(images, true: Sequence[str], pred: Sequence[str], conf, path: s
             ax.set_title(f"{true[k]}\n→ {pred[k]} {100 * float(conf[k]):.0f}%", fontsize=7)
     fig.suptitle("most confident mistakes (true → predicted, confidence)")
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_gallery(images, true: Sequence[str], pred: Sequence[str], conf, path: str | Path, cols: int = 8) -> Path:
+    return save_figure(gallery_figure(images, true, pred, conf, cols), path)
 
 
 def tune_history_figure(trials, path: str | Path, title: str = "") -> Path:
@@ -171,24 +180,23 @@ def plot_reliability(bins: Sequence[dict], ece: float, path: str | Path) -> Path
     return save_figure(fig, path)
 
 
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where a live figure replaces the PNG-only feedback)."""
-    try:
-        from IPython import get_ipython  # type: ignore
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
-
-
 class LivePlot:
-    """Trainer callback redrawing loss/accuracy curves in place each epoch, in Jupyter."""
+    """Trainer callback redrawing the loss/accuracy curves in place each epoch, in Jupyter: one
+    output (a display with an id) shown after the first epoch and updated after each later one, so a
+    notebook holds one figure however long the run, not one per epoch. Outside a kernel it does nothing.
+
+    ``Trainer(net, ..., callbacks=[LivePlot("cnn3")])``; ``cifarlab.train`` adds one by itself."""
 
     def __init__(self, title: str = ""):
         self.title = title
         self._handle = None
 
+    def on_train_begin(self, trainer) -> None:
+        self._handle = None  # a second train() call gets a figure of its own
+
     def on_epoch_end(self, trainer, row) -> None:
+        if not in_notebook():
+            return
         import io
 
         from IPython.display import Image, display  # type: ignore

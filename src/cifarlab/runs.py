@@ -9,6 +9,7 @@ are written to a temp file and ``os.replace``d, so a crash never leaves half a f
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
 import json
@@ -23,12 +24,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import ExperimentConfig, check_name
+from .config import DataConfig, ExperimentConfig, check_name
 from .engine import as_float_images, predict_logits
 from .errors import CifarlabError, RunError
 from .fileio import atomic_write_bytes
-from .history import METRIC_COLUMNS
-from .models import create_model
+from .history import METRIC_COLUMNS, History
+from .models import count_parameters, create_model
 
 MODEL_FORMAT = "cifarlab.model/1"
 
@@ -311,6 +312,45 @@ class LoadedRun:
         f = self.path / "metrics.csv" if self.path.is_dir() else None
         return read_metrics(f) if f and f.exists() else []
 
+    @property
+    def history(self) -> History:
+        """The run's epochs as a :class:`History` (``.to_frame()`` for pandas)."""
+        return History(self.metrics)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the run's headline facts, its classes and its curves (every value escaped)."""
+        from .jupyter import esc, figure_html, fmt_value
+
+        s = self.summary
+        epochs = f"{s.get('best_epoch', '–')} of {s.get('epochs_run', '–')}"
+        facts = [
+            ("model", self.config.model),
+            ("status", s.get("status")),
+            ("test accuracy", fmt_value("test_acc", s.get("test_acc"))),
+            ("best epoch", f"{epochs} (selected on {s.get('selected_on', '–')})"),
+            ("parameters", fmt_value("parameters", s.get("parameters"))),
+            ("training time", fmt_value("wall_seconds", s.get("wall_seconds"))),
+            ("device", s.get("device_name") or s.get("device")),
+            ("classes", ", ".join(map(str, self.classes))),
+            ("folder", str(self.path)),
+        ]
+        rows = "".join(
+            f'<tr><th style="text-align:left;padding:2px 8px">{esc(k)}</th>'
+            f'<td style="text-align:left;padding:2px 8px">{esc(v)}</td></tr>'
+            for k, v in facts
+        )
+        out = f"<h4>run {esc(self.name)}</h4><table>{rows}</table>"
+        metrics = self.metrics
+        if metrics:
+            from .plots import curves_figure
+
+            out += figure_html(curves_figure(metrics))
+        return out
+
     @torch.no_grad()
     def predict(self, images, batch_size: int = 1000, tta: str = "none") -> torch.Tensor:
         """Class probabilities ``(N, num_classes)``.
@@ -327,6 +367,71 @@ class LoadedRun:
         if images.ndim != 4 or tuple(images.shape[1:]) != (3, 32, 32):
             raise RunError(f"expected images of shape (N, 3, 32, 32), got {tuple(images.shape)}")
         return predict_logits(self.model, as_float_images(images), batch_size, tta=tta).softmax(dim=1)
+
+
+def save_run(
+    trainer,
+    out: str | Path = "runs",
+    *,
+    model: str,
+    classes,
+    name: str | None = None,
+    data: DataConfig | None = None,
+    model_kwargs: dict[str, Any] | None = None,
+) -> LoadedRun:
+    """Save a :class:`~cifarlab.Trainer` that has finished ``train()`` as a run folder ``out/name``:
+    config.json, metrics.csv, curves.png, model.pt and summary.json, as ``cifarlab train`` writes them,
+    so :func:`load_run`, compare, evaluate, report and export work on it. Returns the run.
+
+    ``model`` (and ``model_kwargs``) name the registered model the net was built with
+    (``create_model(model, **model_kwargs)``): a run is rebuilt by name, so a net of another shape is
+    refused before anything is written. ``data`` records how the training images were chosen (the
+    ``DataConfig`` whose settings you passed to ``make_splits``); the default records the default.
+    """
+    rows = [dict(r) for r in trainer.history.rows]
+    if not rows or not trainer.summary:
+        raise RunError("save_run() saves a finished training: call trainer.train(...) first")
+    kwargs = dict(model_kwargs or {})
+    _check_registered_shape(trainer.net, model, len(classes), kwargs)
+    config = ExperimentConfig(
+        model=model,
+        model_kwargs=kwargs,
+        name=name,
+        out=str(out),
+        data=copy.deepcopy(data) if data is not None else DataConfig(),
+        train=copy.deepcopy(trainer.config),
+    ).validate()
+    run_dir = new_run_dir(out, name or default_run_name(config))
+    config.name = run_dir.name
+    sizes = {split: (len(pair[1]) if pair is not None else 0) for split, pair in trainer.sets.items()}
+    facts = {
+        "parameters": count_parameters(trainer.net),
+        "train_images": len(trainer.loader) if trainer.loader is not None else None,
+        "val_images": sizes.get("val", 0),
+        "test_images": sizes.get("test", 0),
+        "saved_from": "Trainer",
+    }
+    writer = RunWriter(run_dir, config, classes, extra_summary=facts)
+    writer.on_train_begin(trainer)
+    rewrite_metrics(run_dir / "metrics.csv", rows)
+    writer._rows = rows
+    writer.on_train_end(trainer, trainer.summary)
+    return LoadedRun(run_dir, trainer.net.eval(), config, list(classes), writer.summary)
+
+
+def _check_registered_shape(net: nn.Module, model: str, num_classes: int, kwargs: dict[str, Any]) -> None:
+    """Refuse (one RunError line) a net whose weights would not load into ``create_model(model, ...)``."""
+    with torch.device("meta"):  # shapes only; an unknown name or option is one ConfigError line
+        fresh = create_model(model, num_classes=num_classes, **kwargs)
+    want = {k: tuple(v.shape) for k, v in fresh.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    if want != have:
+        differ = sorted(set(want) ^ set(have)) or sorted(k for k in want if want[k] != have[k])
+        raise RunError(
+            f"the trained net is not a '{model}' with {num_classes} classes"
+            f"{' and ' + str(kwargs) if kwargs else ''} (first difference: {differ[0]}); "
+            "pass the registered model name and options it was built with"
+        )
 
 
 def load_model_file(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -23,7 +23,6 @@ import copy
 import importlib
 import math
 import platform
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import fields
@@ -31,7 +30,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from . import distributed
 from .augmix import jsd_loss
@@ -39,6 +37,7 @@ from .config import TrainConfig
 from .engine import TrainingDiverged, evaluate, train_one_epoch
 from .errors import CifarlabError, ConfigError, unknown_name
 from .history import EarlyStopping, History
+from .jupyter import progress_bar
 from .loader import DeviceLoader
 from .optim import Lookahead, build_loss, build_optimizer, param_groups
 from .schedules import lr_factor
@@ -180,12 +179,12 @@ class Trainer:
         if hasattr(self.net, "epoch_hook"):
             self.net.epoch_hook(epoch)  # e.g. fastnet freezes its whitening bias after a few epochs
         steps = self.steps_in(epoch)
-        bar = tqdm(
+        # A notebook widget in Jupyter (text without ipywidgets), a text bar on a terminal, none in a pipe.
+        bar = progress_bar(
             total=steps,
             desc=f"epoch {epoch}/{self.last_epoch}",
             leave=False,
             disable=None if self.progress and distributed.is_main() else True,
-            file=sys.stderr,
         )
         t0 = time.perf_counter()
         loss_sum, correct = train_one_epoch(
