@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+import torch
 from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
 from cifarlab.budget import BudgetGuard, cost, fit_epochs, parse_duration
@@ -172,3 +173,45 @@ def test_zoo_bench_refuses_bad_input(capsys, tmp_path):
         "Did you mean 'resnet20'",
     )
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------------- the frontier
+
+
+@pytest.mark.parametrize(
+    "machine, budget, recipe, says",
+    [
+        ("cpu-bf16", 30, "fast", "the quickest measured; 30 s is shorter"),
+        ("cpu-bf16", 300, "fast", "the most measured within 5.0 min on a cpu-bf16 host (83.47% in 65 s"),
+        ("cpu-bf16", 1200, "fast90", "within 20.0 min on a cpu-bf16 host (90.37% in 17.9 min"),
+        ("cpu-fp32", 1200, "fast", "within 20.0 min on a cpu-fp32 host (83.44%"),
+        ("cpu-fp32", 3600, "fast90", "(90.52% in 54.3 min"),
+        ("cuda", 30, "fast90", "on a cuda host (90.00% in 8 s"),
+        ("cuda", 120, "fast94", "(93.00% in 60 s"),
+    ],
+)
+def test_a_budget_alone_picks_the_recipe_measured_best_within_it(monkeypatch, machine, budget, recipe, says):
+    from cifarlab import frontier
+
+    monkeypatch.setattr(frontier, "machine_class", lambda device: machine)
+    got, line = frontier.pick(budget, torch.device("cpu"))
+    assert got == recipe and says in line and "\n" not in line
+    # the rule, recomputed from the table: the most accurate point that fits, else the quickest
+    points = [p for p in frontier.TABLE if p.machine == machine]
+    fits = [p for p in points if p.seconds <= budget]
+    expect = max(fits, key=lambda p: p.acc) if fits else min(points, key=lambda p: p.seconds)
+    assert got == expect.recipe
+
+
+def test_resolve_uses_the_frontier_only_without_model_and_recipe(monkeypatch):
+    from cifarlab import frontier
+    from cifarlab.resolve import resolve
+
+    monkeypatch.setattr(frontier, "machine_class", lambda device: "cpu-bf16")
+    notes: list[str] = []
+    config = resolve(None, None, None, {"time_budget": 1200.0, "device": "cpu"}, note=notes.append)
+    assert config.recipe == "fast90" and config.train.time_budget == 1200.0 and len(notes) == 1
+    notes.clear()
+    assert resolve(None, "resnet20", None, {"time_budget": 1200.0}, note=notes.append).recipe == "zoo-sgd"
+    assert resolve("fast", None, None, {"time_budget": 1200.0}, note=notes.append).recipe == "fast"
+    assert resolve(None, None, None, {}, note=notes.append).recipe == "fast" and notes == []

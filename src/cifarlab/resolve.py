@@ -3,7 +3,8 @@
 The CLI (train, tune, ``--from-study``, ``--resume``), :func:`cifarlab.train` and ``bench`` all build
 their :class:`~cifarlab.config.ExperimentConfig` here, so a rule written once holds everywhere:
 
-- no recipe: the model's own recipe (``cifarlab models``); neither: the default recipe;
+- no recipe: the model's own recipe (``cifarlab models``); neither: the default recipe, or with a time budget
+  the recipe this machine class reaches the most with in it (frontier.py), said in one line;
 - a recipe paired with a model it was not made for: a one-line warning naming what may not transfer;
 - model options: a recipe's apply to its own model; options given with a named model replace them;
 - ``time_budget`` chooses the epochs, so it cannot be given with ``epochs``;
@@ -35,6 +36,13 @@ def resolve(
     from .recipes import DEFAULT_RECIPE, default_recipe, get_recipe, mismatch_note
 
     overrides = dict(overrides or {})
+    if recipe is None and model is None and overrides.get("time_budget") is not None:
+        from .frontier import pick
+        from .speed import resolve_device
+
+        recipe, line = pick(float(overrides["time_budget"]), resolve_device(overrides.get("device", "auto")))
+        if os.environ.get("RANK", "0") == "0":
+            note(line)
     base = get_recipe(recipe or (default_recipe(model) if model else DEFAULT_RECIPE))
     if recipe and model:
         mismatch = mismatch_note(recipe, model)

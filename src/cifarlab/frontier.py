@@ -1,0 +1,69 @@
+"""Which recipe to train when only a time budget is given: ``cifarlab train --time-budget 20m``.
+
+A small table of measured points per machine class -- (budget, recipe, accuracy reached) -- and the rule:
+the recipe with the highest accuracy among the points that fit the budget; below every point, the quickest
+recipe. The budget planner (budget.py) then lays the chosen recipe's schedule over the whole budget, so a
+longer budget than the point's still gains (more epochs). Every point names where it was measured; all CPU
+points are from 2-core AMD EPYC hosts (docs/performance.md, docs/zoo.md): a host with more cores gets the
+same choice, which is then conservative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Point:
+    machine: str  # cpu-bf16 | cpu-fp32 | cuda
+    seconds: float  # the whole run took this long (or its budget was this)
+    recipe: str
+    acc: float  # test accuracy reached (single seed or median), on the JPEG-derived CIFAR-10 copy
+    source: str
+
+
+TABLE: tuple[Point, ...] = (
+    Point("cpu-bf16", 65, "fast", 0.8347, "docs/performance.md: 82.7% at 59.7 s, ends 83.2-83.7% (Zen 4, 3 seeds)"),
+    Point("cpu-bf16", 600, "fast", 0.8776, "docs/zoo.md: fast stretched over a 10-minute budget, 87.76% (Zen 4)"),
+    Point("cpu-bf16", 1072, "fast90", 0.9037, "docs/performance.md: fast90 90.37% in 1,072 s (Zen 4, seed 0)"),
+    Point("cpu-fp32", 150, "fast", 0.8344, "docs/performance.md: 82.7% at 139.8 s, ends 83.3-83.6% (Zen 3, 3 seeds)"),
+    Point("cpu-fp32", 3258, "fast90", 0.9052, "docs/performance.md: fast90 90.05-90.59% in 43-56 min (Zen 3, median)"),
+    Point("cuda", 6, "fast", 0.83, "docs/performance.md: 82.7% in 5.8 s (H200, bf16)"),
+    Point("cuda", 8, "fast90", 0.90, "docs/performance.md: 90% in 7.9 s (H200, bf16)"),
+    Point("cuda", 60, "fast94", 0.930, "docs/performance.md: 93.0-93.6% in about a minute (H200, bf16)"),
+)
+
+
+def machine_class(device: torch.device) -> str:
+    """cuda, or a CPU with native bf16 (autocast 'auto' picks bf16 there), or an fp32 CPU."""
+    from .speed import resolve_amp
+
+    if device.type == "cuda":
+        return "cuda"
+    if device.type == "cpu":
+        return "cpu-bf16" if resolve_amp("auto", device) == torch.bfloat16 else "cpu-fp32"
+    return "cpu-fp32"  # mps and others: no measurements; the conservative table
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def pick(budget_s: float, device: torch.device) -> tuple[str, str]:
+    """(recipe, one line saying which and why) for a budget of ``budget_s`` seconds on ``device``."""
+    machine = machine_class(device)
+    points = [p for p in TABLE if p.machine == machine]
+    fits = [p for p in points if p.seconds <= budget_s]
+    if fits:
+        best = max(fits, key=lambda p: (p.acc, -p.seconds))
+        why = f"the most measured within {_fmt(budget_s)}"
+    else:
+        best = min(points, key=lambda p: p.seconds)
+        why = f"the quickest measured; {_fmt(budget_s)} is shorter, so it trains fewer epochs"
+    where = best.source.split(":")[0]
+    return best.recipe, (
+        f"note: no model or recipe given: recipe '{best.recipe}', {why} on a {machine} host "
+        f"({100 * best.acc:.2f}% in {_fmt(best.seconds)}, {where}); its schedule is laid over the budget"
+    )
