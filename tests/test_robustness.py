@@ -200,6 +200,19 @@ def test_python_api_on_a_model_in_memory(run_dir, test_set):
     assert floats.corruptions == res.corruptions
 
 
+def test_the_notebook_trainer_has_it_too(test_set, fake_folder):
+    from cifarlab import Trainer, create_model
+
+    arrays = load_cifar10(fake_folder)
+    torch.manual_seed(0)
+    trainer = Trainer(create_model("softmax"), num_epochs=1, batch_size=256, progress=False, log=None, tta="flip")
+    trainer.train(arrays.train_x[:1000], arrays.train_y[:1000], test_set[0], test_set[1])
+    res = trainer.robustness(test_set[0], test_set[1], corruptions="contrast", severities="4")
+    x = test_set[0].permute(0, 2, 3, 1).numpy()
+    expect = reference_accuracy(trainer.net.cpu().eval(), C.corrupt(x, "contrast", 4, 0), test_set[1])
+    assert res.tta == "flip" and res.corruptions["contrast"][3] == pytest.approx(expect, abs=1e-12)
+
+
 def test_report_and_compare_show_it(fresh_run, fake_folder, capsys):
     from cifarlab.robustness import RobustnessResult, evaluate_run, write_result
 
