@@ -13,6 +13,7 @@ from test_cli import SMALL, _cli_cache, assert_one_line_error, cli, cli_in_proce
 
 from cifarlab import corruptions as C
 from cifarlab.data import load_cifar10
+from cifarlab.errors import ConfigError
 from cifarlab.robustness import RESULT_FILE, evaluate_robustness
 from cifarlab.runs import load_run
 
@@ -78,7 +79,7 @@ def test_generated_corruptions_end_to_end(run_dir, test_set, fake_folder, cache_
         fake_folder,
         env={"CIFARLAB_CACHE": str(cache_dir)},
     )
-    assert "mean corruption accuracy" in proc.stdout and "test-time views: flip" in proc.stdout
+    assert "mean corruption accuracy" in proc.stdout and "test-time views: flip, fp32" in proc.stdout
     res = json.loads((run_dir / RESULT_FILE).read_text())
     assert written(run_dir) == {RESULT_FILE, "robustness_heatmap.png", "robustness_severity.png"}
     for png in ("robustness_heatmap.png", "robustness_severity.png"):
@@ -198,6 +199,14 @@ def test_python_api_on_a_model_in_memory(run_dir, test_set):
         model, test_set[0].float() / 255, test_set[1], corruptions=["brightness"], severities=[3], tta="flip"
     )
     assert floats.corruptions == res.corruptions
+    # autocast as in training: the same predictions up to bf16 rounding, and it says so
+    bf16 = evaluate_robustness(
+        model, test_set[0], test_set[1], corruptions=["brightness"], severities=[3], tta="flip", amp="bf16"
+    )
+    assert bf16.precision == "bfloat16" and res.precision == "fp32" and "bfloat16" in bf16.table()
+    assert abs(bf16.corruptions["brightness"][2] - expect) <= 0.05
+    with pytest.raises(ConfigError, match="--amp"):
+        evaluate_robustness(model, test_set[0], test_set[1], corruptions=["fog"], amp="fp8")
 
 
 def test_the_notebook_trainer_has_it_too(test_set, fake_folder):

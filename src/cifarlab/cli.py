@@ -256,6 +256,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         seed=args.seed,
         tta=args.tta,
         batch_size=args.batch_size,
+        amp=args.amp,
         progress=True,
     )
     print(result.table())

@@ -307,4 +307,9 @@ def _run_parsers(sub) -> None:
     r.add_argument("--seed", type=int, default=0, help="seed of the generated corruptions (default 0)")
     r.add_argument("--tta", help="test-time views (default: the run's own, as its test accuracy)")
     r.add_argument("--batch-size", type=int, default=1000, help="evaluation batch size")
+    r.add_argument(
+        "--amp",
+        default="off",
+        help="off (fp32, the default, as 'cifarlab evaluate'), or auto/bf16: autocast as in training (faster)",
+    )
     add_data_flags(r)

@@ -22,10 +22,11 @@ from torch import nn
 
 from . import corruptions as C
 from .download import default_cache_dir
-from .engine import check_tta, predict_logits
+from .engine import check_tta, evaluate, predict_logits
 from .errors import ConfigError, DataError
 from .fileio import atomic_path
 from .runs import atomic_write_json, load_run
+from .speed import resolve_amp, resolve_channels_last
 
 GENERATOR_VERSION = 1  # bump when a corruption's output changes: old caches are then ignored
 SHIFT_FILES = ("cifar10.1_v6_data.npy", "cifar10.1_v6_labels.npy")
@@ -48,7 +49,7 @@ class RobustnessResult:
     shift: dict[str, Any] | None = None
     run: str = ""
     model: str = ""
-    precision: str = "fp32"
+    precision: str = "fp32"  # fp32, or the autocast dtype with --amp
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -95,7 +96,7 @@ class RobustnessResult:
         lines.append(
             f"clean {100 * self.clean_acc:.2f}% | mean corruption accuracy {100 * self.mean_corruption_acc:.2f}% "
             f"over {len(self.pairs)} pairs (drop {100 * (self.clean_acc - self.mean_corruption_acc):.2f} points)"
-            f" | {self.images} images per set, test-time views: {self.tta}"
+            f" | {self.images} images per set, test-time views: {self.tta}, {self.precision}"
         )
         if self.shift:
             lines.append(f"{self.shift['name']}: {100 * self.shift['acc']:.2f}% on {self.shift['images']} images")
@@ -230,10 +231,18 @@ def generated_set(test_x: np.ndarray, name: str, severity: int, seed: int, cache
 # ---------------------------------------------------------------------------------------------------- evaluation
 
 
-def _accuracy(model: nn.Module, images_nhwc: np.ndarray, labels: np.ndarray, tta: str, batch_size: int) -> float:
+def _accuracy(
+    model: nn.Module, images_nhwc: np.ndarray, labels: np.ndarray, tta: str, batch_size: int, amp_dtype=None
+) -> float:
     x = torch.from_numpy(np.ascontiguousarray(images_nhwc)).permute(0, 3, 1, 2)
-    logits = predict_logits(model, x, batch_size, tta=tta)
-    return float((logits.argmax(1) == torch.as_tensor(labels)).double().mean())
+    if amp_dtype is None:
+        logits = predict_logits(model, x, batch_size, tta=tta)
+        return float((logits.argmax(1) == torch.as_tensor(labels)).double().mean())
+    # the training loop's own evaluation: autocast (bf16 where the CPU has it), channels_last for conv nets
+    channels_last = resolve_channels_last("auto", model)
+    model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    return evaluate(model, x, y, batch_size, tta=tta, amp_dtype=amp_dtype, channels_last=channels_last)[1]
 
 
 def evaluate_robustness(
@@ -251,12 +260,16 @@ def evaluate_robustness(
     batch_size: int = 1000,
     cache_dir: Path | None = None,
     num_classes: int = 10,
+    amp: str = "off",
     progress: bool = False,
 ) -> RobustnessResult:
     """Accuracy of ``model`` on the corrupted test set (and the shift set): the library entry point, for a
     model in memory (e.g. ``trainer.net`` after ``Trainer.train``). ``test_x``: (N, 3, 32, 32), uint8 or
     float in [0, 1] as the notebook kept it."""
     check_tta(tta)
+    if amp not in ("off", "auto", "bf16", "fp16"):
+        raise ConfigError(f"--amp is off (fp32), auto, bf16 or fp16, got '{amp}'")
+    amp_dtype = resolve_amp(amp, next(model.parameters()).device)
     names, sevs = parse_corruptions(corruptions), parse_severities(severities)
     if images is not None and images < 1:
         raise ConfigError(f"--images must be at least 1, got {images}")
@@ -272,12 +285,13 @@ def evaluate_robustness(
     official = official_sets(corruptions_from, names, sevs, images, num_classes) if corruptions_from else None
     shifted = shift_set(shift, num_classes) if shift else None
     result = RobustnessResult(
-        clean_acc=_accuracy(model, x_nhwc, y, tta, batch_size),
+        clean_acc=_accuracy(model, x_nhwc, y, tta, batch_size, amp_dtype),
         corruptions={},
         images=n,
         tta=tta,
         source="official files" if official else "generated",
         seed=None if official else seed,
+        precision="fp32" if amp_dtype is None else str(amp_dtype).removeprefix("torch."),
     )
     if official:
         result.corruptions = {name.rstrip("*"): [None] * 5 for name in names}
@@ -292,11 +306,11 @@ def evaluate_robustness(
                 result.images = len(labels)
             else:
                 imgs, labels = generated_set(x_nhwc, name, s, seed, cache_dir), y
-            result.corruptions[name][s - 1] = _accuracy(model, imgs, labels, tta, batch_size)
+            result.corruptions[name][s - 1] = _accuracy(model, imgs, labels, tta, batch_size, amp_dtype)
             if progress:
                 print(f"  {name} severity {s}: {100 * result.corruptions[name][s - 1]:.2f}%", flush=True)
     if shifted is not None:
-        acc = _accuracy(model, shifted[0], shifted[1], tta, batch_size)
+        acc = _accuracy(model, shifted[0], shifted[1], tta, batch_size, amp_dtype)
         result.shift = {"name": "CIFAR-10.1 v6", "acc": acc, "images": len(shifted[1]), "drop_from_clean": None}
         result.shift["drop_from_clean"] = result.clean_acc - acc
     return result
