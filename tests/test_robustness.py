@@ -48,7 +48,7 @@ def run_dir(fake_folder, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def test_set(fake_folder):
+def first_images(fake_folder):
     arrays = load_cifar10(fake_folder)
     return arrays.test_x[:N], arrays.test_y[:N]
 
@@ -65,7 +65,7 @@ def written(run: Path) -> set[str]:
     return {p.name for p in run.iterdir() if p.name.startswith("robustness")}
 
 
-def test_generated_corruptions_end_to_end(run_dir, test_set, fake_folder, cache_dir):
+def test_generated_corruptions_end_to_end(run_dir, first_images, fake_folder, cache_dir):
     proc = cli(
         "robustness",
         run_dir,
@@ -88,14 +88,14 @@ def test_generated_corruptions_end_to_end(run_dir, test_set, fake_folder, cache_
     assert res["tta"] == "flip" and res["images"] == N and res["source"] == "generated" and res["seed"] == 0
     assert res["complete"] is False and any("frost*" in n for n in res["notes"])
     model = load_run(run_dir).model
-    x_nhwc = test_set[0].permute(0, 2, 3, 1).numpy()
-    assert res["clean_acc"] == pytest.approx(reference_accuracy(model, x_nhwc, test_set[1]), abs=1e-12)
+    x_nhwc = first_images[0].permute(0, 2, 3, 1).numpy()
+    assert res["clean_acc"] == pytest.approx(reference_accuracy(model, x_nhwc, first_images[1]), abs=1e-12)
     pairs = []
     for name in ("gaussian_noise", "frost*", "contrast"):
         accs = res["corruptions"][name]
         assert accs[1] is None and accs[2] is None and accs[3] is None
         for s in (1, 5):
-            expect = reference_accuracy(model, C.corrupt(x_nhwc, name, s, 0), test_set[1])
+            expect = reference_accuracy(model, C.corrupt(x_nhwc, name, s, 0), first_images[1])
             assert accs[s - 1] == pytest.approx(expect, abs=1e-12), (name, s)
             pairs.append(expect)
     assert res["mean_corruption_acc"] == pytest.approx(np.mean(pairs))
@@ -107,60 +107,51 @@ def test_generated_corruptions_end_to_end(run_dir, test_set, fake_folder, cache_
     cached = sorted((cache_dir / "cifar10-c").glob("*/contrast-s5.npy"))
     assert len(cached) == 1
     np.save(cached[0], np.zeros((N, 32, 32, 3), np.uint8))
-    cli(
-        "robustness",
-        run_dir,
-        "--images",
-        N,
-        "--corruptions",
-        "contrast",
-        "--severities",
-        "5",
-        "--data",
-        fake_folder,
-        env={"CIFARLAB_CACHE": str(cache_dir)},
-    )
-    planted = json.loads((run_dir / RESULT_FILE).read_text())["corruptions"]["contrast"][4]
-    blank = reference_accuracy(model, np.zeros((N, 32, 32, 3), np.uint8), test_set[1])
+
+    def contrast_s5_again() -> float:
+        cli(
+            "robustness",
+            run_dir,
+            "--images",
+            N,
+            "--corruptions",
+            "contrast",
+            "--severities",
+            "5",
+            "--data",
+            fake_folder,
+            env={"CIFARLAB_CACHE": str(cache_dir)},
+        )
+        return json.loads((run_dir / RESULT_FILE).read_text())["corruptions"]["contrast"][4]
+
+    planted = contrast_s5_again()
+    blank = reference_accuracy(model, np.zeros((N, 32, 32, 3), np.uint8), first_images[1])
     assert planted == pytest.approx(blank, abs=1e-12)
     # ... and a damaged one is regenerated, not trusted
     cached[0].write_bytes(cached[0].read_bytes()[:100])
-    cli(
-        "robustness",
-        run_dir,
-        "--images",
-        N,
-        "--corruptions",
-        "contrast",
-        "--severities",
-        "5",
-        "--data",
-        fake_folder,
-        env={"CIFARLAB_CACHE": str(cache_dir)},
-    )
-    again = json.loads((run_dir / RESULT_FILE).read_text())["corruptions"]["contrast"][4]
+    again = contrast_s5_again()
     assert again == pytest.approx(res["corruptions"]["contrast"][4], abs=1e-12)
 
 
-def official_folder(tmp_path: Path, test_set, names=("gaussian_noise", "frost")) -> Path:
+def official_folder(tmp_path: Path, first_images, names=("gaussian_noise", "frost")) -> Path:
     """A CIFAR-10-C-shaped folder: severity s of each file is the test images darkened by 10 s levels."""
     folder = tmp_path / "CIFAR-10-C"
     folder.mkdir()
-    x = test_set[0].permute(0, 2, 3, 1).numpy()
+    x = first_images[0].permute(0, 2, 3, 1).numpy()
     for name in names:
         sets = [np.clip(x.astype(int) - 10 * s, 0, 255).astype(np.uint8) for s in C.SEVERITIES]
         np.save(folder / f"{name}.npy", np.concatenate(sets))
-    np.save(folder / "labels.npy", np.tile(test_set[1].numpy().astype(np.uint8), 5))
+    np.save(folder / "labels.npy", np.tile(first_images[1].numpy().astype(np.uint8), 5))
     return folder
 
 
-def test_official_files_and_the_shift_set(run_dir, test_set, fake_folder, tmp_path):
-    folder = official_folder(tmp_path, test_set)
+def test_official_files_and_the_shift_set(run_dir, first_images, fake_folder, tmp_path):
+    folder = official_folder(tmp_path, first_images)
     shift = tmp_path / "cifar10.1"
     shift.mkdir()
-    x = test_set[0].permute(0, 2, 3, 1).numpy()
+    x = first_images[0].permute(0, 2, 3, 1).numpy()
     np.save(shift / "cifar10.1_v6_data.npy", x[:50][::-1].copy())
-    np.save(shift / "cifar10.1_v6_labels.npy", test_set[1].numpy()[:50][::-1].astype(np.int64))
+    np.save(shift / "cifar10.1_v6_labels.npy", first_images[1].numpy()[:50][::-1].astype(np.int64))
     cli(
         "robustness",
         run_dir,
@@ -179,7 +170,7 @@ def test_official_files_and_the_shift_set(run_dir, test_set, fake_folder, tmp_pa
     assert res["source"] == "official files" and res["seed"] is None
     assert list(res["corruptions"]) == ["gaussian_noise", "frost"]  # official frost: no star
     model = load_run(run_dir).model
-    y = test_set[1].numpy()
+    y = first_images[1].numpy()
     for s in C.SEVERITIES:
         darker = np.clip(x[:40].astype(int) - 10 * s, 0, 255).astype(np.uint8)
         assert res["corruptions"]["frost"][s - 1] == pytest.approx(reference_accuracy(model, darker, y[:40]), abs=1e-12)
@@ -187,38 +178,40 @@ def test_official_files_and_the_shift_set(run_dir, test_set, fake_folder, tmp_pa
     assert res["shift"]["acc"] == pytest.approx(reference_accuracy(model, x[:50], y[:50]), abs=1e-12)
 
 
-def test_python_api_on_a_model_in_memory(run_dir, test_set):
+def test_python_api_on_a_model_in_memory(run_dir, first_images):
     model = load_run(run_dir).model
-    res = evaluate_robustness(model, test_set[0], test_set[1], corruptions=["brightness"], severities=[3], tta="flip")
-    x = test_set[0].permute(0, 2, 3, 1).numpy()
-    expect = reference_accuracy(model, C.corrupt(x, "brightness", 3, 0), test_set[1])
+    res = evaluate_robustness(
+        model, first_images[0], first_images[1], corruptions=["brightness"], severities=[3], tta="flip"
+    )
+    x = first_images[0].permute(0, 2, 3, 1).numpy()
+    expect = reference_accuracy(model, C.corrupt(x, "brightness", 3, 0), first_images[1])
     assert res.corruptions == {"brightness": [None, None, expect, None, None]}
     assert "brightness" in res.table() and res.mean_corruption_acc == pytest.approx(expect)
     # the notebook's float images in [0, 1] give the same answer
     floats = evaluate_robustness(
-        model, test_set[0].float() / 255, test_set[1], corruptions=["brightness"], severities=[3], tta="flip"
+        model, first_images[0].float() / 255, first_images[1], corruptions=["brightness"], severities=[3], tta="flip"
     )
     assert floats.corruptions == res.corruptions
     # autocast as in training: the same predictions up to bf16 rounding, and it says so
     bf16 = evaluate_robustness(
-        model, test_set[0], test_set[1], corruptions=["brightness"], severities=[3], tta="flip", amp="bf16"
+        model, first_images[0], first_images[1], corruptions=["brightness"], severities=[3], tta="flip", amp="bf16"
     )
     assert bf16.precision == "bfloat16" and res.precision == "fp32" and "bfloat16" in bf16.table()
     assert abs(bf16.corruptions["brightness"][2] - expect) <= 0.05
     with pytest.raises(ConfigError, match="--amp"):
-        evaluate_robustness(model, test_set[0], test_set[1], corruptions=["fog"], amp="fp8")
+        evaluate_robustness(model, first_images[0], first_images[1], corruptions=["fog"], amp="fp8")
 
 
-def test_the_notebook_trainer_has_it_too(test_set, fake_folder):
+def test_the_notebook_trainer_has_it_too(first_images, fake_folder):
     from cifarlab import Trainer, create_model
 
     arrays = load_cifar10(fake_folder)
     torch.manual_seed(0)
     trainer = Trainer(create_model("softmax"), num_epochs=1, batch_size=256, progress=False, log=None, tta="flip")
-    trainer.train(arrays.train_x[:1000], arrays.train_y[:1000], test_set[0], test_set[1])
-    res = trainer.robustness(test_set[0], test_set[1], corruptions="contrast", severities="4")
-    x = test_set[0].permute(0, 2, 3, 1).numpy()
-    expect = reference_accuracy(trainer.net.cpu().eval(), C.corrupt(x, "contrast", 4, 0), test_set[1])
+    trainer.train(arrays.train_x[:1000], arrays.train_y[:1000], first_images[0], first_images[1])
+    res = trainer.robustness(first_images[0], first_images[1], corruptions="contrast", severities="4")
+    x = first_images[0].permute(0, 2, 3, 1).numpy()
+    expect = reference_accuracy(trainer.net.cpu().eval(), C.corrupt(x, "contrast", 4, 0), first_images[1])
     assert res.tta == "flip" and res.corruptions["contrast"][3] == pytest.approx(expect, abs=1e-12)
 
 
@@ -245,12 +238,12 @@ def test_report_and_compare_show_it(fresh_run, fake_folder, capsys):
 # ---------------------------------------------------------------------------------------------------- hostile
 
 
-def _bad(capsys, run, *args, needles=()):
+def refusal(capsys, run: Path, *args) -> tuple[str, bool]:
+    """``cifarlab robustness RUN ARGS`` must fail in one line: that line, and whether the run folder's
+    robustness files are as they were (nothing written or replaced)."""
     before = written(run) if run.is_dir() else set()
-    proc = cli_in_process(capsys, "robustness", run, *args)
-    assert_one_line_error(proc, *needles)
-    assert (written(run) if run.is_dir() else set()) == before  # nothing written or replaced
-    return proc
+    line = assert_one_line_error(cli_in_process(capsys, "robustness", run, *args))
+    return line, (written(run) if run.is_dir() else set()) == before
 
 
 @pytest.fixture
@@ -264,25 +257,23 @@ def fresh_run(run_dir, tmp_path) -> Path:
 
 
 def test_bad_names_and_numbers(capsys, fresh_run, fake_folder):
-    _bad(
-        capsys,
-        fresh_run,
-        "--corruptions",
-        "gausian_noise",
-        "--data",
-        fake_folder,
-        needles=("unknown corruption 'gausian_noise'", "Did you mean 'gaussian_noise'"),
-    )
-    _bad(capsys, fresh_run, "--severities", "0,6", "--data", fake_folder, needles=("--severities",))
-    _bad(capsys, fresh_run, "--severities", "one", "--data", fake_folder, needles=("--severities",))
-    _bad(capsys, fresh_run, "--images", "0", "--data", fake_folder, needles=("--images",))
-    _bad(capsys, fresh_run, "--tta", "sideways", "--data", fake_folder, needles=("unknown --tta mode",))
+    cases = [
+        (["--corruptions", "gausian_noise"], "unknown corruption 'gausian_noise'. Did you mean 'gaussian_noise'"),
+        (["--severities", "0,6"], "--severities"),
+        (["--severities", "one"], "--severities"),
+        (["--images", "0"], "--images"),
+        (["--tta", "sideways"], "unknown --tta mode"),
+    ]
+    for args, needle in cases:
+        line, untouched = refusal(capsys, fresh_run, *args, "--data", fake_folder)
+        assert needle in line and untouched, (args, line)
 
 
 def test_a_run_folder_without_a_model(capsys, fresh_run, tmp_path):
     (fresh_run / "model.pt").unlink()
-    _bad(capsys, fresh_run, needles=("has no model.pt",))
-    _bad(capsys, tmp_path / "nowhere", needles=("does not exist",))
+    line, untouched = refusal(capsys, fresh_run)
+    assert "has no model.pt" in line and untouched
+    assert "does not exist" in refusal(capsys, tmp_path / "nowhere")[0]
 
 
 @pytest.mark.parametrize(
@@ -300,8 +291,8 @@ def test_a_run_folder_without_a_model(capsys, fresh_run, tmp_path):
         ("not_a_folder", "is not a folder"),
     ],
 )
-def test_malformed_official_files(capsys, fresh_run, test_set, fake_folder, tmp_path, damage, needle):
-    folder = official_folder(tmp_path, test_set)
+def test_malformed_official_files(capsys, fresh_run, first_images, fake_folder, tmp_path, damage, needle):
+    folder = official_folder(tmp_path, first_images)
     frost, labels = folder / "frost.npy", folder / "labels.npy"
     good = np.load(frost)
     if damage == "missing":
@@ -324,40 +315,24 @@ def test_malformed_official_files(capsys, fresh_run, test_set, fake_folder, tmp_
         np.save(labels, np.zeros(5 * N, np.float32))
     elif damage == "not_a_folder":
         folder = frost
-    _bad(
-        capsys,
-        fresh_run,
-        "--corruptions-from",
-        folder,
-        "--corruptions",
-        "gaussian_noise,frost",
-        "--data",
-        fake_folder,
-        needles=(needle,),
+    line, untouched = refusal(
+        capsys, fresh_run, "--corruptions-from", folder, "--corruptions", "gaussian_noise,frost", "--data", fake_folder
     )
+    assert needle in line and untouched, line
 
 
 @pytest.mark.parametrize("damage", ["missing_labels", "mismatch", "not_a_folder"])
-def test_malformed_shift_files(capsys, fresh_run, test_set, fake_folder, tmp_path, damage):
+def test_malformed_shift_files(capsys, fresh_run, first_images, fake_folder, tmp_path, damage):
     shift = tmp_path / "c101"
     shift.mkdir()
-    x = test_set[0].permute(0, 2, 3, 1).numpy()
+    x = first_images[0].permute(0, 2, 3, 1).numpy()
     np.save(shift / "cifar10.1_v6_data.npy", x[:20])
     np.save(shift / "cifar10.1_v6_labels.npy", np.zeros(20 if damage != "mismatch" else 19, np.int64))
     if damage == "missing_labels":
         (shift / "cifar10.1_v6_labels.npy").unlink()
     target = shift / "nothing-here" if damage == "not_a_folder" else shift
     needle = {"missing_labels": "cifar10.1_v6_labels.npy is missing", "mismatch": "do not belong together"}
-    _bad(
-        capsys,
-        fresh_run,
-        "--shift",
-        target,
-        "--corruptions",
-        "fog",
-        "--severities",
-        "1",
-        "--data",
-        fake_folder,
-        needles=(needle.get(damage, "is not a folder"),),
+    line, untouched = refusal(
+        capsys, fresh_run, "--shift", target, "--corruptions", "fog", "--severities", "1", "--data", fake_folder
     )
+    assert needle.get(damage, "is not a folder") in line and untouched, line
