@@ -311,8 +311,8 @@ def evaluate_robustness(
                 print(f"  {name} severity {s}: {100 * result.corruptions[name][s - 1]:.2f}%", flush=True)
     if shifted is not None:
         acc = _accuracy(model, shifted[0], shifted[1], tta, batch_size, amp_dtype)
-        result.shift = {"name": "CIFAR-10.1 v6", "acc": acc, "images": len(shifted[1]), "drop_from_clean": None}
-        result.shift["drop_from_clean"] = result.clean_acc - acc
+        drop = result.clean_acc - acc
+        result.shift = {"name": "CIFAR-10.1 v6", "acc": acc, "images": len(shifted[1]), "drop_from_clean": drop}
     return result
 
 
@@ -332,7 +332,9 @@ def evaluate_run(
 
     run = load_run(run_dir, device=device)
     tta = kwargs.pop("tta", None) or run.config.train.tta
-    parse_corruptions(kwargs.get("corruptions")), parse_severities(kwargs.get("severities"))  # fail before loading
+    # names and severities fail here, before the data set loads
+    parse_corruptions(kwargs.get("corruptions"))
+    parse_severities(kwargs.get("severities"))
     arrays = load_cifar10(data or run.config.data.data, offline=offline)
     result = evaluate_robustness(
         run.model, arrays.test_x, arrays.test_y, tta=tta, num_classes=len(run.classes), **kwargs
