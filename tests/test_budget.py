@@ -11,6 +11,7 @@ import torch
 from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
 from cifarlab.budget import BudgetGuard, cost, fit_epochs, parse_duration
+from cifarlab.config import TrainConfig
 from cifarlab.errors import ConfigError
 
 
@@ -56,6 +57,7 @@ def test_fit_epochs_is_the_largest_that_fits():
 class _FakeTrainer:
     def __init__(self, steps_per_epoch, total, step, t_start):
         self.steps_per_epoch, self.total_steps, self.step, self.t_start = steps_per_epoch, total, step, t_start
+        self.config, self.crop_steps = TrainConfig(), total  # no progressive resizing
 
     def replan(self, total):
         self.total_steps = max(total, self.step)

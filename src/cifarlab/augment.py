@@ -127,7 +127,8 @@ def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
 
 class BatchAugment:
     """Augments training batches as a :class:`cifarlab.config.TrainConfig` says (its ``translate``,
-    ``flip``, ``cutout`` and ``crop``), drawing from a seeded generator of its own."""
+    ``flip``, ``cutout`` and ``crop``), drawing from a seeded generator of its own. ``crop=False`` in a
+    call gives the full-size image instead (the late steps of progressive resizing: ``crop_until``)."""
 
     def __init__(self, cfg: TrainConfig, num_images: int, seed: int, device: torch.device):
         self.cfg = cfg
@@ -143,13 +144,13 @@ class BatchAugment:
         c = self.cfg
         return c.translate > 0 or c.flip != "none" or c.cutout > 0 or c.crop > 0
 
-    def __call__(self, x: torch.Tensor, indices: torch.Tensor, epoch: int) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, indices: torch.Tensor, epoch: int, crop: bool = True) -> torch.Tensor:
         c = self.cfg
         if c.flip == "random":
             x = random_flip(x, self.gen)
         elif c.flip == "alternating":
             x = alternating_flip(x, indices, epoch, self._flip_bits_on_device)
-        x = translate_and_crop(x, c.translate, c.crop, self.gen)
+        x = translate_and_crop(x, c.translate, c.crop if crop else 0, self.gen)
         if c.cutout > 0:
             x = cutout(x, c.cutout, self.gen)
         return x

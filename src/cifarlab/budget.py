@@ -60,14 +60,16 @@ class BudgetPlan:
     steps_per_epoch: int
     epochs: float  # the plan: what fits
     planned_s: float  # the plan's predicted training time
+    crop_ratio: float = 1.0  # progressive resizing: a crop step's time over a full-size step's (measured)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
     def line(self) -> str:
+        crops = f", a crop step {self.crop_ratio:.2f}x a full one" if self.crop_ratio != 1.0 else ""
         return (
             f"time budget {_fmt(self.budget_s)}: {self.epochs:g} epochs planned ({_fmt(self.planned_s)}: "
-            f"{1000 * self.step_s:.0f} ms a step x {self.steps_per_epoch} steps an epoch, evaluation "
+            f"{1000 * self.step_s:.0f} ms a step{crops} x {self.steps_per_epoch} steps an epoch, evaluation "
             f"{self.eval_s:.1f} s an epoch; measuring took {self.probe_s:.1f} s)"
         )
 
@@ -102,15 +104,25 @@ def fit_epochs(
     return best
 
 
+def weighted_steps(start: int, end: int, switch: int, crop_ratio: float) -> float:
+    """Steps ``start..end-1`` counted in full-size steps: those before ``switch`` are crops, each
+    ``crop_ratio`` of a full step's time (progressive resizing; 1.0 without it)."""
+    cropped = max(0, min(end, switch) - start)
+    return cropped * crop_ratio + max(0, end - start - cropped)
+
+
 class BudgetGuard:
     """Trainer callback that keeps a budgeted run inside its budget when the machine turns out slower
     (or faster) than the probe measured: a busy neighbour, thermal limits, a probe too short to see
     the per-epoch costs. After each epoch it re-fits the remaining steps to the time left, at the
     cost per step observed so far (steps, evaluations, checkpoints and plots included); the LR schedule
-    stretches or shrinks to the new end. Changes under 3% are ignored."""
+    stretches or shrinks to the new end. Changes under 3% are ignored. With progressive resizing the
+    steps are weighed by the probe's crop/full time ratio, so cheap early crop steps do not promise
+    cheap late full-size ones."""
 
-    def __init__(self, seconds: float, eval_s: float, log=print):
+    def __init__(self, seconds: float, eval_s: float, log=print, crop_ratio: float = 1.0):
         self.seconds, self.eval_s, self.log = seconds, eval_s, log or (lambda m: None)
+        self.crop_ratio = crop_ratio
 
     def on_epoch_end(self, trainer, row) -> None:
         steps_per_epoch, total = trainer.steps_per_epoch, trainer.total_steps
@@ -119,13 +131,30 @@ class BudgetGuard:
             return
         elapsed = time.perf_counter() - trainer.t_start
         left = SAFETY * (self.seconds - elapsed) - self.eval_s  # keep one test evaluation for the best weights
-        new_total = done + max(0, int(left / (elapsed / done)))
+        crop_until = trainer.config.crop_until if trainer.config.crop else 1.0
+        new_total = self.fit(done, elapsed, left, crop_until, trainer.crop_steps)
         if abs(new_total - total) > 0.03 * total:
             trainer.replan(new_total)
             self.log(
                 f"time budget: re-planned to {trainer.total_steps / steps_per_epoch:.2f} epochs "
                 f"({elapsed / done * steps_per_epoch:.1f} s an epoch so far; planned {total / steps_per_epoch:.2f})"
             )
+
+    def fit(self, done: int, elapsed: float, left: float, crop_until: float, switch: int) -> int:
+        """The most steps in all whose remaining ones fit ``left`` seconds at the rate seen so far
+        (``done`` steps in ``elapsed`` seconds, those before step ``switch`` on crops)."""
+        r = self.crop_ratio
+        rate = elapsed / max(weighted_steps(0, done, switch, r), 1e-9)  # seconds per full-size step
+        if left <= 0:
+            return done
+        lo, hi = done, done + int(left / (rate * min(r, 1.0))) + 1
+        while lo < hi:  # the largest total whose steps from `done` on cost at most `left`
+            mid = (lo + hi + 1) // 2
+            if rate * weighted_steps(done, mid, round(crop_until * mid), r) <= left:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
 
 
 def plan(
@@ -141,20 +170,17 @@ def plan(
     ``eval_images``: how many images one evaluation covers (validation + test). Raises a one-line
     ConfigError when not even one epoch fits, saying what would.
     """
-    from .trainer import Trainer
-
     t0 = time.perf_counter()
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
-    probe_n = min(len(train_x), cfg.batch_size * (WARMUP_STEPS + PROBE_STEPS))
-    # A copy of the model (the run starts from the untouched one) and of the global RNG state.
     rng = torch.get_rng_state()
-    probe_cfg = replace(cfg, epochs=1, eval_from=2, patience=-1, target_acc=None, warmup_epochs=0)
-    trainer = Trainer(copy.deepcopy(model), config=probe_cfg, progress=False, log=None)
-    warm = min(probe_n, cfg.batch_size * WARMUP_STEPS)
-    trainer.train(train_x[:warm], train_y[:warm])  # untimed: first-step kernel selection and allocation
-    trainer = Trainer(trainer.net, config=probe_cfg, progress=False, log=None)
-    trainer.train(train_x[:probe_n], train_y[:probe_n])
-    step_s = trainer.history[0]["seconds"] / math.ceil(probe_n / cfg.batch_size)
+    probe_cfg = replace(cfg, epochs=1, eval_from=2, patience=-1, target_acc=None, warmup_epochs=0, crop_until=1.0)
+    trainer, step_s = _probe_steps(model, probe_cfg, train_x, train_y)
+    crop_ratio = 1.0
+    if cfg.crop and cfg.crop_until < 1:
+        # progressive resizing: crop steps first, then full-size ones, each timed on its own
+        _, full_s = _probe_steps(model, replace(probe_cfg, crop=0), train_x, train_y)
+        crop_ratio = step_s / full_s
+        step_s = cfg.crop_until * step_s + (1 - cfg.crop_until) * full_s
     n_eval = min(len(train_x), 1000)
     e0 = time.perf_counter()
     trainer.evaluate(train_x[:n_eval].to(trainer.device), train_y[:n_eval].to(trainer.device))
@@ -180,4 +206,17 @@ def plan(
             f"raise --time-budget to {math.ceil(one / 60)}m{hint}"
         )
     planned = cost(epochs, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last)
-    return BudgetPlan(budget_s, probe_s, step_s, eval_s, checkpoint_s, steps_per_epoch, epochs, planned)
+    return BudgetPlan(budget_s, probe_s, step_s, eval_s, checkpoint_s, steps_per_epoch, epochs, planned, crop_ratio)
+
+
+def _probe_steps(model: torch.nn.Module, cfg: TrainConfig, train_x: torch.Tensor, train_y: torch.Tensor):
+    """(the probe's Trainer, seconds per step): a few timed training steps of a copy of ``model``."""
+    from .trainer import Trainer
+
+    probe_n = min(len(train_x), cfg.batch_size * (WARMUP_STEPS + PROBE_STEPS))
+    trainer = Trainer(copy.deepcopy(model), config=cfg, progress=False, log=None)
+    warm = min(probe_n, cfg.batch_size * WARMUP_STEPS)
+    trainer.train(train_x[:warm], train_y[:warm])  # untimed: first-step kernel selection and allocation
+    trainer = Trainer(trainer.net, config=cfg, progress=False, log=None)
+    trainer.train(train_x[:probe_n], train_y[:probe_n])
+    return trainer, trainer.history[0]["seconds"] / math.ceil(probe_n / cfg.batch_size)

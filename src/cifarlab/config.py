@@ -93,6 +93,9 @@ class TrainConfig:
     flip: str = "none"  # none | random | alternating
     cutout: int = 0  # side of a zeroed square per image; 0: off
     crop: int = 0  # train on random crops of this side (evaluation sees full images); 0: off
+    # Progressive resizing: the first crop_until of the training steps on `crop` crops, the rest on full
+    # images (cheaper early steps at the objects' own scale); 1.0: every step on crops
+    crop_until: float = 1.0
     augmix: bool = False  # AugMix mixing of augmentation chains, for corruption robustness (augmix.py)
     augmix_jsd: float = 0.0  # > 0: AugMix's consistency loss with this weight (3 views per image); needs augmix
     # Evaluation
@@ -146,6 +149,10 @@ class TrainConfig:
             )
         if self.crop >= IMAGE_SIZE:
             raise ConfigError(f"--crop is a side below the images' {IMAGE_SIZE} pixels (0: off), got {self.crop}")
+        if not 0 < self.crop_until <= 1:
+            raise ConfigError(f"--crop-until is the share of training steps on crops, in (0, 1]; got {self.crop_until}")
+        if self.crop_until < 1 and self.crop == 0:
+            raise ConfigError("--crop-until sets when --crop's crops end: add --crop PX (e.g. --crop 24)")
         if self.cutout > IMAGE_SIZE:
             raise ConfigError(f"--cutout is a square of at most {IMAGE_SIZE} pixels (0: off), got {self.cutout}")
         if not (self.augmix_jsd >= 0 and math.isfinite(self.augmix_jsd)):

@@ -79,7 +79,10 @@ def run_experiment(
     try:
         extra = {"time_budget": budget.as_dict()} if budget is not None else {}
         if budget is not None:
-            callbacks = [*callbacks, BudgetGuard(budget.budget_s - budget.probe_s, budget.eval_s, log)]
+            callbacks = [
+                *callbacks,
+                BudgetGuard(budget.budget_s - budget.probe_s, budget.eval_s, log, budget.crop_ratio),
+            ]
         return _train_in(
             run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log, extra
         )

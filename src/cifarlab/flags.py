@@ -135,6 +135,12 @@ def _augment_flags(a) -> None:
     a.add_argument("--cutout", type=int, metavar="PX", help="zero a PX x PX square per image")
     a.add_argument("--crop", type=int, metavar="PX", help="train on random PX x PX crops (0: full images)")
     a.add_argument(
+        "--crop-until",
+        type=float,
+        metavar="F",
+        help="progressive resizing: crops for the first share F of the training steps, full images after (1: all)",
+    )
+    a.add_argument(
         "--augmix", action="store_true", default=None, help="AugMix: mix augmentation chains (corruption robustness)"
     )
     a.add_argument(

@@ -48,12 +48,18 @@ class DeviceLoader:
         """Images an epoch of ``steps`` batches shows (all of them unless it is a partial last epoch)."""
         return min(len(self.x), steps * self.batch_size)
 
-    def epoch(self, epoch: int, steps: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
-        """The first ``steps`` batches of this epoch's shuffled order (its permutation is drawn now)."""
-        perm = torch.randperm(len(self.x), generator=self.shuffle).to(self.device)
-        return self._batches(perm, epoch, steps)
+    def epoch(
+        self, epoch: int, steps: int, crops: int | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
+        """The first ``steps`` batches of this epoch's shuffled order (its permutation is drawn now).
 
-    def _batches(self, perm: torch.Tensor, epoch: int, steps: int):
+        ``crops``: how many of them (the first) are cropped when the config crops (``None``: all); the
+        rest are full images -- progressive resizing, counted by the Trainer in steps of the whole run.
+        """
+        perm = torch.randperm(len(self.x), generator=self.shuffle).to(self.device)
+        return self._batches(perm, epoch, steps, steps if crops is None else crops)
+
+    def _batches(self, perm: torch.Tensor, epoch: int, steps: int, crops: int):
         world, bs = distributed.world_size(), self.batch_size
         for i in range(steps):
             idx = perm[i * bs : (i + 1) * bs]
@@ -61,7 +67,7 @@ class DeviceLoader:
                 continue  # a last batch too small to give every process an image (all of them skip it)
             xb, yb = self.x[idx], self.y[idx]
             if self.augment.active:
-                xb = self.augment(xb, idx, epoch)  # on the uint8 batch: cheaper than on floats
+                xb = self.augment(xb, idx, epoch, crop=i < crops)  # on the uint8 batch: cheaper than on floats
             weight = 1.0
             if world > 1:
                 # DDP averages gradients over processes: weighting each share's mean loss by its size

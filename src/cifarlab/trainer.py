@@ -192,7 +192,7 @@ class Trainer:
             self.loss_fn,
             self.optimizer,
             self.scaler,
-            self.loader.epoch(epoch, steps),
+            self.loader.epoch(epoch, steps, crops=self.crop_steps - (epoch - 1) * self.steps_per_epoch),
             amp_dtype=self.amp_dtype,
             before_step=self._set_lr,
             after_step=lambda: self._after_step(bar),
@@ -351,6 +351,11 @@ class Trainer:
     def steps_in(self, epoch: int) -> int:
         """Steps of ``epoch``: a whole epoch's, or fewer in the partial last one of a fractional run."""
         return min(self.steps_per_epoch, self.total_steps - (epoch - 1) * self.steps_per_epoch)
+
+    @property
+    def crop_steps(self) -> int:
+        """Steps of the run trained on crops (progressive resizing: the first ``crop_until`` of them)."""
+        return round(self.config.crop_until * self.total_steps)
 
     def replan(self, total_steps: int) -> None:
         """Change the run's length to ``total_steps`` (never below the steps taken), from the next
