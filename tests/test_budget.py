@@ -217,3 +217,23 @@ def test_resolve_uses_the_frontier_only_without_model_and_recipe(monkeypatch):
     assert resolve(None, "resnet20", None, {"time_budget": 1200.0}, note=notes.append).recipe == "zoo-sgd"
     assert resolve("fast", None, None, {"time_budget": 1200.0}, note=notes.append).recipe == "fast"
     assert resolve(None, None, None, {}, note=notes.append).recipe == "fast" and notes == []
+
+
+@pytest.mark.parametrize("replan_to, evaluated", [(12, [4]), (6, [2]), (None, [3])])
+def test_a_re_planned_run_still_evaluates_only_its_last_epochs(replan_to, evaluated):
+    """eval_from counts from the end: a run planned for 3 epochs that evaluates its last one (eval_from
+    3) and is stretched to 4 by the guard evaluates epoch 4 only; shrunk to 2, epoch 2 only."""
+    from cifarlab.models import create_model
+    from cifarlab.trainer import Trainer
+
+    class Replan:
+        def on_epoch_end(self, trainer, row):
+            if replan_to is not None and row["epoch"] == 1:
+                trainer.replan(replan_to)
+
+    torch.manual_seed(0)
+    x, y = torch.randint(0, 256, (96, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (96,))
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=0.01, eval_from=3, select_on="test")
+    net = create_model("fastnet", width=0.125)
+    history = Trainer(net, config=cfg, progress=False, log=None, callbacks=[Replan()]).train(x, y, x[:40], y[:40])
+    assert [r["epoch"] for r in history if not math.isnan(r["test_acc"])] == evaluated

@@ -34,6 +34,9 @@ def test_parse_param():
     assert parse_param("epochs=2..8") == Param("epochs", "int", 2, 8)  # an int field stays int
     assert parse_param("train.translate=0..4:int") == Param("train.translate", "int", 0, 4)
     assert parse_param("train.epochs=3.5..5") == Param("train.epochs", "float", 3.5, 5.0)  # epochs may be fractional
+    # progressive resizing's two settings: a crop side in whole pixels, the share of steps on crops
+    assert parse_param("crop=16..28") == Param("crop", "int", 16, 28)
+    assert parse_param("crop_until=0.3..0.9") == Param("crop_until", "float", 0.3, 0.9)
     for spec in ["epochs=2..8", "train.translate=0..4", "epochs=3.5..5", "lr=0.0001..0.1:log", "lr=1..3:int"]:
         assert parse_param(spec).spec() == spec, "a study's saved space reads back as it was given"
     assert parse_param("batch_size=64,128,256") == Param("batch_size", "categorical", choices=(64, 128, 256))
@@ -46,6 +49,7 @@ def test_parse_param():
         ("lr=0..1:log", "must be positive"),
         ("lr=1e-3..1:sqrt", ":sqrt"),
         ("batch_size=1.5..3", "whole numbers"),
+        ("crop=20.5..24", "whole numbers"),
         ("epochs=1.5..3:int", "whole numbers"),
         ("batch_size=64", "at least two"),
         ("nope=1..2", "unknown setting"),
