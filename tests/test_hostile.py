@@ -263,7 +263,16 @@ def test_compare_on_damaged_run_files(tiny_run, tmp_path, file, content):
     assert not list(tmp_path.glob("c.*"))
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"train": "x"}', '{"train": {"epochs": "many"}}', "[]"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"train": "x"}',
+        '{"train": {"epochs": "many"}}',
+        '{"train": {"crop": 24, "crop_until": "half"}}',
+        "[]",
+    ],
+)
 def test_resume_with_a_damaged_config(capsys, tiny_run, tmp_path, content):
     run = _copy_run(tiny_run, tmp_path / "run")
     (run / "config.json").write_text(content)

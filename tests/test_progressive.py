@@ -126,27 +126,9 @@ def test_the_plan_mixes_crop_and_full_step_times(monkeypatch):
 
 
 def test_a_budgeted_progressive_run_end_to_end(fake_folder, tmp_path):
-    args = ["--model", "fastnet", "--model-arg", "width=0.125", "--train-limit", "1000", "--val-size", "0"]
-    out = cli(
-        "train",
-        *args,
-        "--crop",
-        "24",
-        "--crop-until",
-        "0.6",
-        "--time-budget",
-        "40s",
-        "--no-progress",
-        "--no-report",
-        "--threads",
-        "1",
-        "--data",
-        fake_folder,
-        "--out",
-        tmp_path,
-        "--name",
-        "p",
-    )
+    args = "--model fastnet --model-arg width=0.125 --train-limit 1000 --val-size 0 --crop 24 --crop-until 0.6"
+    more = "--time-budget 20s --no-progress --no-report --threads 1 --name p".split()
+    out = cli("train", *args.split(), *more, "--data", fake_folder, "--out", tmp_path)
     assert "a crop step" in out.stdout
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     plan = summary["time_budget"]

@@ -1,0 +1,72 @@
+"""The accuracy-per-budget frontier in docs/performance.md: its table (printed as Markdown) and its plot
+(frontier.png beside this file), from the run folders' summary.json files copied here as
+budget-<T>-s<seed>-summary.json (`cifarlab train --time-budget T --seed S`, no model or recipe, on the
+Zen 4 host) and from the earlier fp32 points measured on Zen 3, listed below with their sources.
+
+    python docs/bench/frontier-zen4/plot.py
+"""
+
+import json
+import re
+import statistics
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+here = Path(__file__).parent
+
+# Zen 3 (fp32, 2 cores): not budget runs but the best measured inside each time, from docs/performance.md
+ZEN3 = [
+    (139.8 / 60, [0.8332, 0.8344, 0.8357], "fast, 3 seeds (time to 82.7%: 136.7-154.8 s; final accuracies)"),
+    (954 / 60, [0.8788], "fast90 with the stride-2 stem, seed 0"),
+    (54.3, [0.9059, 0.9052, 0.9005], "fast90, 3 seeds, 43.1 / 54.3 / 56.3 min (median time)"),
+]
+
+runs: dict[float, list[dict]] = {}
+for f in sorted(here.glob("budget-*-s*-summary.json")):
+    s = json.loads(f.read_text())
+    minutes = float(re.match(r"budget-(\d+(?:\.\d+)?)m-", f.name).group(1))
+    runs.setdefault(minutes, []).append(s)
+
+print(
+    "| budget | recipe picked | seeds | test accuracy per seed | median | epochs trained | budget used (probe + training) |"
+)
+print("|---:|---|---:|---|---:|---|---|")
+zen4 = []
+for minutes in sorted(runs):
+    rows = sorted(runs[minutes], key=lambda s: s["seed"])
+    accs = [s["test_acc"] for s in rows]
+    zen4.append((minutes, accs))
+    used = " / ".join(f"{s['time_budget']['probe_s'] + s['wall_seconds']:.0f}" for s in rows)
+    print(
+        f"| {minutes:g} min | `{rows[0]['recipe']}` | {len(rows)} | "
+        + " / ".join(f"{100 * a:.2f}%" for a in accs)
+        + f" | **{100 * statistics.median(accs):.2f}%** | "
+        + " / ".join(f"{s['epochs_trained']:.2f}" for s in rows)
+        + f" | {used} s |"
+    )
+
+fig, ax = plt.subplots(figsize=(7, 4.2))
+for series, label, colour, marker in [
+    (zen4, "Zen 4, bf16: picker, budget runs", "C0", "o"),
+    ([(t, a) for t, a, _ in ZEN3], "Zen 3, fp32: best measured", "C3", "s"),
+]:
+    xs = [t for t, _ in series]
+    ax.plot(xs, [100 * statistics.median(a) for _, a in series], color=colour, marker=marker, label=label)
+    for t, accs in series:
+        ax.scatter([t] * len(accs), [100 * a for a in accs], color=colour, s=12, alpha=0.5)
+ax.set_xscale("log")
+ax.set_xticks([2, 5, 10, 20, 60])
+ax.set_xticklabels(["2", "5", "10", "20", "60"])
+ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+ax.set_xlabel("minutes (wall clock, 2 cores)")
+ax.set_ylabel("test accuracy, % (JPEG-derived CIFAR-10)")
+ax.set_title("Best accuracy within a time budget (median line, seeds as dots)")
+ax.grid(alpha=0.3)
+ax.legend()
+fig.tight_layout()
+fig.savefig(here / "frontier.png", dpi=110)
