@@ -26,11 +26,11 @@ class Point:
 
 TABLE: tuple[Point, ...] = (
     Point("cpu-bf16", 65, "fast", 0.8347, "docs/performance.md: 82.7% at 59.7 s, ends 83.2-83.7% (Zen 4, 3 seeds)"),
-    Point("cpu-bf16", 600, "fast", 0.8776, "docs/zoo.md: fast stretched over a 10-minute budget, 87.76% (Zen 4)"),
     Point("cpu-bf16", 1072, "fast90", 0.9037, "docs/performance.md: fast90 90.37% in 1,072 s (Zen 4, seed 0)"),
     # the frontier itself: `cifarlab train --time-budget T` through this picker (docs/bench/frontier-zen4)
     Point("cpu-bf16", 120, "fast", 0.8538, "docs/performance.md: frontier, 2 min: 85.38% (Zen 4, seed 0)"),
     Point("cpu-bf16", 300, "fast", 0.8716, "docs/performance.md: frontier, 5 min: 87.16% (Zen 4, median of 3)"),
+    Point("cpu-bf16", 600, "fast", 0.8760, "docs/performance.md: frontier, 10 min: 87.60% (Zen 4, seed 0)"),
     Point("cpu-bf16", 1200, "fast90", 0.9101, "docs/performance.md: frontier, 20 min: 91.01% (Zen 4, median of 3)"),
     Point("cpu-fp32", 150, "fast", 0.8344, "docs/performance.md: 82.7% at 139.8 s, ends 83.3-83.6% (Zen 3, 3 seeds)"),
     Point("cpu-fp32", 3258, "fast90", 0.9052, "docs/performance.md: fast90 90.05-90.59% in 43-56 min (Zen 3, median)"),

@@ -1,7 +1,8 @@
 """The accuracy-per-budget frontier in docs/performance.md: its table (printed as Markdown) and its plot
 (frontier.png beside this file), from the run folders' summary.json files copied here as
 budget-<T>-s<seed>-summary.json (`cifarlab train --time-budget T --seed S`, no model or recipe, on the
-Zen 4 host) and from the earlier fp32 points measured on Zen 3, listed below with their sources.
+Zen 4 host), from the earlier fp32 points measured on Zen 3, listed below with their sources, and from
+part 2's runs with fp32 arithmetic on the Zen 4 host (../progressive-zen4/*-summary.json).
 
     python docs/bench/frontier-zen4/plot.py
 """
@@ -33,7 +34,8 @@ for f in sorted(here.glob("budget-*-s*-summary.json")):
     runs.setdefault(minutes, []).append(s)
 
 print(
-    "| budget | recipe picked | seeds | test accuracy per seed | median | epochs trained | budget used (probe + training) |"
+    "| budget | recipe picked | seeds | test accuracy per seed | median | epochs trained "
+    "| budget used (probe + training) |"
 )
 print("|---:|---|---:|---|---:|---|---|")
 zen4 = []
@@ -59,6 +61,17 @@ for series, label, colour, marker in [
     ax.plot(xs, [100 * statistics.median(a) for _, a in series], color=colour, marker=marker, label=label)
     for t, accs in series:
         ax.scatter([t] * len(accs), [100 * a for a in accs], color=colour, s=12, alpha=0.5)
+# part 2: fp32 arithmetic (--amp off) on the same Zen 4 host, with and without progressive resizing
+for crop, label, colour, marker in [
+    (False, "Zen 4, fp32 arithmetic", "C7", "v"),
+    (True, "Zen 4, fp32, --crop 24 --crop-until 0.6", "C2", "^"),
+]:
+    pts = []
+    for f in sorted((here.parent / "progressive-zen4").glob("*-summary.json")):
+        if ("-crop24-" in f.name) == crop:
+            s = json.loads(f.read_text())
+            pts.append((s["time_budget"]["budget_s"] / 60, 100 * s["test_acc"]))
+    ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=36, label=label)
 ax.set_xscale("log")
 ax.set_xticks([2, 5, 10, 20, 60])
 ax.set_xticklabels(["2", "5", "10", "20", "60"])
