@@ -131,8 +131,8 @@ class BudgetGuard:
             return
         elapsed = time.perf_counter() - trainer.t_start
         left = SAFETY * (self.seconds - elapsed) - self.eval_s  # keep one test evaluation for the best weights
-        crop_until = trainer.config.crop_until if trainer.config.crop else 1.0
-        new_total = self.fit(done, elapsed, left, crop_until, trainer.crop_steps)
+        # crop_until is 1.0 unless --crop is set (config validation), so plain runs keep the old rule
+        new_total = self.fit(done, elapsed, left, trainer.config.crop_until, trainer.crop_steps)
         if abs(new_total - total) > 0.03 * total:
             trainer.replan(new_total)
             self.log(
