@@ -270,6 +270,8 @@ def test_compare_on_damaged_run_files(tiny_run, tmp_path, file, content):
         '{"train": "x"}',
         '{"train": {"epochs": "many"}}',
         '{"train": {"crop": 24, "crop_until": "half"}}',
+        '{"train": {"keep_hard": "most"}}',
+        '{"train": {"keep_hard": 0}}',
         "[]",
     ],
 )

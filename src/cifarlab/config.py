@@ -96,6 +96,9 @@ class TrainConfig:
     # Progressive resizing: the first crop_until of the training steps on `crop` crops, the rest on full
     # images (cheaper early steps at the objects' own scale); 1.0: every step on crops
     crop_until: float = 1.0
+    # Selective backprop (selection.py): train on this share of each batch, the examples a small proxy
+    # network finds hardest (airbench96_faster's idea); 1.0: every example
+    keep_hard: float = 1.0
     augmix: bool = False  # AugMix mixing of augmentation chains, for corruption robustness (augmix.py)
     augmix_jsd: float = 0.0  # > 0: AugMix's consistency loss with this weight (3 views per image); needs augmix
     # Evaluation
@@ -153,6 +156,10 @@ class TrainConfig:
             raise ConfigError(f"--crop-until is the share of training steps on crops, in (0, 1]; got {self.crop_until}")
         if self.crop_until < 1 and self.crop == 0:
             raise ConfigError("--crop-until sets when --crop's crops end: add --crop PX (e.g. --crop 24)")
+        if not 0 < self.keep_hard <= 1:
+            raise ConfigError(f"--keep-hard is the share of each batch to train on, in (0, 1]; got {self.keep_hard}")
+        if self.keep_hard < 1 and self.augmix_jsd > 0:
+            raise ConfigError("--keep-hard cannot pick among AugMix's 3 views of an image: drop --augmix-jsd or it")
         if self.cutout > IMAGE_SIZE:
             raise ConfigError(f"--cutout is a square of at most {IMAGE_SIZE} pixels (0: off), got {self.cutout}")
         if not (self.augmix_jsd >= 0 and math.isfinite(self.augmix_jsd)):

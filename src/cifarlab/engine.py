@@ -36,17 +36,25 @@ def train_one_epoch(
     amp_dtype: torch.dtype | None,
     before_step: Callable[[], None],
     after_step: Callable[[], None],
-) -> tuple[torch.Tensor, torch.Tensor]:
+    select: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, float]] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
     """One pass over ``batches`` of ``(images, labels, weight)``; returns the summed loss and hit
-    count as device tensors, so the host never waits on the device inside the loop.
+    count as device tensors, so the host never waits on the device inside the loop, and the number
+    of examples they cover.
 
     ``weight`` scales a batch's loss before the backward pass (1.0 except for a data-parallel shard,
     loader.py). ``before_step`` sets the step's learning rate, ``after_step`` counts it and applies
-    lookahead.
+    lookahead. ``select`` keeps part of each batch, with a factor on its loss (selection.py); the
+    statistics are then those of the examples trained on.
     """
     loss_sum = correct = None
+    seen = 0
     for xb, yb, weight in batches:
         before_step()
+        if select is not None:
+            xb, yb, share = select(xb, yb)
+            weight *= share
+        seen += len(yb)
         with autocast(xb.device, amp_dtype):
             out = forward(xb)
             loss = loss_fn(out.float(), yb)
@@ -61,8 +69,8 @@ def train_one_epoch(
         loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
         correct = batch_hits if correct is None else correct + batch_hits
     if loss_sum is None:  # every batch skipped (fewer images than data-parallel processes)
-        return torch.zeros(()), torch.zeros((), dtype=torch.long)
-    return loss_sum, correct
+        return torch.zeros(()), torch.zeros((), dtype=torch.long), 0
+    return loss_sum, correct, seen
 
 
 def check_tta(mode: str) -> None:

@@ -141,6 +141,12 @@ def _augment_flags(a) -> None:
         help="progressive resizing: crops for the first share F of the training steps, full images after (1: all)",
     )
     a.add_argument(
+        "--keep-hard",
+        type=float,
+        metavar="F",
+        help="selective backprop: train on the share F of each batch that a small proxy net finds hardest (1: all)",
+    )
+    a.add_argument(
         "--augmix", action="store_true", default=None, help="AugMix: mix augmentation chains (corruption robustness)"
     )
     a.add_argument(

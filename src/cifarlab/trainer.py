@@ -41,6 +41,7 @@ from .jupyter import progress_bar
 from .loader import DeviceLoader
 from .optim import Lookahead, build_loss, build_optimizer, param_groups
 from .schedules import lr_factor
+from .selection import HardSelector
 from .speed import (
     device_name,
     grad_scaler,
@@ -114,7 +115,11 @@ class Trainer:
         self.history = History()
         self.summary: dict[str, Any] = {}
         self.stopper = EarlyStopping(cfg.patience, cfg.min_delta)
-        self.step, self.lr = 0, self.base_lrs[0]
+        self.step, self.lr, self.lr_factor = 0, self.base_lrs[0], 1.0
+        # --keep-hard: a proxy network picks the hardest share of each batch (selection.py)
+        self.selector = (
+            HardSelector(cfg, spec, self.device, self.amp_dtype, self.channels_last) if cfg.keep_hard < 1 else None
+        )
         # Set by setup(), from the data: what the loop reads.
         self.loader: DeviceLoader | None = None
         self.sets: dict[str, tuple[torch.Tensor, torch.Tensor] | None] = {"val": None, "test": None}
@@ -186,8 +191,12 @@ class Trainer:
             leave=False,
             disable=None if self.progress and distributed.is_main() else True,
         )
+        select = None
+        if self.selector is not None:
+            self.selector.epoch_hook(epoch)
+            select = lambda xb, yb: self.selector(xb, yb, self.step, self.lr_factor)  # noqa: E731
         t0 = time.perf_counter()
-        loss_sum, correct = train_one_epoch(
+        loss_sum, correct, trained = train_one_epoch(
             self.forward,
             self.loss_fn,
             self.optimizer,
@@ -196,9 +205,11 @@ class Trainer:
             amp_dtype=self.amp_dtype,
             before_step=self._set_lr,
             after_step=lambda: self._after_step(bar),
+            select=select,
         )
         loss_sum, correct = distributed.all_reduce_sum(loss_sum, correct)  # sums over processes
-        seen = self.loader.images_in(steps)
+        # with --keep-hard (one process only) the statistics cover the examples trained on
+        seen = self.loader.images_in(steps) if self.selector is None else trained
         train_loss = loss_sum.item() / seen  # the one host sync of the epoch
         seconds = time.perf_counter() - t0
         bar.close()
@@ -264,7 +275,7 @@ class Trainer:
         )
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * factor
-        self.lr = self.base_lrs[0] * factor
+        self.lr, self.lr_factor = self.base_lrs[0] * factor, factor
 
     def _after_step(self, bar) -> None:
         self.step += 1
@@ -319,10 +330,12 @@ class Trainer:
         self.total_steps = self.planned_steps = max(1, round(self.steps_per_epoch * cfg.epochs))
         self.warmup_steps = round(cfg.warmup_epochs * self.steps_per_epoch)
         self.t_start = time.perf_counter()
+        # Data-dependent init (fastnet's whitening filters) from a seeded sample of training images.
+        sample = torch.randperm(len(X), generator=torch.Generator().manual_seed(cfg.seed))[:5000].to(device)
         if hasattr(self.net, "init_from_data") and not getattr(self.net, "data_initialised", True):
-            # Data-dependent init (fastnet's whitening filters) from a seeded sample of training images.
-            sample = torch.randperm(len(X), generator=torch.Generator().manual_seed(cfg.seed))[:5000].to(device)
             self.net.init_from_data(self.loader.x[sample])
+        if self.selector is not None:
+            self.selector.init_from_data(self.loader.x[sample])  # the proxy's whitening: a resumed state overwrites it
         self.lookahead = Lookahead(self.net, self.total_steps) if cfg.lookahead else None
         if distributed.world_size() > 1:
             # Wrapping broadcasts rank 0's initial weights and buffers, so every process starts alike.
@@ -341,6 +354,8 @@ class Trainer:
             raise ConfigError("--target-acc watches test accuracy, but there is no test set: pass X_test/y_test")
         if len(X) != len(y) or len(X) == 0:
             raise ConfigError(f"training set has {len(X)} images and {len(y)} labels; need equal, non-zero counts")
+        if self.selector is not None and distributed.world_size() > 1:
+            raise ConfigError("--keep-hard trains in one process only for now: drop --nproc or --keep-hard")
 
     # -- the plan of steps ------------------------------------------------------------------------
 
@@ -394,6 +409,7 @@ class Trainer:
             "stopper": self.stopper.state_dict(),
             "best_state": self.best_state,
             "lookahead": {k: v.cpu().clone() for k, v in self.lookahead.ema.items()} if self.lookahead else None,
+            "selector": self.selector.state_dict() if self.selector is not None else None,
             "augment": self.loader.augment.state_dict(),
             "rng": {
                 "torch": torch.get_rng_state(),
@@ -416,6 +432,10 @@ class Trainer:
         if self.lookahead is not None and state["lookahead"] is not None:
             for k, v in state["lookahead"].items():
                 self.lookahead.ema[k].copy_(v)
+        if self.selector is not None:
+            if state.get("selector") is None:
+                raise CifarlabError("this checkpoint was trained without --keep-hard: resume it without --keep-hard")
+            self.selector.load_state_dict(state["selector"])
         self.loader.augment.load_state_dict(state["augment"])
         torch.set_rng_state(state["rng"]["torch"])
         if distributed.rank() > 0:
