@@ -187,6 +187,7 @@ def test_zoo_bench_refuses_bad_input(capsys, tmp_path):
         ("cpu-bf16", 300, "fast", "the most measured within 5.0 min on a cpu-bf16 host (87.16% in 5.0 min"),
         ("cpu-bf16", 1100, "fast90", "within 18.3 min on a cpu-bf16 host (90.37% in 17.9 min"),
         ("cpu-bf16", 1200, "fast90", "within 20.0 min on a cpu-bf16 host (91.01% in 20.0 min"),
+        ("cpu-bf16", 3600, "fast90", "within 60.0 min on a cpu-bf16 host (91.76% in 60.0 min"),
         ("cpu-fp32", 1200, "fast", "within 20.0 min on a cpu-fp32 host (83.44%"),
         ("cpu-fp32", 3600, "fast90", "(90.52% in 54.3 min"),
         ("cuda", 30, "fast90", "on a cuda host (90.00% in 8 s"),

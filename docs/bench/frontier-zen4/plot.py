@@ -2,7 +2,8 @@
 (frontier.png beside this file), from the run folders' summary.json files copied here as
 budget-<T>-s<seed>-summary.json (`cifarlab train --time-budget T --seed S`, no model or recipe, on the
 Zen 4 host), from the earlier fp32 points measured on Zen 3, listed below with their sources, and from
-part 2's runs with fp32 arithmetic on the Zen 4 host (../progressive-zen4/*-summary.json).
+part 2's runs with fp32 arithmetic on the Zen 4 host (../progressive-zen4/ and ../selection-zen4/,
+*-summary.json).
 
     python docs/bench/frontier-zen4/plot.py
 """
@@ -61,17 +62,20 @@ for series, label, colour, marker in [
     ax.plot(xs, [100 * statistics.median(a) for _, a in series], color=colour, marker=marker, label=label)
     for t, accs in series:
         ax.scatter([t] * len(accs), [100 * a for a in accs], color=colour, s=12, alpha=0.5)
-# part 2: fp32 arithmetic (--amp off) on the same Zen 4 host, with and without progressive resizing
-for crop, label, colour, marker in [
-    (False, "Zen 4, fp32 arithmetic", "C7", "v"),
-    (True, "Zen 4, fp32, --crop 24 --crop-until 0.6", "C2", "^"),
+# part 2: fp32 arithmetic (--amp off) on the same Zen 4 host: plain, progressive resizing, selective backprop
+for folder, match, label, colour, marker in [
+    ("progressive-zen4", lambda n: "-crop24-" not in n, "Zen 4, fp32 arithmetic", "C7", "v"),
+    ("progressive-zen4", lambda n: "-crop24-" in n, "Zen 4, fp32, --crop 24 --crop-until 0.6", "C2", "^"),
+    ("selection-zen4", lambda n: "-crop24-" not in n, "Zen 4, fp32, --keep-hard 0.5", "C1", "D"),
+    ("selection-zen4", lambda n: "-crop24-" in n, "Zen 4, fp32, --keep-hard 0.5 + crops", "C4", "P"),
 ]:
     pts = []
-    for f in sorted((here.parent / "progressive-zen4").glob("*-summary.json")):
-        if ("-crop24-" in f.name) == crop:
+    for f in sorted((here.parent / folder).glob("*-summary.json")):
+        if match(f.name):
             s = json.loads(f.read_text())
             pts.append((s["time_budget"]["budget_s"] / 60, 100 * s["test_acc"]))
-    ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=36, label=label)
+    if pts:
+        ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=36, label=label)
 ax.set_xscale("log")
 ax.set_xticks([2, 5, 10, 20, 60])
 ax.set_xticklabels(["2", "5", "10", "20", "60"])
@@ -80,6 +84,6 @@ ax.set_xlabel("minutes (wall clock, 2 cores)")
 ax.set_ylabel("test accuracy, % (JPEG-derived CIFAR-10)")
 ax.set_title("Best accuracy within a time budget (median line, seeds as dots)")
 ax.grid(alpha=0.3)
-ax.legend()
+ax.legend(fontsize=7, loc="lower right")
 fig.tight_layout()
 fig.savefig(here / "frontier.png", dpi=110)
