@@ -37,6 +37,7 @@ def test_parse_param():
     # progressive resizing's two settings: a crop side in whole pixels, the share of steps on crops
     assert parse_param("crop=16..28") == Param("crop", "int", 16, 28)
     assert parse_param("crop_until=0.3..0.9") == Param("crop_until", "float", 0.3, 0.9)
+    assert parse_param("keep_hard=0.3..0.7") == Param("keep_hard", "float", 0.3, 0.7)  # selective backprop's share
     for spec in ["epochs=2..8", "train.translate=0..4", "epochs=3.5..5", "lr=0.0001..0.1:log", "lr=1..3:int"]:
         assert parse_param(spec).spec() == spec, "a study's saved space reads back as it was given"
     assert parse_param("batch_size=64,128,256") == Param("batch_size", "categorical", choices=(64, 128, 256))
