@@ -330,12 +330,15 @@ class Trainer:
         self.total_steps = self.planned_steps = max(1, round(self.steps_per_epoch * cfg.epochs))
         self.warmup_steps = round(cfg.warmup_epochs * self.steps_per_epoch)
         self.t_start = time.perf_counter()
-        # Data-dependent init (fastnet's whitening filters) from a seeded sample of training images.
-        sample = torch.randperm(len(X), generator=torch.Generator().manual_seed(cfg.seed))[:5000].to(device)
-        if hasattr(self.net, "init_from_data") and not getattr(self.net, "data_initialised", True):
-            self.net.init_from_data(self.loader.x[sample])
-        if self.selector is not None:
-            self.selector.init_from_data(self.loader.x[sample])  # the proxy's whitening: a resumed state overwrites it
+        # Data-dependent init (fastnet's whitening filters) from a seeded sample of training images,
+        # for the model and for --keep-hard's proxy (a resumed state overwrites the proxy's).
+        needs_init = hasattr(self.net, "init_from_data") and not getattr(self.net, "data_initialised", True)
+        if needs_init or self.selector is not None:
+            sample = torch.randperm(len(X), generator=torch.Generator().manual_seed(cfg.seed))[:5000].to(device)
+            if needs_init:
+                self.net.init_from_data(self.loader.x[sample])
+            if self.selector is not None:
+                self.selector.init_from_data(self.loader.x[sample])
         self.lookahead = Lookahead(self.net, self.total_steps) if cfg.lookahead else None
         if distributed.world_size() > 1:
             # Wrapping broadcasts rank 0's initial weights and buffers, so every process starts alike.
