@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cifarlab.cli import build_parser, config_from_args
-from cifarlab.config import apply_overrides
+from cifarlab.config import apply_overrides, get_setting
+from cifarlab.errors import ConfigError
 from cifarlab.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 
 # (model, optimizer, lr, weight_decay, batch_size, epochs, patience, train_batches) from the notebook
@@ -80,6 +81,19 @@ def test_a_recipe_evaluating_its_last_epoch_still_does_after_an_epochs_override(
     assert cfg.train.eval_from == 1
     cfg = apply_overrides(get_recipe("fast").config(), {"epochs": 1})
     assert cfg.train.eval_from == 1
+
+
+def test_settings_are_read_and_set_by_the_same_names():
+    cfg = get_recipe("fast").config()
+    assert get_setting(cfg, "lr") == get_setting(cfg, "train.lr") == cfg.train.lr == 1.125
+    assert get_setting(cfg, "data.val_size") == 0 and get_setting(cfg, "recipe") == "fast"
+    apply_overrides(cfg, {"train.crop": 24, "val_size": 100})
+    assert (get_setting(cfg, "crop"), cfg.data.val_size) == (24, 100)
+    for bad in ("data.lr", "train.bogus", "bogus", "model.width"):  # a field in the wrong section is unknown too
+        with pytest.raises(ConfigError, match="unknown setting"):
+            get_setting(cfg, bad)
+        with pytest.raises(ConfigError, match="unknown setting"):
+            apply_overrides(cfg, {bad: 1})
 
 
 def test_cli_and_python_api_resolve_alike(capsys):

@@ -179,6 +179,46 @@ def test_pruned_trials_are_recorded_and_can_be_cleaned(fake_folder, tmp_path):
     assert [r["state"] for r in read_csv(tmp_path / "tune" / "p" / "trials.csv")] == ["PRUNED", "PRUNED"]
 
 
+def test_a_baseline_trial_trains_the_settings_the_search_starts_from(fake_folder, tmp_path):
+    config = get_recipe("seed-mlp-first").config()  # SGD lr 0.1, batch 256
+    config.out, config.data.data = str(tmp_path), str(fake_folder)
+    config.data.train_limit, config.data.val_size, config.train.epochs = 400, 100, 1
+    space = [Param("lr", "float", 1e-3, 1.0, log=True), Param("batch_size", "categorical", choices=(64, 128, 256))]
+    start = (0.1, 256)
+    tune(config, space=space, trials=2, study="b", pruner="none", baseline=True, sampler_seed=0, log=lambda m: None)
+    rows = read_csv(tmp_path / "tune" / "b" / "trials.csv")
+    trained = json.loads((Path(rows[0]["run_dir"]) / "config.json").read_text())["train"]
+    assert (trained["lr"], trained["batch_size"]) == start  # the first trial is the baseline, as given
+    assert (float(rows[0]["lr"]), int(rows[0]["batch_size"])) == start
+    assert float(rows[1]["lr"]) != 0.1  # then the sampler's own choices
+    # a second worker asking for the baseline does not train it again
+    again = ExperimentConfig.from_dict(config.to_dict())
+    tune(again, space=space, trials=1, study="b", pruner="none", baseline=True, sampler_seed=1, log=lambda m: None)
+    rows = read_csv(tmp_path / "tune" / "b" / "trials.csv")
+    assert len(rows) == 3 and [float(r["lr"]) == 0.1 for r in rows] == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    "flags, says",
+    [
+        (["--param", "lr=1e-4..1e-2:log"], "--baseline: lr is 0.1 here, outside --param lr=0.0001..0.01:log"),
+        (["--param", "batch_size=64,128"], "--baseline: batch_size is 256 here, outside --param batch_size=64,128"),
+        (["--param", "crop=16..28"], "crop is 0 here, outside --param crop=16..28; widen the range or set --crop"),
+    ],
+)
+def test_a_baseline_outside_the_search_space_is_one_line(tmp_path, flags, says):
+    proc = cli("tune", "--recipe", "seed-mlp-first", "--baseline", *flags, "--out", tmp_path, check=False)
+    assert_one_line_error(proc, says)
+    assert not (tmp_path / "tune").exists()
+
+
+def test_a_param_contains_only_values_it_could_sample():
+    assert Param("crop", "int", 16, 28).contains(24) and not Param("crop", "int", 16, 28).contains(24.5)
+    assert not Param("crop", "int", 16, 28).contains(0) and not Param("x", "float", 0, 1).contains(True)
+    assert Param("x", "float", 0.3, 0.7).contains(0.5) and not Param("x", "float", 0.3, 0.7).contains(None)
+    assert Param("o", "categorical", choices=("sgd", "adam")).contains("adam")
+
+
 def test_open_storage_retries_the_schema_creation_race_only(monkeypatch):
     import sqlite3
 

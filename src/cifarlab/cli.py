@@ -163,6 +163,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         clean_pruned=args.clean_pruned,
         pruner=args.pruner,
+        baseline=args.baseline,
     )
     print(
         f"study {result.study} ({result.storage}): {result.trials} trials, {result.completed} completed, "

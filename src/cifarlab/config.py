@@ -256,17 +256,27 @@ def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> Expe
         # counted in whole epochs: 4.5 epochs end with epoch 5
         shift = math.ceil(new_epochs) - math.ceil(old.epochs)
         overrides = {**overrides, "eval_from": max(1, old.eval_from + shift)}
+    for key, value in overrides.items():
+        setattr(*_holder(config, key), value)
+    return config
+
+
+def get_setting(config: ExperimentConfig, key: str) -> Any:
+    """The value of the setting that ``apply_overrides`` sets for ``key``."""
+    return getattr(*_holder(config, key))
+
+
+def _holder(config: ExperimentConfig, key: str) -> tuple[Any, str]:
+    """(the object that holds setting ``key``, its field name): ``data.<field>``/``train.<field>``,
+    a bare field of either, or a top-level field."""
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     top_fields = {f.name for f in dataclasses.fields(ExperimentConfig)} - {"data", "train"}
-    for key, value in overrides.items():
-        section, _, name = key.rpartition(".")
-        if section == "data" or (not section and name in data_fields):
-            setattr(config.data, name, value)
-        elif section == "train" or (not section and name in train_fields):
-            setattr(config.train, name, value)
-        elif not section and name in top_fields:
-            setattr(config, name, value)
-        else:
-            raise unknown_name("setting", key, sorted(data_fields | train_fields | top_fields))
-    return config
+    section, _, name = key.rpartition(".")
+    if section in ("data", "") and name in data_fields:
+        return config.data, name
+    if section in ("train", "") and name in train_fields:
+        return config.train, name
+    if not section and name in top_fields:
+        return config, name
+    raise unknown_name("setting", key, sorted(data_fields | train_fields | top_fields))

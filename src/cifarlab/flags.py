@@ -231,6 +231,11 @@ def _tune_parser(sub) -> None:
         help="stop unpromising trials early (median of earlier trials' validation accuracy)",
     )
     tg.add_argument("--clean-pruned", action="store_true", help="delete the run folders of pruned trials")
+    tg.add_argument(
+        "--baseline",
+        action="store_true",
+        help="first train the searched settings as the recipe and flags set them, to compare the search with",
+    )
     _add_config_flags(tp)
     tp.set_defaults(name=None)
 

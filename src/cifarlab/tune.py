@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ExperimentConfig, apply_overrides, check_name
+from .config import ExperimentConfig, apply_overrides, check_name, get_setting
 from .errors import CifarlabError, ConfigError
 from .runs import atomic_write_bytes, atomic_write_json
 
@@ -61,6 +61,13 @@ class Param:
         if self.kind == "int":
             return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(self.name, self.low, self.high, log=self.log)
+
+    def contains(self, value: Any) -> bool:
+        if self.kind == "categorical":
+            return value in self.choices
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return self.low <= value <= self.high and (self.kind == "float" or float(value).is_integer())
 
     def spec(self) -> str:
         if self.kind == "categorical":
@@ -143,6 +150,21 @@ def default_space(config: ExperimentConfig) -> list[Param]:
 
 
 # -- the study ------------------------------------------------------------------------------------
+
+
+def baseline_params(config: ExperimentConfig, space: Sequence[Param]) -> dict[str, Any]:
+    """The searched settings as ``config`` has them (recipe plus flags): the first trial of a study
+    started with ``--baseline``, so every other trial is compared with the settings it started from."""
+    params = {}
+    for p in space:
+        value = get_setting(config, p.name)
+        if not p.contains(value):
+            raise ConfigError(
+                f"--baseline: {p.name} is {value!r} here, outside --param {p.spec()}; "
+                f"widen the range or set --{p.name.rpartition('.')[2].replace('_', '-')} inside it"
+            )
+        params[p.name] = int(value) if p.kind == "int" else value
+    return params
 
 
 def default_storage(out: str | Path, study: str) -> str:
@@ -275,18 +297,21 @@ def tune(
     clean_pruned: bool = False,
     pruner: Any = "median",
     sampler_seed: int | None = None,
+    baseline: bool = False,
     log: Callable[[str], None] = print,
 ) -> TuneResult:
     """Run ``trials`` trials of ``config`` (a recipe with fixed overrides) in this process.
 
     ``space`` defaults to :func:`default_space`; ``pruner`` is ``"median"``, ``"none"`` or an Optuna
-    pruner. Returns the study's state after this worker's trials (others may still be running).
+    pruner; ``baseline`` queues the config's own values as a trial first (once per study, however
+    many workers ask). Returns the study's state after this worker's trials (others may still be running).
     """
     optuna = require_optuna()
 
     if trials <= 0:
         raise ConfigError(f"--trials must be a positive number, got {trials}")
     space = list(space) if space else default_space(config)
+    first = baseline_params(config, space) if baseline else None
     name = check_name(study or config.recipe or config.model, "--study")
     arrays = _check_before_study(config, space)
     url = storage or default_storage(config.out, name)
@@ -294,6 +319,9 @@ def tune(
     the_study = _create_study(optuna, name, url, pruner, sampler_seed)
     _check_same_space(the_study, space, config, url)
     folder.mkdir(parents=True, exist_ok=True)
+    if first is not None:
+        the_study.enqueue_trial(first, skip_if_exists=True)
+        log(f"baseline trial (queued once per study): {', '.join(f'{k}={v}' for k, v in first.items())}")
 
     objective = _objective(config, space, folder, arrays, clean_pruned, log)
     from .engine import TrainingDiverged
