@@ -29,22 +29,52 @@ def test_bad_durations(text):
         parse_duration(text)
 
 
-def _reference_cost(epochs, step_s, spe, eval_s, ckpt_s, eval_last=None):
+def _reference_cost(epochs, step_s, spe, eval_s, ckpt_s, eval_last=None, restores=True):
     """Epoch by epoch, as the Trainer runs them: a partial last epoch, its evaluation and checkpoint."""
     total_steps, t, whole = max(1, round(spe * epochs)), 0.0, math.ceil(epochs)
     for e in range(1, whole + 1):
         t += min(spe, total_steps - (e - 1) * spe) * step_s + ckpt_s
         if eval_last is None or e > whole - eval_last:
             t += eval_s
-    return t + eval_s  # the best epoch's weights are evaluated once more
+    return t + eval_s if restores else t  # a best epoch's restored weights are evaluated once more
 
 
 @pytest.mark.parametrize("epochs", [1, 1.5, 2.37, 7, 12.01])
 @pytest.mark.parametrize("eval_last", [None, 1, 3])
-def test_cost_matches_an_epoch_by_epoch_reference(epochs, eval_last):
-    assert cost(epochs, 0.2, 176, 9.0, 0.3, eval_last) == pytest.approx(
-        _reference_cost(epochs, 0.2, 176, 9.0, 0.3, eval_last)
+@pytest.mark.parametrize("restores", [True, False])
+def test_cost_matches_an_epoch_by_epoch_reference(epochs, eval_last, restores):
+    assert cost(epochs, 0.2, 176, 9.0, 0.3, eval_last, restores) == pytest.approx(
+        _reference_cost(epochs, 0.2, 176, 9.0, 0.3, eval_last, restores)
     )
+
+
+@pytest.mark.parametrize(
+    "overrides, restores",
+    [
+        ({}, True),  # a validation split is watched; the best epoch's weights may come back
+        ({"val_size": 0}, False),  # nothing watched: the last weights, already evaluated (fast90 and co.)
+        ({"val_size": 0, "select_on": "test"}, True),  # the notebook's protocol watches test
+        ({"restore_best": False}, False),
+    ],
+)
+def test_the_plan_reserves_a_last_evaluation_only_for_restored_weights(monkeypatch, overrides, restores):
+    from cifarlab import experiment
+    from cifarlab.config import ExperimentConfig, apply_overrides
+    from cifarlab.splits import Split, Splits
+
+    seen = {}
+
+    def fake_plan(budget_s, model, cfg, x, y, eval_images, restores):
+        seen.update(eval_images=eval_images, restores=restores)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(experiment, "budget_plan", fake_plan)
+    config = apply_overrides(ExperimentConfig(model="softmax"), {"time_budget": 60.0, **overrides})
+    split = Split(torch.zeros(10, 3, 32, 32, dtype=torch.uint8), torch.zeros(10, dtype=torch.long))
+    val = split if config.data.val_size > 0 else None
+    with pytest.raises(ConfigError, match="stop here"):
+        experiment.plan_budget(config, Splits(split, val, split, ("a",)), torch.nn.Identity(), print)
+    assert seen == {"eval_images": 20 if val is not None else 10, "restores": restores}
 
 
 def test_fit_epochs_is_the_largest_that_fits():

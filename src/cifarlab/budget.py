@@ -79,25 +79,38 @@ def _fmt(seconds: float) -> str:
 
 
 def cost(
-    epochs: float, step_s: float, steps_per_epoch: int, eval_s: float, checkpoint_s: float, eval_last: int | None = None
+    epochs: float,
+    step_s: float,
+    steps_per_epoch: int,
+    eval_s: float,
+    checkpoint_s: float,
+    eval_last: int | None = None,
+    restores: bool = True,
 ) -> float:
     """Predicted training time of ``epochs``: the steps, a checkpoint per epoch, an evaluation after
-    every epoch (or after the last ``eval_last`` only, as the fast recipes do), and one more test
-    evaluation for the best epoch's weights."""
+    every epoch (or after the last ``eval_last`` only, as the fast recipes do), and, if the run may
+    restore an earlier epoch's weights (``restores``), one more test evaluation for them. A run that
+    watches no accuracy keeps its last weights, whose evaluation the summary reuses."""
     steps = max(1, round(steps_per_epoch * epochs))
     whole = math.ceil(epochs)
     evaluations = whole if eval_last is None else min(whole, eval_last)
-    return steps * step_s + (evaluations + 1) * eval_s + whole * checkpoint_s
+    return steps * step_s + (evaluations + restores) * eval_s + whole * checkpoint_s
 
 
 def fit_epochs(
-    budget: float, step_s: float, steps_per_epoch: int, eval_s: float, checkpoint_s: float, eval_last: int | None = None
+    budget: float,
+    step_s: float,
+    steps_per_epoch: int,
+    eval_s: float,
+    checkpoint_s: float,
+    eval_last: int | None = None,
+    restores: bool = True,
 ) -> float:
     """The most epochs, in hundredths, whose :func:`cost` fits ``budget``; 0.0 if not even one does."""
     best, lo, hi = 0.0, 1, 100_000  # hundredths of an epoch
     while lo <= hi:
         mid = (lo + hi) // 2
-        if cost(mid / 100, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last) <= budget:
+        if cost(mid / 100, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores) <= budget:
             best, lo = mid / 100, mid + 1
         else:
             hi = mid - 1
@@ -164,11 +177,13 @@ def plan(
     train_x: torch.Tensor,
     train_y: torch.Tensor,
     eval_images: int,
+    restores: bool = True,
 ) -> BudgetPlan:
     """Measure this machine on the run's own settings and choose the epochs that fit ``budget_s``.
 
-    ``eval_images``: how many images one evaluation covers (validation + test). Raises a one-line
-    ConfigError when not even one epoch fits, saying what would.
+    ``eval_images``: how many images one evaluation covers (validation + test); ``restores``: whether
+    the run may end on an earlier epoch's weights, which the test set then sees once more. Raises a
+    one-line ConfigError when not even one epoch fits, saying what would.
     """
     t0 = time.perf_counter()
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
@@ -195,9 +210,9 @@ def plan(
     # A recipe that evaluates only its last epochs keeps doing so over the new length (apply_overrides).
     eval_last = math.ceil(cfg.epochs) - cfg.eval_from + 1 if cfg.eval_from > 1 else None
     available = SAFETY * (budget_s - probe_s)
-    epochs = fit_epochs(available, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last)
+    epochs = fit_epochs(available, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores)
     if epochs < 1:
-        one = cost(1, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last) / SAFETY + probe_s
+        one = cost(1, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores) / SAFETY + probe_s
         fits = max(0, int((available - 2 * eval_s - checkpoint_s) / step_s)) * cfg.batch_size
         hint = f" or train on fewer images (--train-limit {fits} fits)" if fits >= 10 * cfg.batch_size else ""
         raise ConfigError(
@@ -205,7 +220,7 @@ def plan(
             f"({1000 * step_s:.0f} ms a step x {steps_per_epoch} steps, evaluation {eval_s:.0f} s); "
             f"raise --time-budget to {math.ceil(one / 60)}m{hint}"
         )
-    planned = cost(epochs, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last)
+    planned = cost(epochs, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores)
     return BudgetPlan(budget_s, probe_s, step_s, eval_s, checkpoint_s, steps_per_epoch, epochs, planned, crop_ratio)
 
 

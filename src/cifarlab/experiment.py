@@ -142,8 +142,11 @@ def plan_budget(config: ExperimentConfig, splits: Splits, model: torch.nn.Module
 
     if distributed.is_active():
         raise ConfigError("--time-budget measures one process; it cannot be combined with --nproc or torchrun yet")
+    t = config.train
     eval_images = len(splits.test) + (len(splits.val) if splits.val is not None else 0)
-    plan = budget_plan(config.train.time_budget, model, config.train, splits.train.x, splits.train.y, eval_images)
+    # the Trainer watches val (or test, the notebook's protocol) when it has it; else it keeps the last weights
+    restores = t.restore_best and (splits.val is not None if t.select_on == "val" else True)
+    plan = budget_plan(t.time_budget, model, t, splits.train.x, splits.train.y, eval_images, restores)
     apply_overrides(config, {"epochs": plan.epochs})  # the recipe's warm-up and evaluations scale with it
     log(plan.line())
     return plan
