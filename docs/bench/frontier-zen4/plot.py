@@ -3,7 +3,7 @@
 budget-<T>-s<seed>-summary.json (`cifarlab train --time-budget T --seed S`, no model or recipe, on the
 Zen 4 host), from the earlier fp32 points measured on Zen 3, listed below with their sources, and from
 part 2's runs with fp32 arithmetic on the Zen 4 host (../progressive-zen4/ and ../selection-zen4/,
-*-summary.json).
+*-summary.json), and from the fp32 host's estimated points (../fp32-host-estimate-zen4/, below).
 
     python docs/bench/frontier-zen4/plot.py
 """
@@ -76,6 +76,22 @@ for folder, match, label, colour, marker in [
             pts.append((s["time_budget"]["budget_s"] / 60, 100 * s["test_acc"]))
     if pts:
         ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=36, label=label)
+# an fp32 host's frontier, estimated: fp32 arithmetic on this Zen 4 over step-matched budgets. A clean
+# Zen 3 fast90 epoch took 275.5 s (2,479.6 s for 9), one here with --amp off 159.6 s, so a budget of B
+# seconds here stands for B x 1.726 on a Zen 3 (../fp32-host-estimate-zen4/, docs/performance.md).
+ZEN3_OVER_ZEN4_FP32 = 275.5 / 159.6
+for match, label, colour, marker in [
+    (lambda n: n.startswith("fast-"), "fp32 host, estimated: fast (the fp32 picker's choice)", "C5", "x"),
+    (lambda n: "-crop24-" not in n and n.startswith("fast90-"), "fp32 host, estimated: fast90", "C7", "1"),
+    (lambda n: "-crop24-" in n, "fp32 host, estimated: fast90 --keep-hard 0.5 + crops", "C9", "*"),
+]:
+    pts = []
+    for f in sorted((here.parent / "fp32-host-estimate-zen4").glob("*-summary.json")):
+        if match(f.name):
+            s = json.loads(f.read_text())
+            pts.append((s["time_budget"]["budget_s"] * ZEN3_OVER_ZEN4_FP32 / 60, 100 * s["test_acc"]))
+    if pts:
+        ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=44, label=label)
 ax.set_xscale("log")
 ax.set_xticks([2, 5, 10, 20, 60])
 ax.set_xticklabels(["2", "5", "10", "20", "60"])
@@ -84,6 +100,6 @@ ax.set_xlabel("minutes (wall clock, 2 cores)")
 ax.set_ylabel("test accuracy, % (JPEG-derived CIFAR-10)")
 ax.set_title("Best accuracy within a time budget (median line, seeds as dots)")
 ax.grid(alpha=0.3)
-ax.legend(fontsize=7, loc="lower right")
+ax.legend(fontsize=6.5, loc="upper left")
 fig.tight_layout()
 fig.savefig(here / "frontier.png", dpi=110)
