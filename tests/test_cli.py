@@ -273,6 +273,17 @@ def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
     assert summary["status"] == "interrupted" and summary["epochs_run"] == len(lines) - 1
 
 
+def test_test_limit_scores_the_first_test_images(fake_folder, tmp_path):
+    args = ["--recipe", "seed-softmax", "--epochs", "1", "--test-limit", "300", "--no-report", "--name", "t"]
+    proc = cli("train", *args, *SMALL, "--data", fake_folder, "--out", tmp_path)
+    assert "1200 train / 300 val / 300 test images" in proc.stdout
+    run = cifarlab.load_run(tmp_path / "t")
+    assert run.config.data.test_limit == 300 and run.summary["test_images"] == 300
+    arrays = load_cifar10(fake_folder, progress=False)
+    predicted = run.predict(arrays.test_x[:300]).argmax(1)  # the reference: the saved model on those 300
+    assert run.summary["test_acc"] == pytest.approx((predicted == arrays.test_y[:300]).float().mean().item())
+
+
 def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):
     proc = cli(
         "train",

@@ -565,6 +565,17 @@ def test_train_batches_and_limit_select_rows_in_order() -> None:
     assert torch.bincount(limited.val.y, minlength=10).tolist() == expected_val_counts(labels, 50)
 
 
+def test_test_limit_keeps_the_first_test_images() -> None:
+    arrays = synthetic_arrays()
+    full = make_splits(arrays, val_size=0)
+    n = len(full.test) - 7
+    cut = make_splits(arrays, val_size=0, test_limit=n)
+    assert torch.equal(cut.test.x, arrays.test_x[:n]) and torch.equal(cut.test.y, arrays.test_y[:n])
+    assert torch.equal(cut.train.x, full.train.x)  # training rows untouched
+    with pytest.warns(CifarlabWarning, match=f"--test-limit 99999 is more than the {len(full.test)} test images"):
+        assert len(make_splits(arrays, val_size=0, test_limit=99_999).test) == len(full.test)
+
+
 def test_split_argument_errors() -> None:
     arrays = synthetic_arrays()
     too_many = rf"--val-size {PER_BATCH} leaves no training images \(only {PER_BATCH} selected\)"
@@ -576,6 +587,9 @@ def test_split_argument_errors() -> None:
         make_splits(arrays, val_size=-1)
     with pytest.raises(ConfigError, match="--train-limit must be a positive"):
         make_splits(arrays, train_limit=0)
+    for bad in (0, -3):
+        with pytest.raises(ConfigError, match="--test-limit must be a positive"):
+            make_splits(arrays, test_limit=bad)
     for bad in [(), (0,), (6,), (1, 7)]:
         with pytest.raises(ConfigError, match="--train-batches"):
             make_splits(arrays, train_batches=bad)

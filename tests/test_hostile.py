@@ -181,6 +181,8 @@ def test_a_bad_device_leaves_no_run_folder(capsys, tmp_path, fake_folder, device
         ("--crop", "32", "below the images' 32 pixels"),
         ("--cutout", "1000", "at most 32 pixels"),
         ("--threads", "-1", "--threads"),
+        ("--test-limit", "0", "--test-limit must be a positive number of images, got 0"),
+        ("--test-limit", "-5", "--test-limit must be a positive number of images, got -5"),
     ],
 )
 def test_out_of_range_sizes_are_refused(capsys, tmp_path, flag, value, needle):

@@ -127,7 +127,7 @@ def test_the_plan_mixes_crop_and_full_step_times(monkeypatch):
 
 def test_a_budgeted_progressive_run_end_to_end(fake_folder, tmp_path):
     args = "--model fastnet --model-arg width=0.125 --train-limit 1000 --val-size 0 --crop 24 --crop-until 0.6"
-    more = "--time-budget 30s --tta none --no-progress --no-report --threads 1 --name p".split()
+    more = "--time-budget 15s --test-limit 1000 --tta none --no-progress --no-report --threads 1 --name p".split()
     out = cli("train", *args.split(), *more, "--data", fake_folder, "--out", tmp_path)
     assert "a crop step" in out.stdout
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())

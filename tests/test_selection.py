@@ -172,7 +172,7 @@ def test_keep_hard_is_refused_with_several_processes(monkeypatch):
 
 def test_a_budgeted_selective_run_end_to_end(fake_folder, tmp_path):
     args = "--model fastnet --model-arg width=0.125 --train-limit 1000 --val-size 0 --keep-hard 0.5"
-    more = "--time-budget 30s --tta none --no-progress --no-report --threads 1 --name k".split()
+    more = "--time-budget 15s --test-limit 1000 --tta none --no-progress --no-report --threads 1 --name k".split()
     cli("train", *args.split(), *more, "--data", fake_folder, "--out", tmp_path)
     config = json.loads((tmp_path / "k" / "config.json").read_text())
     assert config["train"]["keep_hard"] == 0.5

@@ -49,6 +49,7 @@ class DataConfig:
     offline: bool = False  # never download
     train_batches: tuple[int, ...] = (1, 2, 3, 4, 5)  # which data_batch_k files to train on
     train_limit: int | None = None  # keep only the first N selected training images
+    test_limit: int | None = None  # test on the first N test images only (quick checks; the accuracy is on N)
     val_size: int = 5000  # stratified validation images held out of the training images (0: none)
     split_seed: int = 0  # seed of the validation split (fixed across training seeds on purpose)
 
@@ -57,6 +58,8 @@ class DataConfig:
             raise ConfigError(f"--train-batches {self.train_batches} must be numbers 1..5, e.g. --train-batches 1,2")
         if self.train_limit is not None and self.train_limit <= 0:
             raise ConfigError(f"--train-limit must be a positive number of images, got {self.train_limit}")
+        if self.test_limit is not None and self.test_limit <= 0:
+            raise ConfigError(f"--test-limit must be a positive number of images, got {self.test_limit}")
         if self.val_size < 0:
             raise ConfigError(f"--val-size must be 0 or more, got {self.val_size}")
 

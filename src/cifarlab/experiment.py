@@ -127,7 +127,12 @@ def check_setup(config: ExperimentConfig, arrays: CifarArrays) -> tuple[Splits, 
     the freshly initialised model (its weights depend on the seed alone)."""
     d = config.data
     splits = make_splits(
-        arrays, train_batches=d.train_batches, train_limit=d.train_limit, val_size=d.val_size, split_seed=d.split_seed
+        arrays,
+        train_batches=d.train_batches,
+        train_limit=d.train_limit,
+        val_size=d.val_size,
+        split_seed=d.split_seed,
+        test_limit=d.test_limit,
     )
     torch.manual_seed(config.train.seed)
     model = create_model(config.model, num_classes=len(splits.classes), **config.model_kwargs)

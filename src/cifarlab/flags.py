@@ -185,6 +185,9 @@ def _speed_and_data_flags(p: argparse.ArgumentParser) -> None:
     d.add_argument("--train-batches", metavar="LIST", help="data_batch files to train on, e.g. 1 or 1,2 or 1-3")
     d.add_argument("--train-limit", type=int, metavar="N", help="train on the first N selected images only")
     d.add_argument("--val-size", type=int, metavar="N", help="validation images held out (default 5000; 0: none)")
+    d.add_argument(
+        "--test-limit", type=int, metavar="N", help="test on the first N test images only (quick checks; default: all)"
+    )
     d.add_argument("--split-seed", type=int, help="seed of the validation split")
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="parent folder of run folders (default: runs)")

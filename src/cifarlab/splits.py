@@ -68,6 +68,7 @@ def make_splits(
     train_limit: int | None = None,
     val_size: int = 5000,
     split_seed: int = 0,
+    test_limit: int | None = None,
 ) -> Splits:
     """Select training rows and hold out a seeded, class-stratified validation split.
 
@@ -77,12 +78,16 @@ def make_splits(
     3. Hold out exactly ``val_size`` of those as validation: per class, a share proportional to the
        class's frequency (largest-remainder rounding, so shares sum to ``val_size``), the rows within a
        class drawn by ``torch.Generator().manual_seed(split_seed)``. Train and val keep the original order.
+    4. With ``test_limit``, test on the first ``test_limit`` test images (the official order is not
+       sorted by class: the first 1,000 hold 86-112 of each class).
     """
     batches = _check_batches(train_batches)
     if train_limit is not None and train_limit <= 0:
         raise ConfigError(f"--train-limit must be a positive number of images, got {train_limit}")
     if val_size < 0:
         raise ConfigError(f"--val-size must be 0 or more, got {val_size}")
+    if test_limit is not None and test_limit <= 0:
+        raise ConfigError(f"--test-limit must be a positive number of images, got {test_limit}")
     selected = torch.isin(arrays.train_batch, torch.tensor(batches, dtype=arrays.train_batch.dtype))
     rows = selected.nonzero().flatten()  # ascending: the original order
     if train_limit is not None:
@@ -95,6 +100,10 @@ def make_splits(
             f"--val-size {val_size} leaves no training images (only {n} selected); lower --val-size or select more data"
         )
     test = Split(arrays.test_x, arrays.test_y)
+    if test_limit is not None:
+        if test_limit > len(test):
+            warn(f"--test-limit {test_limit} is more than the {len(test)} test images; using all")
+        test = Split(test.x[:test_limit], test.y[:test_limit])
     if val_size == 0:
         return Splits(Split(arrays.train_x[rows], arrays.train_y[rows]), None, test, arrays.classes)
 

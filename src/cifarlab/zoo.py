@@ -291,7 +291,7 @@ REDUCED: dict[str, dict] = {
     "resnet9": {"width": 16},
     # the zoo's
     "resnet20": {"width": 8},
-    "resnet32": {"width": 8},
+    "resnet32": {"depth": 20, "width": 8},
     "resnet44": {"depth": 20, "width": 8},
     "resnet56": {"depth": 20, "width": 8},
     "resnet110": {"depth": 20, "width": 8},
