@@ -348,7 +348,7 @@ def test_fractional_epochs_train_part_of_a_last_epoch(fake_folder, tmp_path):
     assert '"epochs": 2,' in (tmp_path / "whole" / "config.json").read_text() and "epoch   2/2 " in whole.stdout
 
 
-def test_model_args_reach_the_model(fake_folder, tmp_path):
+def test_model_args_reach_the_model(capsys, fake_folder, tmp_path):
     # list-valued options survive config.json and model.pt: load_run rebuilds the same network
     proc = cli(
         "train",
@@ -366,6 +366,8 @@ def test_model_args_reach_the_model(fake_folder, tmp_path):
         "600",
         "--val-size",
         "100",
+        "--test-limit",
+        "500",
         "--out",
         tmp_path,
         "--no-progress",
@@ -374,5 +376,5 @@ def test_model_args_reach_the_model(fake_folder, tmp_path):
     run = cifarlab.load_run(Path(proc.stdout.strip().splitlines()[-1]))
     assert run.config.model_kwargs == {"widths": [8, 16, 24], "depth": 3}
     assert run.model.head.in_features == 24 and run.model.groups[2].conv3.out_channels == 24
-    bad = cli("train", "--model-arg", "width", "--data", fake_folder, "--out", tmp_path, check=False)
+    bad = cli_in_process(capsys, "train", "--model-arg", "width", "--data", fake_folder, "--out", tmp_path)
     assert_one_line_error(bad, "--model-arg expects KEY=VALUE")

@@ -67,20 +67,28 @@ def tiny_run(fake_folder, tmp_path_factory, _session_cache) -> Path:
     return out / "r"
 
 
+@pytest.fixture(scope="module")
+def evaluated_run(tiny_run, tmp_path_factory) -> Path:
+    """:func:`tiny_run` with its evaluation files, so ``report`` needs no data set."""
+    run = _copy_run(tiny_run, tmp_path_factory.mktemp("evaluated") / "r")
+    cli("evaluate", run)
+    return run
+
+
 def _copy_run(run: Path, dest: Path) -> Path:
     shutil.copytree(run, dest)
     return dest
 
 
 @pytest.mark.parametrize("which", ["last", "best"])
-def test_resume_never_runs_code_from_a_checkpoint(tiny_run, fake_folder, tmp_path, which):
+def test_resume_never_runs_code_from_a_checkpoint(capsys, tiny_run, fake_folder, tmp_path, which):
     run = _copy_run(tiny_run, tmp_path / "run")
     marker = tmp_path / "PWNED"
     torch.save({"format": "cifarlab.checkpoint/1", "x": _Evil(marker)}, run / f"{which}.pt")
     args = ["train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder]
     if which == "best":
         args += ["--resume-from", "best"]
-    proc = cli(*args, check=False)
+    proc = cli_in_process(capsys, *args)
     assert not marker.exists(), "loading a checkpoint ran code stored in it"
     assert_one_line_error(proc, f"{which}.pt", "not a cifarlab checkpoint")
 
@@ -209,7 +217,7 @@ def _edit_model(run: Path, edit) -> None:
         ("unknown_model", "unknown model 'nope'"),
     ],
 )
-def test_a_damaged_model_file_is_one_line(tiny_run, tmp_path, damage, needle):
+def test_a_damaged_model_file_is_one_line(capsys, tiny_run, tmp_path, damage, needle):
     run = _copy_run(tiny_run, tmp_path / "run")
     edits = {
         "other_model": lambda p: p.update(model="cnn2"),
@@ -219,7 +227,7 @@ def test_a_damaged_model_file_is_one_line(tiny_run, tmp_path, damage, needle):
     }
     _edit_model(run, edits[damage])
     for command in (["predict", run, tmp_path / "x.png"], ["export", run, "--format", "onnx"], ["report", run]):
-        assert_one_line_error(cli(*command, check=False), needle)
+        assert_one_line_error(cli_in_process(capsys, *command), needle)
     assert not (run / "model.onnx").exists()
 
 
@@ -236,15 +244,14 @@ def test_a_damaged_model_file_is_one_line(tiny_run, tmp_path, damage, needle):
         ("summary.json", '{"wall_seconds": "soon", "model": 3}'),
     ],
 )
-def test_report_on_damaged_run_files(tiny_run, tmp_path, file, content):
-    run = _copy_run(tiny_run, tmp_path / "run")
-    cli("evaluate", run)  # so report does not need the data set
+def test_report_on_damaged_run_files(capsys, evaluated_run, tmp_path, file, content):
+    run = _copy_run(evaluated_run, tmp_path / "run")
     if content is None:
         (run / file).unlink()
     else:
         (run / file).write_text(content)
     assert_one_line_error(
-        cli("report", run, check=False),
+        cli_in_process(capsys, "report", run),
         file if content != '{"wall_seconds": "soon", "model": 3}' else "unexpected content",
     )
     assert not (run / "report.html").exists()
@@ -258,10 +265,11 @@ def test_report_on_damaged_run_files(tiny_run, tmp_path, file, content):
         ("summary.json", "{oops"),
     ],
 )
-def test_compare_on_damaged_run_files(tiny_run, tmp_path, file, content):
+def test_compare_on_damaged_run_files(capsys, tiny_run, tmp_path, file, content):
     run = _copy_run(tiny_run, tmp_path / "run")
     (run / file).write_bytes(content.encode("latin-1"))
-    assert_one_line_error(cli("compare", tiny_run, run, "--out", tmp_path / "c.png", check=False), str(run / file))
+    proc = cli_in_process(capsys, "compare", tiny_run, run, "--out", tmp_path / "c.png")
+    assert_one_line_error(proc, str(run / file))
     assert not list(tmp_path.glob("c.*"))
 
 
@@ -364,31 +372,33 @@ def test_a_dead_holder_does_not_keep_the_lock(tmp_path):
 # --- 11. outputs never clobber inputs ------------------------------------------------------------------------
 
 
-def test_outputs_never_replace_a_runs_own_files(tiny_run, tmp_path):
+def test_outputs_never_replace_a_runs_own_files(capsys, tiny_run, tmp_path):
     run = _copy_run(tiny_run, tmp_path / "run")
     snapshot = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     for force in ([], ["--force"]):
         assert_one_line_error(
-            cli("export", run, "--format", "torchscript", "--out", run / "model.pt", *force, check=False),
+            cli_in_process(capsys, "export", run, "--format", "torchscript", "--out", run / "model.pt", *force),
             "is a file of the run",
         )
         assert_one_line_error(
-            cli("compare", run, "--out", run / "metrics.png", *force, check=False), "metrics.csv is a file of the run"
+            cli_in_process(capsys, "compare", run, "--out", run / "metrics.png", *force),
+            "metrics.csv is a file of the run",
         )
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == snapshot
     assert not (run / "metrics.png").exists()
 
 
-def test_existing_outputs_need_force(tiny_run, tmp_path):
+def test_existing_outputs_need_force(capsys, tiny_run, tmp_path):
     mine = tmp_path / "mine.pt"
     mine.write_bytes(b"precious")
-    assert_one_line_error(cli("export", tiny_run, "--format", "torchscript", "--out", mine, check=False), "--force")
+    proc = cli_in_process(capsys, "export", tiny_run, "--format", "torchscript", "--out", mine)
+    assert_one_line_error(proc, "--force")
     assert mine.read_bytes() == b"precious"
     cli("export", tiny_run, "--format", "torchscript", "--out", mine, "--force")
     assert torch.jit.load(str(mine))(torch.rand(1, 3, 32, 32)).shape == (1, 10)
 
     (tmp_path / "cmp.md").write_text("my notes")
-    assert_one_line_error(cli("compare", tiny_run, "--out", tmp_path / "cmp.png", check=False), "cmp.md exists")
+    assert_one_line_error(cli_in_process(capsys, "compare", tiny_run, "--out", tmp_path / "cmp.png"), "cmp.md exists")
     assert not (tmp_path / "cmp.png").exists() and (tmp_path / "cmp.md").read_text() == "my notes"
 
 
@@ -455,9 +465,9 @@ def test_compare_prints_every_accuracy_as_a_percentage(tiny_run, tmp_path):
 # --- test-time views named on the command line (issue 18 made evaluate use the run's own) -----------
 
 
-def test_evaluate_refuses_an_unknown_tta_mode(tiny_run, tmp_path, fake_folder):
+def test_evaluate_refuses_an_unknown_tta_mode(capsys, tiny_run, tmp_path, fake_folder):
     run = _copy_run(tiny_run, tmp_path / "run")
-    bad = cli("evaluate", run, "--tta", "sideways", "--data", fake_folder, check=False)
+    bad = cli_in_process(capsys, "evaluate", run, "--tta", "sideways", "--data", fake_folder)
     assert_one_line_error(bad, "unknown --tta mode 'sideways'")
     assert not (run / "evaluation.json").exists()
     ok = cli("evaluate", run, "--data", fake_folder)  # no --tta: the run's own views

@@ -218,20 +218,25 @@ def test_the_notebook_trainer_has_it_too(first_images, fake_folder):
 def test_report_and_compare_show_it(fresh_run, fake_folder, capsys):
     from cifarlab.robustness import RobustnessResult, evaluate_run, write_result
 
-    cli("report", fresh_run, "--data", fake_folder)
+    def ok(*args) -> str:  # in this process: these commands train nothing, so skip a new interpreter's start
+        proc = cli_in_process(capsys, *args)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    ok("report", fresh_run, "--data", fake_folder)
     assert "Not measured: <code>cifarlab robustness" in (fresh_run / "report.html").read_text()
     res = evaluate_run(fresh_run, data=fake_folder, corruptions="fog", severities="2", images=N)
-    cli("report", fresh_run, "--data", fake_folder)
+    ok("report", fresh_run, "--data", fake_folder)
     page = (fresh_run / "report.html").read_text()
     assert (
         f"Mean corruption accuracy <b>{100 * res.mean_corruption_acc:.2f}%</b> over 1 corruption-severity pairs" in page
     )
     assert page.count("data:image/png") >= 2 and "test-time views <i>flip</i>" in page
-    table = cli("compare", fresh_run, fresh_run, "--out", fresh_run.parent / "cmp.png").stdout
+    table = ok("compare", fresh_run, fresh_run, "--out", fresh_run.parent / "cmp.png")
     assert "mean_corruption_acc" in table and "| – |" in table  # a subset's mean is not comparable: not shown
     complete = RobustnessResult(0.5, {n: [0.25, 0.25, 0.25, 0.25, 0.125] for n in C.NAMES}, N, "flip", "generated", 0)
     write_result(fresh_run, complete)
-    table = cli("compare", fresh_run, fresh_run, "--out", fresh_run.parent / "cmp2.png").stdout
+    table = ok("compare", fresh_run, fresh_run, "--out", fresh_run.parent / "cmp2.png")
     assert "| 22.50% |" in table
 
 
