@@ -83,6 +83,18 @@ def test_a_recipe_evaluating_its_last_epoch_still_does_after_an_epochs_override(
     assert cfg.train.eval_from == 1
 
 
+def test_fast90_sel_is_fast90_with_selection_and_crops_as_measured():
+    """docs/performance.md measured it as ``--recipe fast90 --keep-hard 0.5 --crop 24 --crop-until 0.6``
+    under a budget; the recipe must be that command at 13 epochs, every other setting fast90's."""
+    parse = build_parser().parse_args
+    flags = ["--keep-hard", "0.5", "--crop", "24", "--crop-until", "0.6", "--epochs", "13"]
+    measured = config_from_args(parse(["train", "--recipe", "fast90", *flags])).to_dict()
+    recipe = get_recipe("fast90-sel").config().to_dict()
+    assert recipe.pop("recipe") == "fast90-sel" and measured.pop("recipe") == "fast90"
+    assert recipe == measured
+    assert (recipe["train"]["warmup_epochs"], recipe["train"]["eval_from"]) == (2.6, 13)
+
+
 def test_settings_are_read_and_set_by_the_same_names():
     cfg = get_recipe("fast").config()
     assert get_setting(cfg, "lr") == get_setting(cfg, "train.lr") == cfg.train.lr == 1.125

@@ -110,6 +110,14 @@ RECIPES: dict[str, Recipe] = {
             _airbench(512, 9),
         ),
         Recipe(
+            "fast90-sel",
+            "fastnet",
+            "fast90 at a lower cost per epoch: each step trains the hardest half of its batch as a small proxy "
+            "net ranks it (--keep-hard 0.5), on 24-pixel crops for the first 60% of the steps (--crop 24 "
+            "--crop-until 0.6); 13 epochs. Measured: docs/recipes.md.",
+            {**_airbench(512, 13), "keep_hard": 0.5, "crop": 24, "crop_until": 0.6},
+        ),
+        Recipe(
             "fast93",
             "fastnet",
             "Aims at 93%: airbench95's wider net (128/384/384), LR 10, 15 epochs, 6-view TTA after the last "
