@@ -274,7 +274,7 @@ def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
 
 
 def test_test_limit_scores_the_first_test_images(fake_folder, tmp_path):
-    args = ["--recipe", "seed-softmax", "--epochs", "1", "--test-limit", "300", "--no-report", "--name", "t"]
+    args = ["--recipe", "seed-softmax", "--epochs", "1", "--test-limit", "300", "--name", "t"]
     proc = cli("train", *args, *SMALL, "--data", fake_folder, "--out", tmp_path)
     assert "1200 train / 300 val / 300 test images" in proc.stdout
     run = cifarlab.load_run(tmp_path / "t")
@@ -282,6 +282,8 @@ def test_test_limit_scores_the_first_test_images(fake_folder, tmp_path):
     arrays = load_cifar10(fake_folder, progress=False)
     predicted = run.predict(arrays.test_x[:300]).argmax(1)  # the reference: the saved model on those 300
     assert run.summary["test_acc"] == pytest.approx((predicted == arrays.test_y[:300]).float().mean().item())
+    headline = f"Test accuracy <b>{100 * run.summary['test_acc']:.2f}%</b> on 300 test images"
+    assert headline in (tmp_path / "t" / "report.html").read_text()
 
 
 def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .data import CifarArrays
+from .data import ROWS_PER_BATCH, CifarArrays
 from .errors import RunError
 from .robustness import HEATMAP_FILE, SEVERITY_FILE, read_result
 from .runs import atomic_write_bytes, read_json
@@ -81,6 +81,8 @@ def _headline(summary: dict, ev: dict) -> str:
     acc = acc if isinstance(acc, (int, float)) and not math.isnan(acc) else ev["test_acc"]
     tta = summary.get("tta", ev.get("tta", "none"))
     views = f" with test-time views <i>{html.escape(str(tta))}</i>" if tta not in (None, "none") else ""
+    n = summary.get("test_images")  # fewer than the test set's 10,000 after --test-limit: say so
+    views += f" on {n:,} test images" if isinstance(n, int) and 0 < n < ROWS_PER_BATCH else ""
     params = f"{summary['parameters']:,} parameters, " if isinstance(summary.get("parameters"), int) else ""
     recipe = f", recipe {html.escape(str(summary['recipe']))}" if summary.get("recipe") else ""
     line = (
