@@ -43,6 +43,12 @@ def check_name(name: str, flag: str = "--name") -> str:
     return name
 
 
+def check_image_limit(flag: str, n: int | None) -> None:
+    """``--train-limit`` / ``--test-limit``: None (all images) or a positive count."""
+    if n is not None and n <= 0:
+        raise ConfigError(f"{flag} must be a positive number of images, got {n}")
+
+
 @dataclass
 class DataConfig:
     data: str | None = None  # archive or folder; None: $CIFARLAB_DATA, then the cache, then download
@@ -56,10 +62,8 @@ class DataConfig:
     def validate(self) -> None:
         if not self.train_batches or any(b not in range(1, 6) for b in self.train_batches):
             raise ConfigError(f"--train-batches {self.train_batches} must be numbers 1..5, e.g. --train-batches 1,2")
-        if self.train_limit is not None and self.train_limit <= 0:
-            raise ConfigError(f"--train-limit must be a positive number of images, got {self.train_limit}")
-        if self.test_limit is not None and self.test_limit <= 0:
-            raise ConfigError(f"--test-limit must be a positive number of images, got {self.test_limit}")
+        check_image_limit("--train-limit", self.train_limit)
+        check_image_limit("--test-limit", self.test_limit)
         if self.val_size < 0:
             raise ConfigError(f"--val-size must be 0 or more, got {self.val_size}")
 

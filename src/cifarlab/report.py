@@ -82,11 +82,11 @@ def _headline(summary: dict, ev: dict) -> str:
     tta = summary.get("tta", ev.get("tta", "none"))
     views = f" with test-time views <i>{html.escape(str(tta))}</i>" if tta not in (None, "none") else ""
     n = summary.get("test_images")  # fewer than the test set's 10,000 after --test-limit: say so
-    views += f" on {n:,} test images" if isinstance(n, int) and 0 < n < ROWS_PER_BATCH else ""
+    subset = f" on {n:,} test images" if isinstance(n, int) and 0 < n < ROWS_PER_BATCH else ""
     params = f"{summary['parameters']:,} parameters, " if isinstance(summary.get("parameters"), int) else ""
     recipe = f", recipe {html.escape(str(summary['recipe']))}" if summary.get("recipe") else ""
     line = (
-        f'<p class="headline">Test accuracy <b>{100 * acc:.2f}%</b>{views}</p>'
+        f'<p class="headline">Test accuracy <b>{100 * acc:.2f}%</b>{views}{subset}</p>'
         f"<p>{html.escape(str(summary.get('model')))} ({params}{_value('', summary.get('amp')) or 'fp32'}){recipe}"
         f" &middot; trained {summary.get('wall_seconds', 0):.0f} s, best epoch {summary.get('best_epoch')} "
         f"of {summary.get('epochs_run')} (selected on {html.escape(str(summary.get('selected_on')))})"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .config import check_image_limit
 from .data import CifarArrays
 from .errors import ConfigError, warn
 
@@ -82,12 +83,10 @@ def make_splits(
        sorted by class: the first 1,000 hold 86-112 of each class).
     """
     batches = _check_batches(train_batches)
-    if train_limit is not None and train_limit <= 0:
-        raise ConfigError(f"--train-limit must be a positive number of images, got {train_limit}")
+    check_image_limit("--train-limit", train_limit)
+    check_image_limit("--test-limit", test_limit)
     if val_size < 0:
         raise ConfigError(f"--val-size must be 0 or more, got {val_size}")
-    if test_limit is not None and test_limit <= 0:
-        raise ConfigError(f"--test-limit must be a positive number of images, got {test_limit}")
     selected = torch.isin(arrays.train_batch, torch.tensor(batches, dtype=arrays.train_batch.dtype))
     rows = selected.nonzero().flatten()  # ascending: the original order
     if train_limit is not None:
