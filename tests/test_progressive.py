@@ -3,8 +3,6 @@ for runs whose early steps are cheaper, and bad values refused in one line."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
@@ -125,16 +123,8 @@ def test_the_plan_mixes_crop_and_full_step_times(monkeypatch):
     assert "a crop step 0.25x a full one" in p.line()
 
 
-def test_a_budgeted_progressive_run_end_to_end(fake_folder, tmp_path):
-    args = "--model fastnet --model-arg width=0.125 --train-limit 1000 --val-size 0 --crop 24 --crop-until 0.6"
-    more = "--time-budget 15s --test-limit 1000 --tta none --no-progress --no-report --threads 1 --name p".split()
-    out = cli("train", *args.split(), *more, "--data", fake_folder, "--out", tmp_path)
-    assert "a crop step" in out.stdout
-    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
-    plan = summary["time_budget"]
-    assert 0 < plan["crop_ratio"] < 1.2  # measured, so not asserted below 1: a busy machine can blur it
-    config = json.loads((tmp_path / "p" / "config.json").read_text())
-    assert config["train"]["crop"] == 24 and config["train"]["crop_until"] == 0.6
+# A budgeted CLI run with crops (and selection, as the fast90-sel recipe trains) is in test_selection.py:
+# test_a_budgeted_run_with_selection_and_crops_end_to_end.
 
 
 @pytest.mark.parametrize(

@@ -170,14 +170,21 @@ def test_keep_hard_is_refused_with_several_processes(monkeypatch):
         Trainer(create_model("fastnet", width=0.125), config=cfg, log=None).setup(*_data(64))
 
 
-def test_a_budgeted_selective_run_end_to_end(fake_folder, tmp_path):
+def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_path):
+    # --keep-hard with progressive resizing, as the fast90-sel recipe trains: one CLI run checks both
     args = "--model fastnet --model-arg width=0.125 --train-limit 1000 --val-size 0 --keep-hard 0.5"
+    crops = "--crop 24 --crop-until 0.6".split()
     more = "--time-budget 15s --test-limit 1000 --tta none --no-progress --no-report --threads 1 --name k".split()
-    cli("train", *args.split(), *more, "--data", fake_folder, "--out", tmp_path)
+    out = cli("train", *args.split(), *crops, *more, "--data", fake_folder, "--out", tmp_path).stdout
+    assert "a crop step" in out
     config = json.loads((tmp_path / "k" / "config.json").read_text())
     assert config["train"]["keep_hard"] == 0.5
+    assert config["train"]["crop"] == 24 and config["train"]["crop_until"] == 0.6
     summary = json.loads((tmp_path / "k" / "summary.json").read_text())
     assert summary["epochs_trained"] >= 1 and 0 <= summary["test_acc"] <= 1
+    assert (
+        0 < summary["time_budget"]["crop_ratio"] < 1.2
+    )  # measured, so not asserted below 1: a busy machine can blur it
 
 
 @pytest.mark.parametrize(
