@@ -47,16 +47,33 @@ def cli(*args, env=None, check=True, timeout=240) -> subprocess.CompletedProcess
     return proc
 
 
-def cli_in_process(capsys, *args) -> subprocess.CompletedProcess:
-    """``cifarlab ARGS`` through :func:`cifarlab.cli.main` in this process: for failures that happen
-    before any training, this skips the ~2 s start of a new interpreter importing torch. An exception
+def cli_in_process(capsys, *args, env=None, check=False) -> subprocess.CompletedProcess:
+    """``cifarlab ARGS`` through :func:`cifarlab.cli.main` in this process: the same code as the console
+    script without the ~1.4 s start of a new interpreter importing torch, for the tests whose subject is
+    not the process itself (signals, exit on a kill, the installed script: those keep :func:`cli`).
+    Like :func:`cli` it reads the session's data cache and takes ``env`` on top; the environment and
+    torch's thread count (a ``--threads`` in ARGS sets it) are given back afterwards. An exception
     main() does not turn into one line propagates and fails the test, as a traceback would."""
     from cifarlab.cli import main
 
     capsys.readouterr()
-    code = main([str(a) for a in args])
+    updates = {**_SHARED, **(env or {})}
+    threads, before = torch.get_num_threads(), {k: os.environ.get(k) for k in updates}
+    os.environ.update(updates)
+    try:
+        code = main([str(a) for a in args])
+    finally:
+        torch.set_num_threads(threads)
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     captured = capsys.readouterr()
-    return subprocess.CompletedProcess(["cifarlab", *map(str, args)], code, captured.out, captured.err)
+    proc = subprocess.CompletedProcess(["cifarlab", *map(str, args)], code, captured.out, captured.err)
+    if check and code != 0:
+        raise AssertionError(f"cifarlab {' '.join(map(str, args))} failed ({code}):\n{captured.err}")
+    return proc
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -273,17 +290,32 @@ def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
     assert summary["status"] == "interrupted" and summary["epochs_run"] == len(lines) - 1
 
 
-def test_test_limit_scores_the_first_test_images(fake_folder, tmp_path):
+def test_test_limit_scores_the_first_test_images(capsys, fake_folder, tmp_path):
     args = ["--recipe", "seed-softmax", "--epochs", "1", "--test-limit", "300", "--name", "t"]
     proc = cli("train", *args, *SMALL, "--data", fake_folder, "--out", tmp_path)
     assert "1200 train / 300 val / 300 test images" in proc.stdout
     run = cifarlab.load_run(tmp_path / "t")
     assert run.config.data.test_limit == 300 and run.summary["test_images"] == 300
     arrays = load_cifar10(fake_folder, progress=False)
-    predicted = run.predict(arrays.test_x[:300]).argmax(1)  # the reference: the saved model on those 300
-    assert run.summary["test_acc"] == pytest.approx((predicted == arrays.test_y[:300]).float().mean().item())
+    predicted = run.predict(arrays.test_x[:300]).argmax(1)  # the reference: the saved model on the first N
+
+    def reference(n: int) -> float:
+        return (predicted[:n] == arrays.test_y[:n]).float().mean().item()
+
+    assert run.summary["test_acc"] == pytest.approx(reference(300))
     headline = f"Test accuracy <b>{100 * run.summary['test_acc']:.2f}%</b> on 300 test images"
     assert headline in (tmp_path / "t" / "report.html").read_text()
+    # the report's evaluation scored the run's own 300 images, as its summary did
+    ev = json.loads((tmp_path / "t" / "evaluation.json").read_text())
+    assert ev["test_images"] == 300 == sum(map(sum, ev["confusion"]))
+    assert ev["test_acc"] == pytest.approx(reference(300))
+    # `evaluate --test-limit N` scores another count; a bad N is one line and leaves the files as they were
+    bad = cli_in_process(capsys, "evaluate", tmp_path / "t", "--test-limit", "0", "--data", fake_folder)
+    assert_one_line_error(bad, "--test-limit must be a positive number of images, got 0")
+    assert json.loads((tmp_path / "t" / "evaluation.json").read_text()) == ev
+    out = cli_in_process(capsys, "evaluate", tmp_path / "t", "--test-limit", "100", "--data", fake_folder, check=True)
+    ev = json.loads((tmp_path / "t" / "evaluation.json").read_text())
+    assert ev["test_images"] == 100 and ev["test_acc"] == pytest.approx(reference(100)) and "100 images" in out.stdout
 
 
 def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):

@@ -131,14 +131,14 @@ def _png_header_only(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def test_a_decompression_bomb_is_one_per_file_error(tiny_run, tmp_path):
+def test_a_decompression_bomb_is_one_per_file_error(capsys, tiny_run, tmp_path):
     from PIL import Image
 
     ok = tmp_path / "ok.png"
     Image.new("RGB", (40, 30), (200, 30, 30)).save(ok)
     bomb = _png_header_only(tmp_path / "bomb.png", 20000, 20000)  # over PIL's own bomb limit
     big = _png_header_only(tmp_path / "big.png", 8000, 6000)  # 48 Mpixel: over ours, under PIL's
-    proc = cli("predict", tiny_run, ok, bomb, big, check=False)
+    proc = cli_in_process(capsys, "predict", tiny_run, ok, bomb, big)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stdout.startswith(f"{ok}: ") and proc.stdout.count("\n") == 1  # the good image still answered
     errors = proc.stderr.strip().splitlines()
@@ -302,14 +302,18 @@ def test_bench_refuses_zero_rounds(capsys, tmp_path, flag):
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
-def test_written_files_follow_the_umask(fake_folder, tmp_path, umask):
+def test_written_files_follow_the_umask(capsys, fake_folder, tmp_path, umask):
     old = os.umask(umask)
     try:
-        cli("train", *TINY[:-1], "--data", fake_folder, "--out", tmp_path, "--name", "r")  # with report
+        # in this process: the umask is the process's, set here as a shell would set it for a child
         run = tmp_path / "r"
-        cli("train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report")
-        cli("export", run, "--format", "onnx")
-        cli("compare", run, "--out", tmp_path / "cmp.png")
+        for args in [
+            ["train", *TINY[:-1], "--data", fake_folder, "--out", tmp_path, "--name", "r"],  # with report
+            ["train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report"],
+            ["export", run, "--format", "onnx"],
+            ["compare", run, "--out", tmp_path / "cmp.png"],
+        ]:
+            cli_in_process(capsys, *args, check=True)
     finally:
         os.umask(old)
     files = [p for p in [*run.iterdir(), *tmp_path.glob("cmp.*")] if p.is_file()]
@@ -344,7 +348,8 @@ def test_a_second_resume_of_a_run_in_training_is_refused(capsys, tiny_run, tmp_p
         assert (run / "metrics.csv").read_bytes() == before
     finally:
         lock.release()
-    cli("train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report")
+    resume = ["train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report"]
+    cli_in_process(capsys, *resume, check=True)
     assert [r.split(",")[0] for r in (run / "metrics.csv").read_text().splitlines()[1:]] == ["1", "2"]
 
 
@@ -394,7 +399,7 @@ def test_existing_outputs_need_force(capsys, tiny_run, tmp_path):
     proc = cli_in_process(capsys, "export", tiny_run, "--format", "torchscript", "--out", mine)
     assert_one_line_error(proc, "--force")
     assert mine.read_bytes() == b"precious"
-    cli("export", tiny_run, "--format", "torchscript", "--out", mine, "--force")
+    cli_in_process(capsys, "export", tiny_run, "--format", "torchscript", "--out", mine, "--force", check=True)
     assert torch.jit.load(str(mine))(torch.rand(1, 3, 32, 32)).shape == (1, 10)
 
     (tmp_path / "cmp.md").write_text("my notes")
@@ -405,12 +410,13 @@ def test_existing_outputs_need_force(capsys, tiny_run, tmp_path):
 # --- 12. the small ones ---------------------------------------------------------------------------------------
 
 
-def test_resume_removes_stale_temp_files(tiny_run, tmp_path, fake_folder):
+def test_resume_removes_stale_temp_files(capsys, tiny_run, tmp_path, fake_folder):
     run = _copy_run(tiny_run, tmp_path / "run")
     stale = [run / ".last.pt.0badc0de.tmp", run / ".metrics.csv.12345678.tmp"]
     for p in stale:
         p.write_bytes(b"half a file")
-    cli("train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report")
+    resume = ["train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report"]
+    cli_in_process(capsys, *resume, check=True)
     assert not any(p.exists() for p in stale)
     assert not list(run.glob(".*.tmp"))
 
@@ -455,8 +461,8 @@ def test_metrics_csv_has_lf_line_endings(tiny_run):
     assert b"\r" not in data and data.endswith(b"\n") and data.startswith(b"epoch,train_loss,")
 
 
-def test_compare_prints_every_accuracy_as_a_percentage(tiny_run, tmp_path):
-    table = cli("compare", tiny_run, "--out", tmp_path / "c.png").stdout
+def test_compare_prints_every_accuracy_as_a_percentage(capsys, tiny_run, tmp_path):
+    table = cli_in_process(capsys, "compare", tiny_run, "--out", tmp_path / "c.png", check=True).stdout
     row = next(line for line in table.splitlines() if line.startswith("| r |"))
     summary = json.loads((tiny_run / "summary.json").read_text())
     assert f"| {100 * summary['test_acc']:.2f}% |" in row
@@ -470,7 +476,7 @@ def test_evaluate_refuses_an_unknown_tta_mode(capsys, tiny_run, tmp_path, fake_f
     bad = cli_in_process(capsys, "evaluate", run, "--tta", "sideways", "--data", fake_folder)
     assert_one_line_error(bad, "unknown --tta mode 'sideways'")
     assert not (run / "evaluation.json").exists()
-    ok = cli("evaluate", run, "--data", fake_folder)  # no --tta: the run's own views
+    ok = cli_in_process(capsys, "evaluate", run, "--data", fake_folder, check=True)  # no --tta: the run's own views
     saved = json.loads((run / "config.json").read_text())["train"]["tta"]
     assert json.loads((run / "evaluation.json").read_text())["tta"] == saved and "test accuracy" in ok.stdout
 

@@ -42,6 +42,8 @@ def run_dir(fake_folder, tmp_path_factory) -> Path:
         "--name",
         "r",
         "--no-report",
+        "--test-limit",  # the report's evaluation scores these too: 1,000 of them keep it short
+        "1000",
         *SMALL,
     )
     return out / "r"
@@ -65,8 +67,9 @@ def written(run: Path) -> set[str]:
     return {p.name for p in run.iterdir() if p.name.startswith("robustness")}
 
 
-def test_generated_corruptions_end_to_end(run_dir, first_images, fake_folder, cache_dir):
-    proc = cli(
+def test_generated_corruptions_end_to_end(capsys, run_dir, first_images, fake_folder, cache_dir):
+    proc = cli_in_process(
+        capsys,
         "robustness",
         run_dir,
         "--images",
@@ -78,6 +81,7 @@ def test_generated_corruptions_end_to_end(run_dir, first_images, fake_folder, ca
         "--data",
         fake_folder,
         env={"CIFARLAB_CACHE": str(cache_dir)},
+        check=True,
     )
     assert "mean corruption accuracy" in proc.stdout and "test-time views: flip, fp32" in proc.stdout
     res = json.loads((run_dir / RESULT_FILE).read_text())
@@ -109,7 +113,8 @@ def test_generated_corruptions_end_to_end(run_dir, first_images, fake_folder, ca
     np.save(cached[0], np.zeros((N, 32, 32, 3), np.uint8))
 
     def contrast_s5_again() -> float:
-        cli(
+        cli_in_process(
+            capsys,
             "robustness",
             run_dir,
             "--images",
@@ -121,6 +126,7 @@ def test_generated_corruptions_end_to_end(run_dir, first_images, fake_folder, ca
             "--data",
             fake_folder,
             env={"CIFARLAB_CACHE": str(cache_dir)},
+            check=True,
         )
         return json.loads((run_dir / RESULT_FILE).read_text())["corruptions"]["contrast"][4]
 
@@ -145,14 +151,15 @@ def official_folder(tmp_path: Path, first_images, names=("gaussian_noise", "fros
     return folder
 
 
-def test_official_files_and_the_shift_set(run_dir, first_images, fake_folder, tmp_path):
+def test_official_files_and_the_shift_set(capsys, run_dir, first_images, fake_folder, tmp_path):
     folder = official_folder(tmp_path, first_images)
     shift = tmp_path / "cifar10.1"
     shift.mkdir()
     x = first_images[0].permute(0, 2, 3, 1).numpy()
     np.save(shift / "cifar10.1_v6_data.npy", x[:50][::-1].copy())
     np.save(shift / "cifar10.1_v6_labels.npy", first_images[1].numpy()[:50][::-1].astype(np.int64))
-    cli(
+    cli_in_process(
+        capsys,
         "robustness",
         run_dir,
         "--corruptions-from",
@@ -165,6 +172,7 @@ def test_official_files_and_the_shift_set(run_dir, first_images, fake_folder, tm
         40,
         "--data",
         fake_folder,
+        check=True,
     )
     res = json.loads((run_dir / RESULT_FILE).read_text())
     assert res["source"] == "official files" and res["seed"] is None

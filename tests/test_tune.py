@@ -13,14 +13,14 @@ from pathlib import Path
 import optuna
 import pg
 import pytest
-from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli  # noqa: F401
+from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
 from cifarlab.config import ExperimentConfig
 from cifarlab.errors import ConfigError
 from cifarlab.recipes import get_recipe
 from cifarlab.tune import Param, TuneError, default_space, open_storage, parse_param, tune
 
-TINY = ["--epochs", "2", "--train-limit", "600", "--val-size", "200", "--batch-size", "100"]
+TINY = ["--epochs", "2", "--train-limit", "600", "--val-size", "200", "--batch-size", "100", "--test-limit", "500"]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -68,7 +68,7 @@ def test_default_space_is_centred_on_the_recipe():
     assert space["batch_size"].choices == (64, 128, 256)
 
 
-def test_sqlite_study_then_from_study(fake_folder, tmp_path):
+def test_sqlite_study_then_from_study(capsys, fake_folder, tmp_path):
     proc = cli(
         "tune",
         "--recipe",
@@ -111,7 +111,8 @@ def test_sqlite_study_then_from_study(fake_folder, tmp_path):
     assert (folder / "history.png").stat().st_size > 0 and (folder / "importance.png").stat().st_size > 0
 
     # A second worker with another search space is refused, and the study is left as it was.
-    proc = cli(
+    proc = cli_in_process(
+        capsys,
         "tune",
         "--recipe",
         "seed-mlp-final",
@@ -124,13 +125,13 @@ def test_sqlite_study_then_from_study(fake_folder, tmp_path):
         fake_folder,
         "--out",
         tmp_path,
-        check=False,
     )
     assert_one_line_error(proc, "searches epochs=1.5..2.5 lr=0.0001..0.01:log, not lr=0.001..0.1:log", "--study")
     assert len(read_csv(folder / "trials.csv")) == 3
 
     # Retrain the best parameters: the study's fixed proxy flags (data_batch_1 only) do not carry over.
-    proc = cli(
+    proc = cli_in_process(
+        capsys,
         "train",
         "--from-study",
         "seed-mlp-final",
@@ -148,6 +149,7 @@ def test_sqlite_study_then_from_study(fake_folder, tmp_path):
         "final",
         "--no-report",
         "--no-progress",
+        check=True,
     )
     config = json.loads((tmp_path / "final" / "config.json").read_text())
     assert config["train"]["lr"] == pytest.approx(best["params"]["lr"], rel=1e-9)
@@ -206,8 +208,8 @@ def test_a_baseline_trial_trains_the_settings_the_search_starts_from(fake_folder
         (["--param", "crop=16..28"], "crop is 0 here, outside --param crop=16..28; widen the range or set --crop"),
     ],
 )
-def test_a_baseline_outside_the_search_space_is_one_line(tmp_path, flags, says):
-    proc = cli("tune", "--recipe", "seed-mlp-first", "--baseline", *flags, "--out", tmp_path, check=False)
+def test_a_baseline_outside_the_search_space_is_one_line(capsys, tmp_path, flags, says):
+    proc = cli_in_process(capsys, "tune", "--recipe", "seed-mlp-first", "--baseline", *flags, "--out", tmp_path)
     assert_one_line_error(proc, says)
     assert not (tmp_path / "tune").exists()
 
@@ -319,15 +321,16 @@ def test_two_workers_share_a_postgresql_study(fake_folder, tmp_path, postgres_ur
         assert config["train"]["batch_size"] == t.params["batch_size"]
 
 
-def test_tuning_never_selects_on_test(tmp_path):
-    proc = cli("tune", "--recipe", "seed-cnn3", "--select-on", "test", "--out", tmp_path, check=False)
+def test_tuning_never_selects_on_test(capsys, tmp_path):
+    proc = cli_in_process(capsys, "tune", "--recipe", "seed-cnn3", "--select-on", "test", "--out", tmp_path)
     assert_one_line_error(proc, "never looks at test accuracy")
     assert not (tmp_path / "tune").exists()
 
 
-def test_unreachable_storage_is_one_line(tmp_path, fake_folder):
+def test_unreachable_storage_is_one_line(capsys, tmp_path, fake_folder):
     # With data at hand: everything a trial needs is checked before the storage is opened.
-    proc = cli(
+    proc = cli_in_process(
+        capsys,
         "tune",
         "--recipe",
         "seed-mlp-first",
@@ -339,7 +342,6 @@ def test_unreachable_storage_is_one_line(tmp_path, fake_folder):
         "postgresql://someone:secret@127.0.0.1:1/nothing",
         "--out",
         tmp_path,
-        check=False,
     )
     line = assert_one_line_error(proc, "cannot use the study storage", "Connection refused")
     assert "secret" not in line

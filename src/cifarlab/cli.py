@@ -228,14 +228,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.run_dir:
             raise ConfigError("give either a RUN_DIR or --model with --weights, not both")
         result = evaluate_weights(
-            args.model, args.weights, data=args.data, offline=bool(args.offline), tta=args.tta or "none"
+            args.model,
+            args.weights,
+            data=args.data,
+            offline=bool(args.offline),
+            tta=args.tta or "none",
+            test_limit=args.test_limit,
         )
         print(f"{args.model} with {args.weights}")
         print(result.table())
         return 0
     if not args.run_dir:
         raise ConfigError("pass a RUN_DIR, or --model NAME --weights FILE")
-    result = evaluate_run(args.run_dir, data=args.data, offline=bool(args.offline), tta=args.tta)
+    result = evaluate_run(
+        args.run_dir, data=args.data, offline=bool(args.offline), tta=args.tta, test_limit=args.test_limit
+    )
     print(result.table())
     print(f"expected calibration error {100 * result.ece():.2f}%")
     print(f"wrote evaluation.json, confusion.png, per_class.png, mistakes.png, reliability.png in {args.run_dir}")

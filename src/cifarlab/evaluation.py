@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .config import check_image_limit
 from .data import CifarArrays, load_cifar10
 from .engine import predict_logits
 from .errors import RunError
@@ -111,24 +112,30 @@ def evaluate_run(
     offline=False,
     device: str = "cpu",
     tta: str | None = None,
+    test_limit: int | None = None,
 ) -> EvalResult:
     """Evaluate a run's model.pt on the test set and write the report files into the run folder:
     evaluation.json, confusion.png, per_class.png, mistakes.png and reliability.png.
 
-    ``tta``: test-time views; None uses the run's own (its recipe's ``tta``), so the accuracy here is
-    the one its summary reports (up to the precision: this evaluation runs in fp32)."""
+    ``tta`` and ``test_limit`` (the first N test images): None uses the run's own (its recipe's
+    ``tta``, its ``--test-limit``, else all 10,000), so the accuracy here is the one its summary
+    reports (up to the precision: this evaluation runs in fp32)."""
     from . import plots
+    from .splits import test_split
 
+    check_image_limit("--test-limit", test_limit)  # before the model and data are loaded
     run = load_run(run_dir, device=device)
     tta = run.config.train.tta if tta is None else tta
+    test_limit = run.config.data.test_limit if test_limit is None else test_limit
     arrays = arrays or load_cifar10(data or run.config.data.data, offline=offline)
-    result = evaluate_model(run.model, arrays.test_x, arrays.test_y, run.classes, tta=tta)
+    test = test_split(arrays, test_limit)
+    result = evaluate_model(run.model, test.x, test.y, run.classes, tta=tta)
     title = f"{run.path.name}: test accuracy {100 * result.accuracy:.2f}%" + (f" (TTA {tta})" if tta != "none" else "")
     plots.plot_confusion(result.confusion, result.classes, run.path / "confusion.png", title=title)
     plots.plot_per_class(result.per_class_accuracy, result.classes, run.path / "per_class.png", title=title)
     worst = result.mistakes(32)
     plots.plot_gallery(
-        arrays.test_x[worst],
+        test.x[worst],
         [result.classes[i] for i in result.labels[worst]],
         [result.classes[i] for i in result.probs[worst].argmax(1)],
         result.probs[worst].max(1).values,
@@ -136,7 +143,8 @@ def evaluate_run(
     )
     plots.plot_reliability(reliability_bins(result.probs, result.labels), result.ece(), run.path / "reliability.png")
     atomic_write_json(
-        run.path / "evaluation.json", {**result.to_dict(), "tta": tta, "mistakes": [int(i) for i in worst]}
+        run.path / "evaluation.json",
+        {**result.to_dict(), "tta": tta, "test_images": len(test), "mistakes": [int(i) for i in worst]},
     )
     return result
 
@@ -173,8 +181,13 @@ def evaluate_weights(
     data=None,
     offline=False,
     tta: str = "none",
+    test_limit: int | None = None,
 ) -> EvalResult:
-    """Test accuracy of a plain state_dict (e.g. the notebook's ``.pth``) for a registered model."""
+    """Test accuracy of a plain state_dict (e.g. the notebook's ``.pth``) for a registered model, on
+    all test images or the first ``test_limit``."""
+    from .splits import test_split
+
     arrays = arrays or load_cifar10(data, offline=offline)
     model = load_weights(model_name, weights, num_classes=len(arrays.classes))
-    return evaluate_model(model, arrays.test_x, arrays.test_y, arrays.classes, tta=tta)
+    test = test_split(arrays, test_limit)
+    return evaluate_model(model, test.x, test.y, arrays.classes, tta=tta)

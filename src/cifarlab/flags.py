@@ -307,6 +307,12 @@ def _run_parsers(sub) -> None:
         help="test-time views: none, flip, flip_translate (the flag alone: flip_translate; "
         "default: the run's own, as its summary's test accuracy)",
     )
+    p.add_argument(
+        "--test-limit",
+        type=int,
+        metavar="N",
+        help="score the first N test images (default: the run's own, its --test-limit, else all 10,000)",
+    )
     add_data_flags(p)
     r = sub.add_parser(
         "robustness",

@@ -94,9 +94,11 @@ def _headline(summary: dict, ev: dict) -> str:
         f" &middot; status {html.escape(str(summary.get('status', 'completed')))}</p>"
     )
     if abs(ev["test_acc"] - acc) >= 5e-5:
+        m = ev.get("test_images")  # `cifarlab evaluate --test-limit` may have scored another count
+        scored = f" on {m:,} test images" if isinstance(m, int) and m != (n or ROWS_PER_BATCH) else ""
         line += (
             f'<p class="note">The figures below come from a re-evaluation of model.pt in fp32 '
-            f"(test-time views {html.escape(str(ev.get('tta', 'none')))}): {100 * ev['test_acc']:.2f}%. "
+            f"(test-time views {html.escape(str(ev.get('tta', 'none')))}){scored}: {100 * ev['test_acc']:.2f}%. "
             f"The headline is the training's own evaluation ({html.escape(str(summary.get('amp', 'fp32')))}).</p>"
         )
     return line
