@@ -108,7 +108,7 @@ def test_config_rules():
         TrainConfig(augmix=True, augmix_jsd=-1).validate()
 
 
-def test_training_with_augmix_from_the_cli(fake_folder, tmp_path, capsys):
+def test_training_with_augmix_from_the_cli(fake_folder, tmp_path):
     cli(
         "train",
         "--model",
@@ -132,6 +132,6 @@ def test_training_with_augmix_from_the_cli(fake_folder, tmp_path, capsys):
     rows = (tmp_path / "am" / "metrics.csv").read_text().splitlines()
     train_acc = float(rows[1].split(",")[rows[0].split(",").index("train_acc")])
     assert 0.1 < train_acc <= 1  # statistics of the clean rows, not of three views
-    proc = cli_in_process(capsys, "train", "--augmix-jsd", "5", "--data", fake_folder, "--out", tmp_path)
+    proc = cli_in_process("train", "--augmix-jsd", "5", "--data", fake_folder, "--out", tmp_path)
     assert_one_line_error(proc, "add --augmix")
     assert [p.name for p in tmp_path.iterdir()] == ["am"]

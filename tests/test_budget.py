@@ -143,9 +143,8 @@ def test_a_budgeted_run_end_to_end(fake_folder, tmp_path):
     assert f"time budget: {used:.0f}s used of 20s" in out
 
 
-def test_a_budget_that_cannot_fit_one_epoch(capsys, fake_folder, tmp_path):
+def test_a_budget_that_cannot_fit_one_epoch(fake_folder, tmp_path):
     proc = cli_in_process(
-        capsys,
         "train",
         *TINY_NET[:4],
         "--val-size",
@@ -175,7 +174,7 @@ def test_a_budget_that_cannot_fit_one_epoch(capsys, fake_folder, tmp_path):
     ],
 )
 def test_bad_model_and_budget_flags(capsys, tmp_path, args, needle):
-    proc = cli_in_process(capsys, "train", *args, "--out", tmp_path, "--name", "x") if "soon" not in args else None
+    proc = cli_in_process("train", *args, "--out", tmp_path, "--name", "x") if "soon" not in args else None
     if proc is None:  # argparse rejects it: exit 2 with argparse's own one line
         with pytest.raises(SystemExit) as e:
             from cifarlab.cli import main
@@ -187,7 +186,7 @@ def test_bad_model_and_budget_flags(capsys, tmp_path, args, needle):
     assert not (tmp_path / "x").exists()
 
 
-def test_mismatched_recipe_warns_in_one_line(capsys, tmp_path):
+def test_mismatched_recipe_warns_in_one_line(tmp_path):
     from cifarlab.cli import build_parser, config_from_args
 
     with pytest.warns(
@@ -199,10 +198,10 @@ def test_mismatched_recipe_warns_in_one_line(capsys, tmp_path):
     assert config.recipe == "fast" and config.model == "resnet18" and config.model_kwargs == {}
 
 
-def test_zoo_bench_refuses_bad_input(capsys, tmp_path):
-    assert_one_line_error(cli_in_process(capsys, "bench", "--zoo", "--out", tmp_path), "--time-budget")
+def test_zoo_bench_refuses_bad_input(tmp_path):
+    assert_one_line_error(cli_in_process("bench", "--zoo", "--out", tmp_path), "--time-budget")
     assert_one_line_error(
-        cli_in_process(capsys, "bench", "--zoo", "--time-budget", "1m", "--models", "resnet_20", "--out", tmp_path),
+        cli_in_process("bench", "--zoo", "--time-budget", "1m", "--models", "resnet_20", "--out", tmp_path),
         "Did you mean 'resnet20'",
     )
     assert list(tmp_path.iterdir()) == []

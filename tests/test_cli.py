@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import signal
@@ -47,21 +49,23 @@ def cli(*args, env=None, check=True, timeout=240) -> subprocess.CompletedProcess
     return proc
 
 
-def cli_in_process(capsys, *args, env=None, check=False) -> subprocess.CompletedProcess:
+def cli_in_process(*args, env=None, check=False) -> subprocess.CompletedProcess:
     """``cifarlab ARGS`` through :func:`cifarlab.cli.main` in this process: the same code as the console
-    script without the ~1.4 s start of a new interpreter importing torch, for the tests whose subject is
-    not the process itself (signals, exit on a kill, the installed script: those keep :func:`cli`).
-    Like :func:`cli` it reads the session's data cache and takes ``env`` on top; the environment and
-    torch's thread count (a ``--threads`` in ARGS sets it) are given back afterwards. An exception
-    main() does not turn into one line propagates and fails the test, as a traceback would."""
+    script without the ~1.4 s start of a new interpreter importing torch, for the tests (and module
+    fixtures) whose subject is not the process itself (signals, exit on a kill, the installed script:
+    those keep :func:`cli`). Like :func:`cli` it reads the session's data cache and takes ``env`` on
+    top; the environment and torch's thread count (a ``--threads`` in ARGS sets it) are given back
+    afterwards. An exception main() does not turn into one line propagates and fails the test, as a
+    traceback would."""
     from cifarlab.cli import main
 
-    capsys.readouterr()
     updates = {**_SHARED, **(env or {})}
     threads, before = torch.get_num_threads(), {k: os.environ.get(k) for k in updates}
     os.environ.update(updates)
+    out, err = io.StringIO(), io.StringIO()
     try:
-        code = main([str(a) for a in args])
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
     finally:
         torch.set_num_threads(threads)
         for k, v in before.items():
@@ -69,10 +73,9 @@ def cli_in_process(capsys, *args, env=None, check=False) -> subprocess.Completed
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    captured = capsys.readouterr()
-    proc = subprocess.CompletedProcess(["cifarlab", *map(str, args)], code, captured.out, captured.err)
+    proc = subprocess.CompletedProcess(["cifarlab", *map(str, args)], code, out.getvalue(), err.getvalue())
     if check and code != 0:
-        raise AssertionError(f"cifarlab {' '.join(map(str, args))} failed ({code}):\n{captured.err}")
+        raise AssertionError(f"cifarlab {' '.join(map(str, args))} failed ({code}):\n{proc.stderr}")
     return proc
 
 
@@ -229,9 +232,9 @@ def test_evaluate_run_writes_report_files(trained_run, fake_folder):
         (["--model", "mlp_final", "--optimizer", "muon"], ["--optimizer muon", "has none", "--optimizer sgd"]),
     ],
 )
-def test_bad_input_one_line_error(args, needles, fake_folder, tmp_path, capsys, monkeypatch):
+def test_bad_input_one_line_error(args, needles, fake_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("CIFARLAB_CACHE", _SHARED["CIFARLAB_CACHE"])
-    proc = cli_in_process(capsys, "train", "--data", fake_folder, "--out", tmp_path / "runs", *args)
+    proc = cli_in_process("train", "--data", fake_folder, "--out", tmp_path / "runs", *args)
     assert_one_line_error(proc, *needles)
     assert not any((tmp_path / "runs").glob("*/")), "a failed start left a run folder behind"
 
@@ -290,7 +293,7 @@ def test_interrupted_run_keeps_completed_epochs(fake_folder, tmp_path):
     assert summary["status"] == "interrupted" and summary["epochs_run"] == len(lines) - 1
 
 
-def test_test_limit_scores_the_first_test_images(capsys, fake_folder, tmp_path):
+def test_test_limit_scores_the_first_test_images(fake_folder, tmp_path):
     args = ["--recipe", "seed-softmax", "--epochs", "1", "--test-limit", "300", "--name", "t"]
     proc = cli("train", *args, *SMALL, "--data", fake_folder, "--out", tmp_path)
     assert "1200 train / 300 val / 300 test images" in proc.stdout
@@ -310,10 +313,10 @@ def test_test_limit_scores_the_first_test_images(capsys, fake_folder, tmp_path):
     assert ev["test_images"] == 300 == sum(map(sum, ev["confusion"]))
     assert ev["test_acc"] == pytest.approx(reference(300))
     # `evaluate --test-limit N` scores another count; a bad N is one line and leaves the files as they were
-    bad = cli_in_process(capsys, "evaluate", tmp_path / "t", "--test-limit", "0", "--data", fake_folder)
+    bad = cli_in_process("evaluate", tmp_path / "t", "--test-limit", "0", "--data", fake_folder)
     assert_one_line_error(bad, "--test-limit must be a positive number of images, got 0")
     assert json.loads((tmp_path / "t" / "evaluation.json").read_text()) == ev
-    out = cli_in_process(capsys, "evaluate", tmp_path / "t", "--test-limit", "100", "--data", fake_folder, check=True)
+    out = cli_in_process("evaluate", tmp_path / "t", "--test-limit", "100", "--data", fake_folder, check=True)
     ev = json.loads((tmp_path / "t" / "evaluation.json").read_text())
     assert ev["test_images"] == 100 and ev["test_acc"] == pytest.approx(reference(100)) and "100 images" in out.stdout
 
@@ -382,7 +385,7 @@ def test_fractional_epochs_train_part_of_a_last_epoch(fake_folder, tmp_path):
     assert '"epochs": 2,' in (tmp_path / "whole" / "config.json").read_text() and "epoch   2/2 " in whole.stdout
 
 
-def test_model_args_reach_the_model(capsys, fake_folder, tmp_path):
+def test_model_args_reach_the_model(fake_folder, tmp_path):
     # list-valued options survive config.json and model.pt: load_run rebuilds the same network
     proc = cli(
         "train",
@@ -410,5 +413,5 @@ def test_model_args_reach_the_model(capsys, fake_folder, tmp_path):
     run = cifarlab.load_run(Path(proc.stdout.strip().splitlines()[-1]))
     assert run.config.model_kwargs == {"widths": [8, 16, 24], "depth": 3}
     assert run.model.head.in_features == 24 and run.model.groups[2].conv3.out_channels == 24
-    bad = cli_in_process(capsys, "train", "--model-arg", "width", "--data", fake_folder, "--out", tmp_path)
+    bad = cli_in_process("train", "--model-arg", "width", "--data", fake_folder, "--out", tmp_path)
     assert_one_line_error(bad, "--model-arg expects KEY=VALUE")

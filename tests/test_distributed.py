@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import torch
-from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli  # noqa: F401
+from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
 # mlp_first has no dropout and no BatchNorm, so two processes must reproduce one process's training
 # up to float summation order. Batch 97 splits unevenly (49 + 48) and the last batch of an epoch is
@@ -181,7 +181,7 @@ def test_a_rank_that_dies_then_resume(fake_folder, tmp_path):
 
 
 def test_sync_bn_on_cpu_is_refused_in_one_line(fake_folder, tmp_path):
-    proc = cli(
+    proc = cli_in_process(
         "train",
         "--model",
         "cnn2",
@@ -198,7 +198,6 @@ def test_sync_bn_on_cpu_is_refused_in_one_line(fake_folder, tmp_path):
         "--nproc",
         "2",
         "--sync-bn",
-        check=False,
     )
     assert_one_line_error(proc, "--sync-bn needs CUDA")
     assert not any(tmp_path.iterdir()), "nothing was started"

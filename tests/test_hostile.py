@@ -63,7 +63,7 @@ def tiny_run(fake_folder, tmp_path_factory, _session_cache) -> Path:
     """One finished 1-epoch run; tests copy it before damaging it."""
     _SHARED["CIFARLAB_CACHE"] = str(_session_cache)
     out = tmp_path_factory.mktemp("tiny-run")
-    cli("train", *TINY, "--data", fake_folder, "--out", out, "--name", "r")
+    cli_in_process("train", *TINY, "--data", fake_folder, "--out", out, "--name", "r", check=True)
     return out / "r"
 
 
@@ -71,7 +71,7 @@ def tiny_run(fake_folder, tmp_path_factory, _session_cache) -> Path:
 def evaluated_run(tiny_run, tmp_path_factory) -> Path:
     """:func:`tiny_run` with its evaluation files, so ``report`` needs no data set."""
     run = _copy_run(tiny_run, tmp_path_factory.mktemp("evaluated") / "r")
-    cli("evaluate", run)
+    cli_in_process("evaluate", run, check=True)
     return run
 
 
@@ -81,14 +81,14 @@ def _copy_run(run: Path, dest: Path) -> Path:
 
 
 @pytest.mark.parametrize("which", ["last", "best"])
-def test_resume_never_runs_code_from_a_checkpoint(capsys, tiny_run, fake_folder, tmp_path, which):
+def test_resume_never_runs_code_from_a_checkpoint(tiny_run, fake_folder, tmp_path, which):
     run = _copy_run(tiny_run, tmp_path / "run")
     marker = tmp_path / "PWNED"
     torch.save({"format": "cifarlab.checkpoint/1", "x": _Evil(marker)}, run / f"{which}.pt")
     args = ["train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder]
     if which == "best":
         args += ["--resume-from", "best"]
-    proc = cli_in_process(capsys, *args)
+    proc = cli_in_process(*args)
     assert not marker.exists(), "loading a checkpoint ran code stored in it"
     assert_one_line_error(proc, f"{which}.pt", "not a cifarlab checkpoint")
 
@@ -102,16 +102,16 @@ def test_a_real_checkpoint_loads_with_the_safe_loader(tiny_run):
 
 
 @pytest.mark.parametrize("name", ["../ESCAPED", "/abs/path", "a/b", "x" * 300, ".hidden", "-rf", ""])
-def test_a_run_name_is_one_folder_name(capsys, tmp_path, name):
+def test_a_run_name_is_one_folder_name(tmp_path, name):
     out = tmp_path / "runs"
-    proc = cli_in_process(capsys, "train", *TINY, "--out", out, f"--name={name}")
+    proc = cli_in_process("train", *TINY, "--out", out, f"--name={name}")
     assert_one_line_error(proc, "--name", "not a valid name")
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, not even --out
     assert not Path("/abs/path").exists()
 
 
-def test_a_study_name_is_one_folder_name(capsys, tmp_path, fake_folder):
-    proc = cli_in_process(capsys, "tune", *TUNE, "--data", fake_folder, "--out", tmp_path, "--study", "../up")
+def test_a_study_name_is_one_folder_name(tmp_path, fake_folder):
+    proc = cli_in_process("tune", *TUNE, "--data", fake_folder, "--out", tmp_path, "--study", "../up")
     assert_one_line_error(proc, "--study", "not a valid name")
     assert list(tmp_path.iterdir()) == []
 
@@ -131,14 +131,14 @@ def _png_header_only(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def test_a_decompression_bomb_is_one_per_file_error(capsys, tiny_run, tmp_path):
+def test_a_decompression_bomb_is_one_per_file_error(tiny_run, tmp_path):
     from PIL import Image
 
     ok = tmp_path / "ok.png"
     Image.new("RGB", (40, 30), (200, 30, 30)).save(ok)
     bomb = _png_header_only(tmp_path / "bomb.png", 20000, 20000)  # over PIL's own bomb limit
     big = _png_header_only(tmp_path / "big.png", 8000, 6000)  # 48 Mpixel: over ours, under PIL's
-    proc = cli_in_process(capsys, "predict", tiny_run, ok, bomb, big)
+    proc = cli_in_process("predict", tiny_run, ok, bomb, big)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stdout.startswith(f"{ok}: ") and proc.stdout.count("\n") == 1  # the good image still answered
     errors = proc.stderr.strip().splitlines()
@@ -160,9 +160,9 @@ def test_a_decompression_bomb_is_one_per_file_error(capsys, tiny_run, tmp_path):
         (["--val-size", "100", "--model-arg", "hidden=-1"], "cannot be built"),
     ],
 )
-def test_tune_checks_everything_before_the_study_exists(capsys, tmp_path, fake_folder, extra, needle):
+def test_tune_checks_everything_before_the_study_exists(tmp_path, fake_folder, extra, needle):
     proc = cli_in_process(
-        capsys, "tune", *TUNE, "--train-limit", "600", *extra, "--data", fake_folder, "--out", tmp_path, "--trials", "3"
+        "tune", *TUNE, "--train-limit", "600", *extra, "--data", fake_folder, "--out", tmp_path, "--trials", "3"
     )
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "tune").exists()  # no study file, no trial folder
@@ -170,10 +170,8 @@ def test_tune_checks_everything_before_the_study_exists(capsys, tmp_path, fake_f
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 @pytest.mark.parametrize("device", ["cuda", "cuda:3", "tpu"])
-def test_a_bad_device_leaves_no_run_folder(capsys, tmp_path, fake_folder, device):
-    proc = cli_in_process(
-        capsys, "train", *TINY, "--data", fake_folder, "--out", tmp_path, "--name", "r", "--device", device
-    )
+def test_a_bad_device_leaves_no_run_folder(tmp_path, fake_folder, device):
+    proc = cli_in_process("train", *TINY, "--data", fake_folder, "--out", tmp_path, "--name", "r", "--device", device)
     assert_one_line_error(proc, device)
     assert not (tmp_path / "r").exists()
 
@@ -193,8 +191,8 @@ def test_a_bad_device_leaves_no_run_folder(capsys, tmp_path, fake_folder, device
         ("--test-limit", "-5", "--test-limit must be a positive number of images, got -5"),
     ],
 )
-def test_out_of_range_sizes_are_refused(capsys, tmp_path, flag, value, needle):
-    proc = cli_in_process(capsys, "train", *TINY, flag, value, "--out", tmp_path)
+def test_out_of_range_sizes_are_refused(tmp_path, flag, value, needle):
+    proc = cli_in_process("train", *TINY, flag, value, "--out", tmp_path)
     assert_one_line_error(proc, needle)
     assert list(tmp_path.iterdir()) == []
 
@@ -217,7 +215,7 @@ def _edit_model(run: Path, edit) -> None:
         ("unknown_model", "unknown model 'nope'"),
     ],
 )
-def test_a_damaged_model_file_is_one_line(capsys, tiny_run, tmp_path, damage, needle):
+def test_a_damaged_model_file_is_one_line(tiny_run, tmp_path, damage, needle):
     run = _copy_run(tiny_run, tmp_path / "run")
     edits = {
         "other_model": lambda p: p.update(model="cnn2"),
@@ -227,7 +225,7 @@ def test_a_damaged_model_file_is_one_line(capsys, tiny_run, tmp_path, damage, ne
     }
     _edit_model(run, edits[damage])
     for command in (["predict", run, tmp_path / "x.png"], ["export", run, "--format", "onnx"], ["report", run]):
-        assert_one_line_error(cli_in_process(capsys, *command), needle)
+        assert_one_line_error(cli_in_process(*command), needle)
     assert not (run / "model.onnx").exists()
 
 
@@ -244,14 +242,14 @@ def test_a_damaged_model_file_is_one_line(capsys, tiny_run, tmp_path, damage, ne
         ("summary.json", '{"wall_seconds": "soon", "model": 3}'),
     ],
 )
-def test_report_on_damaged_run_files(capsys, evaluated_run, tmp_path, file, content):
+def test_report_on_damaged_run_files(evaluated_run, tmp_path, file, content):
     run = _copy_run(evaluated_run, tmp_path / "run")
     if content is None:
         (run / file).unlink()
     else:
         (run / file).write_text(content)
     assert_one_line_error(
-        cli_in_process(capsys, "report", run),
+        cli_in_process("report", run),
         file if content != '{"wall_seconds": "soon", "model": 3}' else "unexpected content",
     )
     assert not (run / "report.html").exists()
@@ -265,10 +263,10 @@ def test_report_on_damaged_run_files(capsys, evaluated_run, tmp_path, file, cont
         ("summary.json", "{oops"),
     ],
 )
-def test_compare_on_damaged_run_files(capsys, tiny_run, tmp_path, file, content):
+def test_compare_on_damaged_run_files(tiny_run, tmp_path, file, content):
     run = _copy_run(tiny_run, tmp_path / "run")
     (run / file).write_bytes(content.encode("latin-1"))
-    proc = cli_in_process(capsys, "compare", tiny_run, run, "--out", tmp_path / "c.png")
+    proc = cli_in_process("compare", tiny_run, run, "--out", tmp_path / "c.png")
     assert_one_line_error(proc, str(run / file))
     assert not list(tmp_path.glob("c.*"))
 
@@ -285,16 +283,16 @@ def test_compare_on_damaged_run_files(capsys, tiny_run, tmp_path, file, content)
         "[]",
     ],
 )
-def test_resume_with_a_damaged_config(capsys, tiny_run, tmp_path, content):
+def test_resume_with_a_damaged_config(tiny_run, tmp_path, content):
     run = _copy_run(tiny_run, tmp_path / "run")
     (run / "config.json").write_text(content)
-    proc = cli_in_process(capsys, "train", "--resume", run)
+    proc = cli_in_process("train", "--resume", run)
     assert_one_line_error(proc, str(run / "config.json"))
 
 
 @pytest.mark.parametrize("flag", ["--rounds", "--steps", "--batch-size"])
-def test_bench_refuses_zero_rounds(capsys, tmp_path, flag):
-    proc = cli_in_process(capsys, "bench", "--throughput", "--models", "softmax", flag, "0", "--out", tmp_path)
+def test_bench_refuses_zero_rounds(tmp_path, flag):
+    proc = cli_in_process("bench", "--throughput", "--models", "softmax", flag, "0", "--out", tmp_path)
     assert_one_line_error(proc, flag, "at least 1")
 
 
@@ -302,7 +300,7 @@ def test_bench_refuses_zero_rounds(capsys, tmp_path, flag):
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
-def test_written_files_follow_the_umask(capsys, fake_folder, tmp_path, umask):
+def test_written_files_follow_the_umask(fake_folder, tmp_path, umask):
     old = os.umask(umask)
     try:
         # in this process: the umask is the process's, set here as a shell would set it for a child
@@ -313,7 +311,7 @@ def test_written_files_follow_the_umask(capsys, fake_folder, tmp_path, umask):
             ["export", run, "--format", "onnx"],
             ["compare", run, "--out", tmp_path / "cmp.png"],
         ]:
-            cli_in_process(capsys, *args, check=True)
+            cli_in_process(*args, check=True)
     finally:
         os.umask(old)
     files = [p for p in [*run.iterdir(), *tmp_path.glob("cmp.*")] if p.is_file()]
@@ -336,7 +334,7 @@ def test_written_files_follow_the_umask(capsys, fake_folder, tmp_path, umask):
 # --- 10. one trainer per run folder ------------------------------------------------------------------------
 
 
-def test_a_second_resume_of_a_run_in_training_is_refused(capsys, tiny_run, tmp_path, fake_folder):
+def test_a_second_resume_of_a_run_in_training_is_refused(tiny_run, tmp_path, fake_folder):
     from cifarlab.runs import RunLock
 
     run = _copy_run(tiny_run, tmp_path / "run")
@@ -349,7 +347,7 @@ def test_a_second_resume_of_a_run_in_training_is_refused(capsys, tiny_run, tmp_p
     finally:
         lock.release()
     resume = ["train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report"]
-    cli_in_process(capsys, *resume, check=True)
+    cli_in_process(*resume, check=True)
     assert [r.split(",")[0] for r in (run / "metrics.csv").read_text().splitlines()[1:]] == ["1", "2"]
 
 
@@ -377,46 +375,46 @@ def test_a_dead_holder_does_not_keep_the_lock(tmp_path):
 # --- 11. outputs never clobber inputs ------------------------------------------------------------------------
 
 
-def test_outputs_never_replace_a_runs_own_files(capsys, tiny_run, tmp_path):
+def test_outputs_never_replace_a_runs_own_files(tiny_run, tmp_path):
     run = _copy_run(tiny_run, tmp_path / "run")
     snapshot = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     for force in ([], ["--force"]):
         assert_one_line_error(
-            cli_in_process(capsys, "export", run, "--format", "torchscript", "--out", run / "model.pt", *force),
+            cli_in_process("export", run, "--format", "torchscript", "--out", run / "model.pt", *force),
             "is a file of the run",
         )
         assert_one_line_error(
-            cli_in_process(capsys, "compare", run, "--out", run / "metrics.png", *force),
+            cli_in_process("compare", run, "--out", run / "metrics.png", *force),
             "metrics.csv is a file of the run",
         )
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == snapshot
     assert not (run / "metrics.png").exists()
 
 
-def test_existing_outputs_need_force(capsys, tiny_run, tmp_path):
+def test_existing_outputs_need_force(tiny_run, tmp_path):
     mine = tmp_path / "mine.pt"
     mine.write_bytes(b"precious")
-    proc = cli_in_process(capsys, "export", tiny_run, "--format", "torchscript", "--out", mine)
+    proc = cli_in_process("export", tiny_run, "--format", "torchscript", "--out", mine)
     assert_one_line_error(proc, "--force")
     assert mine.read_bytes() == b"precious"
-    cli_in_process(capsys, "export", tiny_run, "--format", "torchscript", "--out", mine, "--force", check=True)
+    cli_in_process("export", tiny_run, "--format", "torchscript", "--out", mine, "--force", check=True)
     assert torch.jit.load(str(mine))(torch.rand(1, 3, 32, 32)).shape == (1, 10)
 
     (tmp_path / "cmp.md").write_text("my notes")
-    assert_one_line_error(cli_in_process(capsys, "compare", tiny_run, "--out", tmp_path / "cmp.png"), "cmp.md exists")
+    assert_one_line_error(cli_in_process("compare", tiny_run, "--out", tmp_path / "cmp.png"), "cmp.md exists")
     assert not (tmp_path / "cmp.png").exists() and (tmp_path / "cmp.md").read_text() == "my notes"
 
 
 # --- 12. the small ones ---------------------------------------------------------------------------------------
 
 
-def test_resume_removes_stale_temp_files(capsys, tiny_run, tmp_path, fake_folder):
+def test_resume_removes_stale_temp_files(tiny_run, tmp_path, fake_folder):
     run = _copy_run(tiny_run, tmp_path / "run")
     stale = [run / ".last.pt.0badc0de.tmp", run / ".metrics.csv.12345678.tmp"]
     for p in stale:
         p.write_bytes(b"half a file")
     resume = ["train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder, "--no-report"]
-    cli_in_process(capsys, *resume, check=True)
+    cli_in_process(*resume, check=True)
     assert not any(p.exists() for p in stale)
     assert not list(run.glob(".*.tmp"))
 
@@ -461,8 +459,8 @@ def test_metrics_csv_has_lf_line_endings(tiny_run):
     assert b"\r" not in data and data.endswith(b"\n") and data.startswith(b"epoch,train_loss,")
 
 
-def test_compare_prints_every_accuracy_as_a_percentage(capsys, tiny_run, tmp_path):
-    table = cli_in_process(capsys, "compare", tiny_run, "--out", tmp_path / "c.png", check=True).stdout
+def test_compare_prints_every_accuracy_as_a_percentage(tiny_run, tmp_path):
+    table = cli_in_process("compare", tiny_run, "--out", tmp_path / "c.png", check=True).stdout
     row = next(line for line in table.splitlines() if line.startswith("| r |"))
     summary = json.loads((tiny_run / "summary.json").read_text())
     assert f"| {100 * summary['test_acc']:.2f}% |" in row
@@ -471,12 +469,12 @@ def test_compare_prints_every_accuracy_as_a_percentage(capsys, tiny_run, tmp_pat
 # --- test-time views named on the command line (issue 18 made evaluate use the run's own) -----------
 
 
-def test_evaluate_refuses_an_unknown_tta_mode(capsys, tiny_run, tmp_path, fake_folder):
+def test_evaluate_refuses_an_unknown_tta_mode(tiny_run, tmp_path, fake_folder):
     run = _copy_run(tiny_run, tmp_path / "run")
-    bad = cli_in_process(capsys, "evaluate", run, "--tta", "sideways", "--data", fake_folder)
+    bad = cli_in_process("evaluate", run, "--tta", "sideways", "--data", fake_folder)
     assert_one_line_error(bad, "unknown --tta mode 'sideways'")
     assert not (run / "evaluation.json").exists()
-    ok = cli_in_process(capsys, "evaluate", run, "--data", fake_folder, check=True)  # no --tta: the run's own views
+    ok = cli_in_process("evaluate", run, "--data", fake_folder, check=True)  # no --tta: the run's own views
     saved = json.loads((run / "config.json").read_text())["train"]["tta"]
     assert json.loads((run / "evaluation.json").read_text())["tta"] == saved and "test accuracy" in ok.stdout
 

@@ -32,7 +32,7 @@ TINY = {
     "val_images": 100,
     "test_images": 200,
     "epochs": EPOCHS,
-    "budget": "15s",
+    "budget": "8s",
     "zoo_model": "resnet20",
 }
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -196,7 +196,7 @@ def check_zoo_run_curves_are_one_figure_too(executed):
     epochs = state(executed)["zoo_epochs"]
     assert epochs >= 1 and len(pngs) == epochs
     stdout = "".join(m["content"].get("text", "") for m in executed.of_type(index, "stream"))
-    assert "time budget 15 s:" in stdout, stdout  # the plan was made for the budget the parameters asked
+    assert "time budget 8 s:" in stdout, stdout  # the plan was made for the budget the parameters asked
 
 
 def _html(record: Record, index: int) -> str:

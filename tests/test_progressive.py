@@ -137,7 +137,7 @@ def test_the_plan_mixes_crop_and_full_step_times(monkeypatch):
         (["--crop-until", "0.5"], "add --crop PX"),
     ],
 )
-def test_bad_crop_until_is_refused_in_one_line(capsys, tmp_path, args, needle):
-    proc = cli_in_process(capsys, "train", "--model", "fastnet", *args, "--out", tmp_path, "--name", "bad")
+def test_bad_crop_until_is_refused_in_one_line(tmp_path, args, needle):
+    proc = cli_in_process("train", "--model", "fastnet", *args, "--out", tmp_path, "--name", "bad")
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "bad").exists()

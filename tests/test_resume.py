@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, default_sigint  # noqa: F401
+from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, cli_in_process, default_sigint  # noqa: F401
 
 from cifarlab.checkpoint import CheckpointWriter, load_checkpoint
 from cifarlab.history import METRIC_COLUMNS, EarlyStopping
@@ -84,21 +84,23 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(fake_folder, tmp_pat
 
 
 def test_resume_refuses_changed_settings_unless_override(fake_folder, tmp_path):
-    cli("train", *SHORT, "--data", fake_folder, "--out", tmp_path, "--name", "r")
-    proc = cli("train", "--resume", tmp_path / "r", "--epochs", "3", "--lr", "0.01", check=False)
+    cli_in_process("train", *SHORT, "--data", fake_folder, "--out", tmp_path, "--name", "r", check=True)
+    proc = cli_in_process("train", "--resume", tmp_path / "r", "--epochs", "3", "--lr", "0.01")
     line = assert_one_line_error(proc, "differ from the run's config", "--override")
     assert "train.epochs 2 -> 3" in line and "train.lr 0.001 -> 0.01" in line
-    cli("train", "--resume", tmp_path / "r", "--epochs", "3", "--override", "--data", fake_folder, "--no-report")
+    resume = ["train", "--resume", tmp_path / "r", "--epochs", "3", "--override", "--data", fake_folder, "--no-report"]
+    cli_in_process(*resume, check=True)
     assert [r["epoch"] for r in metrics(tmp_path / "r")] == ["1", "2", "3"]
 
 
 def test_corrupt_last_checkpoint_names_the_file_and_best_still_works(fake_folder, tmp_path):
-    cli("train", *SHORT, "--data", fake_folder, "--out", tmp_path, "--name", "c")
+    cli_in_process("train", *SHORT, "--data", fake_folder, "--out", tmp_path, "--name", "c", check=True)
     last = tmp_path / "c" / "last.pt"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
-    proc = cli("train", "--resume", tmp_path / "c", "--data", fake_folder, check=False)
+    proc = cli_in_process("train", "--resume", tmp_path / "c", "--data", fake_folder)
     assert_one_line_error(proc, str(last), "--resume-from best")
-    proc = cli("train", "--resume", tmp_path / "c", "--resume-from", "best", "--data", fake_folder, "--no-report")
+    resume = ["train", "--resume", tmp_path / "c", "--resume-from", "best", "--data", fake_folder, "--no-report"]
+    proc = cli_in_process(*resume, check=True)
     assert proc.stdout.strip().splitlines()[-1] == str(tmp_path / "c")
 
 

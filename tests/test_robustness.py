@@ -23,7 +23,7 @@ N = 120  # test images per set
 @pytest.fixture(scope="module")
 def run_dir(fake_folder, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("rob")
-    cli(
+    cli_in_process(
         "train",
         "--model",
         "cnn2",
@@ -45,6 +45,7 @@ def run_dir(fake_folder, tmp_path_factory) -> Path:
         "--test-limit",  # the report's evaluation scores these too: 1,000 of them keep it short
         "1000",
         *SMALL,
+        check=True,
     )
     return out / "r"
 
@@ -67,9 +68,8 @@ def written(run: Path) -> set[str]:
     return {p.name for p in run.iterdir() if p.name.startswith("robustness")}
 
 
-def test_generated_corruptions_end_to_end(capsys, run_dir, first_images, fake_folder, cache_dir):
+def test_generated_corruptions_end_to_end(run_dir, first_images, fake_folder, cache_dir):
     proc = cli_in_process(
-        capsys,
         "robustness",
         run_dir,
         "--images",
@@ -114,7 +114,6 @@ def test_generated_corruptions_end_to_end(capsys, run_dir, first_images, fake_fo
 
     def contrast_s5_again() -> float:
         cli_in_process(
-            capsys,
             "robustness",
             run_dir,
             "--images",
@@ -151,7 +150,7 @@ def official_folder(tmp_path: Path, first_images, names=("gaussian_noise", "fros
     return folder
 
 
-def test_official_files_and_the_shift_set(capsys, run_dir, first_images, fake_folder, tmp_path):
+def test_official_files_and_the_shift_set(run_dir, first_images, fake_folder, tmp_path):
     folder = official_folder(tmp_path, first_images)
     shift = tmp_path / "cifar10.1"
     shift.mkdir()
@@ -159,7 +158,6 @@ def test_official_files_and_the_shift_set(capsys, run_dir, first_images, fake_fo
     np.save(shift / "cifar10.1_v6_data.npy", x[:50][::-1].copy())
     np.save(shift / "cifar10.1_v6_labels.npy", first_images[1].numpy()[:50][::-1].astype(np.int64))
     cli_in_process(
-        capsys,
         "robustness",
         run_dir,
         "--corruptions-from",
@@ -223,11 +221,11 @@ def test_the_notebook_trainer_has_it_too(first_images, fake_folder):
     assert res.tta == "flip" and res.corruptions["contrast"][3] == pytest.approx(expect, abs=1e-12)
 
 
-def test_report_and_compare_show_it(fresh_run, fake_folder, capsys):
+def test_report_and_compare_show_it(fresh_run, fake_folder):
     from cifarlab.robustness import RobustnessResult, evaluate_run, write_result
 
     def ok(*args) -> str:  # in this process: these commands train nothing, so skip a new interpreter's start
-        proc = cli_in_process(capsys, *args)
+        proc = cli_in_process(*args)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 
@@ -251,11 +249,11 @@ def test_report_and_compare_show_it(fresh_run, fake_folder, capsys):
 # ---------------------------------------------------------------------------------------------------- hostile
 
 
-def refusal(capsys, run: Path, *args) -> tuple[str, bool]:
+def refusal(run: Path, *args) -> tuple[str, bool]:
     """``cifarlab robustness RUN ARGS`` must fail in one line: that line, and whether the run folder's
     robustness files are as they were (nothing written or replaced)."""
     before = written(run) if run.is_dir() else set()
-    line = assert_one_line_error(cli_in_process(capsys, "robustness", run, *args))
+    line = assert_one_line_error(cli_in_process("robustness", run, *args))
     return line, (written(run) if run.is_dir() else set()) == before
 
 
@@ -269,7 +267,7 @@ def fresh_run(run_dir, tmp_path) -> Path:
     return dst
 
 
-def test_bad_names_and_numbers(capsys, fresh_run, fake_folder):
+def test_bad_names_and_numbers(fresh_run, fake_folder):
     cases = [
         (["--corruptions", "gausian_noise"], "unknown corruption 'gausian_noise'. Did you mean 'gaussian_noise'"),
         (["--severities", "0,6"], "--severities"),
@@ -278,15 +276,15 @@ def test_bad_names_and_numbers(capsys, fresh_run, fake_folder):
         (["--tta", "sideways"], "unknown --tta mode"),
     ]
     for args, needle in cases:
-        line, untouched = refusal(capsys, fresh_run, *args, "--data", fake_folder)
+        line, untouched = refusal(fresh_run, *args, "--data", fake_folder)
         assert needle in line and untouched, (args, line)
 
 
-def test_a_run_folder_without_a_model(capsys, fresh_run, tmp_path):
+def test_a_run_folder_without_a_model(fresh_run, tmp_path):
     (fresh_run / "model.pt").unlink()
-    line, untouched = refusal(capsys, fresh_run)
+    line, untouched = refusal(fresh_run)
     assert "has no model.pt" in line and untouched
-    assert "does not exist" in refusal(capsys, tmp_path / "nowhere")[0]
+    assert "does not exist" in refusal(tmp_path / "nowhere")[0]
 
 
 @pytest.mark.parametrize(
@@ -304,7 +302,7 @@ def test_a_run_folder_without_a_model(capsys, fresh_run, tmp_path):
         ("not_a_folder", "is not a folder"),
     ],
 )
-def test_malformed_official_files(capsys, fresh_run, first_images, fake_folder, tmp_path, damage, needle):
+def test_malformed_official_files(fresh_run, first_images, fake_folder, tmp_path, damage, needle):
     folder = official_folder(tmp_path, first_images)
     frost, labels = folder / "frost.npy", folder / "labels.npy"
     good = np.load(frost)
@@ -329,13 +327,13 @@ def test_malformed_official_files(capsys, fresh_run, first_images, fake_folder, 
     elif damage == "not_a_folder":
         folder = frost
     line, untouched = refusal(
-        capsys, fresh_run, "--corruptions-from", folder, "--corruptions", "gaussian_noise,frost", "--data", fake_folder
+        fresh_run, "--corruptions-from", folder, "--corruptions", "gaussian_noise,frost", "--data", fake_folder
     )
     assert needle in line and untouched, line
 
 
 @pytest.mark.parametrize("damage", ["missing_labels", "mismatch", "not_a_folder"])
-def test_malformed_shift_files(capsys, fresh_run, first_images, fake_folder, tmp_path, damage):
+def test_malformed_shift_files(fresh_run, first_images, fake_folder, tmp_path, damage):
     shift = tmp_path / "c101"
     shift.mkdir()
     x = first_images[0].permute(0, 2, 3, 1).numpy()
@@ -346,6 +344,6 @@ def test_malformed_shift_files(capsys, fresh_run, first_images, fake_folder, tmp
     target = shift / "nothing-here" if damage == "not_a_folder" else shift
     needle = {"missing_labels": "cifar10.1_v6_labels.npy is missing", "mismatch": "do not belong together"}
     line, untouched = refusal(
-        capsys, fresh_run, "--shift", target, "--corruptions", "fog", "--severities", "1", "--data", fake_folder
+        fresh_run, "--shift", target, "--corruptions", "fog", "--severities", "1", "--data", fake_folder
     )
     assert needle.get(damage, "is not a folder") in line and untouched, line

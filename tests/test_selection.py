@@ -174,7 +174,7 @@ def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_pat
     # --keep-hard with progressive resizing, as the fast90-sel recipe trains: one CLI run checks both
     args = "--model fastnet --model-arg width=0.125 --train-limit 1000 --val-size 0 --keep-hard 0.5"
     crops = "--crop 24 --crop-until 0.6".split()
-    more = "--time-budget 15s --test-limit 1000 --tta none --no-progress --no-report --threads 1 --name k".split()
+    more = "--time-budget 10s --test-limit 1000 --tta none --no-progress --no-report --threads 1 --name k".split()
     out = cli("train", *args.split(), *crops, *more, "--data", fake_folder, "--out", tmp_path).stdout
     assert "a crop step" in out
     config = json.loads((tmp_path / "k" / "config.json").read_text())
@@ -197,7 +197,7 @@ def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_pat
         (["--keep-hard", "0.5", "--augmix", "--augmix-jsd", "12"], "drop --augmix-jsd"),
     ],
 )
-def test_bad_keep_hard_is_refused_in_one_line(capsys, tmp_path, args, needle):
-    proc = cli_in_process(capsys, "train", "--model", "fastnet", *args, "--out", tmp_path, "--name", "bad")
+def test_bad_keep_hard_is_refused_in_one_line(tmp_path, args, needle):
+    proc = cli_in_process("train", "--model", "fastnet", *args, "--out", tmp_path, "--name", "bad")
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "bad").exists()

@@ -68,7 +68,7 @@ def test_default_space_is_centred_on_the_recipe():
     assert space["batch_size"].choices == (64, 128, 256)
 
 
-def test_sqlite_study_then_from_study(capsys, fake_folder, tmp_path):
+def test_sqlite_study_then_from_study(fake_folder, tmp_path):
     proc = cli(
         "tune",
         "--recipe",
@@ -112,7 +112,6 @@ def test_sqlite_study_then_from_study(capsys, fake_folder, tmp_path):
 
     # A second worker with another search space is refused, and the study is left as it was.
     proc = cli_in_process(
-        capsys,
         "tune",
         "--recipe",
         "seed-mlp-final",
@@ -131,7 +130,6 @@ def test_sqlite_study_then_from_study(capsys, fake_folder, tmp_path):
 
     # Retrain the best parameters: the study's fixed proxy flags (data_batch_1 only) do not carry over.
     proc = cli_in_process(
-        capsys,
         "train",
         "--from-study",
         "seed-mlp-final",
@@ -208,8 +206,8 @@ def test_a_baseline_trial_trains_the_settings_the_search_starts_from(fake_folder
         (["--param", "crop=16..28"], "crop is 0 here, outside --param crop=16..28; widen the range or set --crop"),
     ],
 )
-def test_a_baseline_outside_the_search_space_is_one_line(capsys, tmp_path, flags, says):
-    proc = cli_in_process(capsys, "tune", "--recipe", "seed-mlp-first", "--baseline", *flags, "--out", tmp_path)
+def test_a_baseline_outside_the_search_space_is_one_line(tmp_path, flags, says):
+    proc = cli_in_process("tune", "--recipe", "seed-mlp-first", "--baseline", *flags, "--out", tmp_path)
     assert_one_line_error(proc, says)
     assert not (tmp_path / "tune").exists()
 
@@ -321,16 +319,15 @@ def test_two_workers_share_a_postgresql_study(fake_folder, tmp_path, postgres_ur
         assert config["train"]["batch_size"] == t.params["batch_size"]
 
 
-def test_tuning_never_selects_on_test(capsys, tmp_path):
-    proc = cli_in_process(capsys, "tune", "--recipe", "seed-cnn3", "--select-on", "test", "--out", tmp_path)
+def test_tuning_never_selects_on_test(tmp_path):
+    proc = cli_in_process("tune", "--recipe", "seed-cnn3", "--select-on", "test", "--out", tmp_path)
     assert_one_line_error(proc, "never looks at test accuracy")
     assert not (tmp_path / "tune").exists()
 
 
-def test_unreachable_storage_is_one_line(capsys, tmp_path, fake_folder):
+def test_unreachable_storage_is_one_line(tmp_path, fake_folder):
     # With data at hand: everything a trial needs is checked before the storage is opened.
     proc = cli_in_process(
-        capsys,
         "tune",
         "--recipe",
         "seed-mlp-first",

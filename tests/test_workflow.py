@@ -24,7 +24,7 @@ from cifarlab.models import create_model, list_models
 def two_runs(fake_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("wf")
     for name, model in (("a", "softmax"), ("b", "mlp_first")):
-        cli(
+        cli_in_process(
             "train",
             "--model",
             model,
@@ -43,6 +43,7 @@ def two_runs(fake_folder, tmp_path_factory):
             "--tta",
             "flip",
             *SMALL,
+            check=True,
         )
     return out / "a", out / "b"
 
@@ -81,9 +82,9 @@ def test_report_headline_is_the_summary_and_keys_are_folded(two_runs):
     assert ">None<" not in page and str(Path(summary["data_source"]).parent) not in page
 
 
-def test_compare_table_and_files(capsys, two_runs, tmp_path):
+def test_compare_table_and_files(two_runs, tmp_path):
     a, b = two_runs
-    proc = cli_in_process(capsys, "compare", a, b, "--out", tmp_path / "cmp.png", check=True)
+    proc = cli_in_process("compare", a, b, "--out", tmp_path / "cmp.png", check=True)
     with open(tmp_path / "cmp.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["name"] for r in rows] == ["a", "b"] and [r["model"] for r in rows] == ["softmax", "mlp_first"]
@@ -91,7 +92,7 @@ def test_compare_table_and_files(capsys, two_runs, tmp_path):
     assert float(rows[0]["test_acc_at_best"]) == sa["test_acc"] and rows[0]["parameters"] == "30730"
     assert rows[0]["epochs"] == "2"
     assert (tmp_path / "cmp.png").stat().st_size > 5000 and "| a | softmax | 30,730 |" in proc.stdout
-    bad = cli_in_process(capsys, "compare", a, tmp_path / "nope", "--out", tmp_path / "x.png")
+    bad = cli_in_process("compare", a, tmp_path / "nope", "--out", tmp_path / "x.png")
     assert_one_line_error(bad, "is not a run folder")
     assert not (tmp_path / "x.png").exists()
 
@@ -152,10 +153,10 @@ def _images(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def test_predict_any_image_and_report_bad_files(capsys, two_runs, tmp_path):
+def test_predict_any_image_and_report_bad_files(two_runs, tmp_path):
     a, _ = two_runs
     paths = _images(tmp_path)
-    proc = cli_in_process(capsys, "predict", a, tmp_path, "--topk", "3", "--json")
+    proc = cli_in_process("predict", a, tmp_path, "--topk", "3", "--json")
     assert proc.returncode == 1
     assert proc.stderr.count("cifarlab: error:") == 1 and "notes.png" in proc.stderr
     results = {Path(r["path"]).name: r for r in json.loads(proc.stdout)}
@@ -167,7 +168,7 @@ def test_predict_any_image_and_report_bad_files(capsys, two_runs, tmp_path):
     assert [g["class"] for g in got] == [run.classes[i] for i in probs.topk(3).indices]
     assert got[0]["prob"] == pytest.approx(probs.max().item(), rel=1e-5)
     assert all(len(r["topk"]) == 3 for n, r in results.items() if n != "notes.png")
-    ok = cli_in_process(capsys, "predict", a, paths["gray.jpg"], check=True)
+    ok = cli_in_process("predict", a, paths["gray.jpg"], check=True)
     assert ok.returncode == 0 and ok.stdout.startswith(str(paths["gray.jpg"]))
 
 
@@ -213,12 +214,12 @@ def test_export_every_model_onnx_and_torchscript(name, tmp_path, export_images):
         assert np.abs(ts(x).numpy() - ref).max() < tol
 
 
-def test_export_cli_and_bad_format(capsys, two_runs, tmp_path):
+def test_export_cli_and_bad_format(two_runs, tmp_path):
     a, _ = two_runs
-    out = cli_in_process(capsys, "export", a, "--format", "torchscript", "--out", tmp_path / "a.pt", check=True)
+    out = cli_in_process("export", a, "--format", "torchscript", "--out", tmp_path / "a.pt", check=True)
     out = out.stdout.strip()
     assert Path(out) == tmp_path / "a.pt" and (tmp_path / "a.pt").exists()
-    bad = cli_in_process(capsys, "export", a, "--format", "tflite")
+    bad = cli_in_process("export", a, "--format", "tflite")
     assert_one_line_error(bad, "unknown export format 'tflite'")
     assert not list(a.glob("*.tflite")) and not list(a.glob(".*tmp"))
 
@@ -272,12 +273,11 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path):
     assert "<title>images:5:bad:0</title>" in dom
 
 
-def test_tensorboard_scalars_equal_the_metrics(capsys, fake_folder, tmp_path):
+def test_tensorboard_scalars_equal_the_metrics(fake_folder, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     proc = cli_in_process(
-        capsys,
         "train",
         "--recipe",
         "seed-softmax",
