@@ -319,6 +319,9 @@ def test_test_limit_scores_the_first_test_images(fake_folder, tmp_path):
     out = cli_in_process("evaluate", tmp_path / "t", "--test-limit", "100", "--data", fake_folder, check=True)
     ev = json.loads((tmp_path / "t" / "evaluation.json").read_text())
     assert ev["test_images"] == 100 and ev["test_acc"] == pytest.approx(reference(100)) and "100 images" in out.stdout
+    # compare says what the accuracy is on, beside it
+    table = cli_in_process("compare", tmp_path / "t", "--out", tmp_path / "cmp.png", check=True).stdout
+    assert f"| {100 * run.summary['test_acc']:.2f}% | 300 |" in table
 
 
 def test_select_on_test_reproduces_the_notebook_protocol(fake_folder, tmp_path):

@@ -90,7 +90,7 @@ def test_compare_table_and_files(two_runs, tmp_path):
     assert [r["name"] for r in rows] == ["a", "b"] and [r["model"] for r in rows] == ["softmax", "mlp_first"]
     sa = json.loads((a / "summary.json").read_text())
     assert float(rows[0]["test_acc_at_best"]) == sa["test_acc"] and rows[0]["parameters"] == "30730"
-    assert rows[0]["epochs"] == "2"
+    assert rows[0]["epochs"] == "2" and rows[0]["test_images"] == "10000"
     assert (tmp_path / "cmp.png").stat().st_size > 5000 and "| a | softmax | 30,730 |" in proc.stdout
     bad = cli_in_process("compare", a, tmp_path / "nope", "--out", tmp_path / "x.png")
     assert_one_line_error(bad, "is not a run folder")

@@ -20,6 +20,7 @@ COLUMNS = (
     "epochs",
     "best_val_acc",
     "test_acc_at_best",
+    "test_images",  # what test_acc_at_best is on: fewer than 10,000 after --test-limit
     "mean_corruption_acc",  # from robustness.json ('cifarlab robustness'), when the run has one
     "wall_seconds",
 )
@@ -41,6 +42,7 @@ def run_row(run) -> dict[str, Any]:
         "epochs": len(rows),
         "best_val_acc": max(finite) if finite else None,
         "test_acc_at_best": summary.get("test_acc"),
+        "test_images": summary.get("test_images"),
         "mean_corruption_acc": _complete_mca(run_dir),
         "wall_seconds": summary.get("wall_seconds"),
         "metrics": rows,
@@ -63,7 +65,7 @@ def _fmt(key: str, v: Any) -> str:
         return f"{100 * v:.2f}%"
     if key == "wall_seconds":
         return f"{v:.0f}s"
-    if key == "parameters":
+    if key in ("parameters", "test_images"):
         return f"{v:,}"
     return str(v)
 

@@ -121,14 +121,14 @@ def evaluate_run(
     ``tta``, its ``--test-limit``, else all 10,000), so the accuracy here is the one its summary
     reports (up to the precision: this evaluation runs in fp32)."""
     from . import plots
-    from .splits import test_split
+    from .splits import first_test_images
 
     check_image_limit("--test-limit", test_limit)  # before the model and data are loaded
     run = load_run(run_dir, device=device)
     tta = run.config.train.tta if tta is None else tta
     test_limit = run.config.data.test_limit if test_limit is None else test_limit
     arrays = arrays or load_cifar10(data or run.config.data.data, offline=offline)
-    test = test_split(arrays, test_limit)
+    test = first_test_images(arrays, test_limit)
     result = evaluate_model(run.model, test.x, test.y, run.classes, tta=tta)
     title = f"{run.path.name}: test accuracy {100 * result.accuracy:.2f}%" + (f" (TTA {tta})" if tta != "none" else "")
     plots.plot_confusion(result.confusion, result.classes, run.path / "confusion.png", title=title)
@@ -185,9 +185,9 @@ def evaluate_weights(
 ) -> EvalResult:
     """Test accuracy of a plain state_dict (e.g. the notebook's ``.pth``) for a registered model, on
     all test images or the first ``test_limit``."""
-    from .splits import test_split
+    from .splits import first_test_images
 
     arrays = arrays or load_cifar10(data, offline=offline)
     model = load_weights(model_name, weights, num_classes=len(arrays.classes))
-    test = test_split(arrays, test_limit)
+    test = first_test_images(arrays, test_limit)
     return evaluate_model(model, test.x, test.y, arrays.classes, tta=tta)

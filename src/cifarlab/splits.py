@@ -62,7 +62,7 @@ def _check_batches(train_batches: Iterable[int]) -> tuple[int, ...]:
     return tuple(sorted({int(b) for b in batches}))
 
 
-def test_split(arrays: CifarArrays, test_limit: int | None = None) -> Split:
+def first_test_images(arrays: CifarArrays, test_limit: int | None = None) -> Split:
     """The test images, or with ``test_limit`` the first ``test_limit`` of them (the official order is
     not sorted by class: the first 1,000 hold 86-112 of each class)."""
     check_image_limit("--test-limit", test_limit)
@@ -91,7 +91,7 @@ def make_splits(
     3. Hold out exactly ``val_size`` of those as validation: per class, a share proportional to the
        class's frequency (largest-remainder rounding, so shares sum to ``val_size``), the rows within a
        class drawn by ``torch.Generator().manual_seed(split_seed)``. Train and val keep the original order.
-    4. With ``test_limit``, test on the first ``test_limit`` test images (:func:`test_split`).
+    4. With ``test_limit``, test on the first ``test_limit`` test images (:func:`first_test_images`).
     """
     batches = _check_batches(train_batches)
     check_image_limit("--train-limit", train_limit)
@@ -109,7 +109,7 @@ def make_splits(
         raise ConfigError(
             f"--val-size {val_size} leaves no training images (only {n} selected); lower --val-size or select more data"
         )
-    test = test_split(arrays, test_limit)
+    test = first_test_images(arrays, test_limit)
     if val_size == 0:
         return Splits(Split(arrays.train_x[rows], arrays.train_y[rows]), None, test, arrays.classes)
 
