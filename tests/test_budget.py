@@ -215,10 +215,12 @@ def test_zoo_bench_refuses_bad_input(tmp_path):
     [
         ("cpu-bf16", 30, "fast", "the quickest measured; 30 s is shorter"),
         ("cpu-bf16", 300, "fast", "the most measured within 5.0 min on a cpu-bf16 host (87.16% in 5.0 min"),
-        ("cpu-bf16", 599, "fast", "within 10.0 min on a cpu-bf16 host (87.16% in 5.0 min"),
+        ("cpu-bf16", 419, "fast", "within 7.0 min on a cpu-bf16 host (87.16% in 5.0 min"),
+        ("cpu-bf16", 599, "fast", "within 10.0 min on a cpu-bf16 host (88.03% in 7.0 min"),
         ("cpu-bf16", 600, "fast90-sel", "within 10.0 min on a cpu-bf16 host (90.00% in 10.0 min"),
         ("cpu-bf16", 1100, "fast90", "within 18.3 min on a cpu-bf16 host (90.37% in 17.9 min"),
-        ("cpu-bf16", 1200, "fast90", "within 20.0 min on a cpu-bf16 host (91.01% in 20.0 min"),
+        ("cpu-bf16", 1200, "fast90-sel", "within 20.0 min on a cpu-bf16 host (91.28% in 20.0 min"),
+        ("cpu-bf16", 2400, "fast90-sel", "within 40.0 min on a cpu-bf16 host (91.28% in 20.0 min"),
         ("cpu-bf16", 3600, "fast90", "within 60.0 min on a cpu-bf16 host (91.76% in 60.0 min"),
         ("cpu-fp32", 1200, "fast", "within 20.0 min on a cpu-fp32 host (83.44%"),
         ("cpu-fp32", 3600, "fast90", "(90.52% in 54.3 min"),
@@ -246,7 +248,7 @@ def test_resolve_uses_the_frontier_only_without_model_and_recipe(monkeypatch):
     monkeypatch.setattr(frontier, "machine_class", lambda device: "cpu-bf16")
     notes: list[str] = []
     config = resolve(None, None, None, {"time_budget": 1200.0, "device": "cpu"}, note=notes.append)
-    assert config.recipe == "fast90" and config.train.time_budget == 1200.0 and len(notes) == 1
+    assert config.recipe == "fast90-sel" and config.train.time_budget == 1200.0 and len(notes) == 1
     notes.clear()
     assert resolve(None, "resnet20", None, {"time_budget": 1200.0}, note=notes.append).recipe == "zoo-sgd"
     assert resolve("fast", None, None, {"time_budget": 1200.0}, note=notes.append).recipe == "fast"

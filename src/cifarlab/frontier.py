@@ -30,10 +30,13 @@ TABLE: tuple[Point, ...] = (
     # the frontier itself: `cifarlab train --time-budget T` through this picker (docs/bench/frontier-zen4)
     Point("cpu-bf16", 120, "fast", 0.8538, "docs/performance.md: frontier, 2 min: 85.38% (Zen 4, seed 0)"),
     Point("cpu-bf16", 300, "fast", 0.8716, "docs/performance.md: frontier, 5 min: 87.16% (Zen 4, median of 3)"),
+    Point("cpu-bf16", 420, "fast", 0.8803, "docs/performance.md: fast over 7 min: 88.03% (Zen 4, seed 0)"),
+    Point("cpu-bf16", 420, "fast90-sel", 0.8788, "docs/performance.md: fast90-sel, 7 min: 87.88% (Zen 4, seed 0)"),
     Point("cpu-bf16", 600, "fast", 0.8760, "docs/performance.md: frontier, 10 min: 87.60% (Zen 4, seed 0)"),
     Point("cpu-bf16", 600, "fast90", 0.8934, "docs/performance.md: fast90 over 10 min: 89.34% (Zen 4, seed 0)"),
     Point("cpu-bf16", 600, "fast90-sel", 0.9000, "docs/performance.md: fast90-sel, 10 min: 90.00% (Zen 4, 3 seeds)"),
     Point("cpu-bf16", 1200, "fast90", 0.9101, "docs/performance.md: frontier, 20 min: 91.01% (Zen 4, median of 3)"),
+    Point("cpu-bf16", 1200, "fast90-sel", 0.9128, "docs/performance.md: fast90-sel, 20 min: 91.28% (Zen 4, 3 seeds)"),
     Point("cpu-bf16", 3600, "fast90", 0.9176, "docs/performance.md: frontier, 60 min: 91.76% (Zen 4, seed 0)"),
     Point("cpu-fp32", 150, "fast", 0.8344, "docs/performance.md: 82.7% at 139.8 s, ends 83.3-83.6% (Zen 3, 3 seeds)"),
     Point("cpu-fp32", 3258, "fast90", 0.9052, "docs/performance.md: fast90 90.05-90.59% in 43-56 min (Zen 3, median)"),

@@ -3,7 +3,7 @@
 budget-<T>-s<seed>-summary.json (`cifarlab train --time-budget T --seed S`, no model or recipe, on the
 Zen 4 host), from the earlier fp32 points measured on Zen 3, listed below with their sources, and from
 part 2's runs with fp32 arithmetic on the Zen 4 host (../progressive-zen4/ and ../selection-zen4/,
-*-summary.json), from runs here in bf16 with a recipe named (fast90-*, fast90-sel-*), and from the
+*-summary.json), from runs here in bf16 with a recipe named (fast-*, fast90-*, fast90-sel-*), and from the
 fp32 host's estimated points (../fp32-host-estimate-zen4/, below).
 
     python docs/bench/frontier-zen4/plot.py
@@ -63,9 +63,10 @@ for series, label, colour, marker in [
     ax.plot(xs, [100 * statistics.median(a) for _, a in series], color=colour, marker=marker, label=label)
     for t, accs in series:
         ax.scatter([t] * len(accs), [100 * a for a in accs], color=colour, s=12, alpha=0.5)
-# the same Zen 4 host in bf16 with a recipe named (`--recipe R --time-budget T`): fast90 and fast90-sel
-# (fast90-<T>m-s<seed>-summary.json, fast90-sel-<T>m-s<seed>-summary.json)
+# the same Zen 4 host in bf16 with a recipe named (`--recipe R --time-budget T`): fast, fast90 and
+# fast90-sel (fast-<T>m-s<seed>-summary.json, fast90-<T>m-..., fast90-sel-<T>m-...)
 for pattern, label, colour, marker in [
+    (r"fast-(\d+)m-s\d+-summary\.json", "Zen 4, bf16: fast, recipe named", "C0", "p"),
     (r"fast90-(\d+)m-s\d+-summary\.json", "Zen 4, bf16: fast90", "C8", "d"),
     (r"fast90-sel-(\d+)m-s\d+-summary\.json", "Zen 4, bf16: fast90-sel", "C6", "h"),
 ]:
