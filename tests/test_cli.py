@@ -232,8 +232,7 @@ def test_evaluate_run_writes_report_files(trained_run, fake_folder):
         (["--model", "mlp_final", "--optimizer", "muon"], ["--optimizer muon", "has none", "--optimizer sgd"]),
     ],
 )
-def test_bad_input_one_line_error(args, needles, fake_folder, tmp_path, monkeypatch):
-    monkeypatch.setenv("CIFARLAB_CACHE", _SHARED["CIFARLAB_CACHE"])
+def test_bad_input_one_line_error(args, needles, fake_folder, tmp_path):
     proc = cli_in_process("train", "--data", fake_folder, "--out", tmp_path / "runs", *args)
     assert_one_line_error(proc, *needles)
     assert not any((tmp_path / "runs").glob("*/")), "a failed start left a run folder behind"
