@@ -30,8 +30,8 @@ TABLE: tuple[Point, ...] = (
     # the frontier itself: `cifarlab train --time-budget T` through this picker (docs/bench/frontier-zen4)
     Point("cpu-bf16", 120, "fast", 0.8538, "docs/performance.md: frontier, 2 min: 85.38% (Zen 4, seed 0)"),
     Point("cpu-bf16", 300, "fast", 0.8716, "docs/performance.md: frontier, 5 min: 87.16% (Zen 4, median of 3)"),
-    Point("cpu-bf16", 420, "fast", 0.8803, "docs/performance.md: fast over 7 min: 88.03% (Zen 4, seed 0)"),
-    Point("cpu-bf16", 420, "fast90-sel", 0.8788, "docs/performance.md: fast90-sel, 7 min: 87.88% (Zen 4, seed 0)"),
+    Point("cpu-bf16", 420, "fast", 0.8779, "docs/performance.md: fast over 7 min: 87.79% (Zen 4, mean of 2 seeds)"),
+    Point("cpu-bf16", 420, "fast90-sel", 0.8770, "docs/performance.md: fast90-sel, 7 min: 87.70% (Zen 4, 2 seeds)"),
     Point("cpu-bf16", 600, "fast", 0.8760, "docs/performance.md: frontier, 10 min: 87.60% (Zen 4, seed 0)"),
     Point("cpu-bf16", 600, "fast90", 0.8934, "docs/performance.md: fast90 over 10 min: 89.34% (Zen 4, seed 0)"),
     Point("cpu-bf16", 600, "fast90-sel", 0.9000, "docs/performance.md: fast90-sel, 10 min: 90.00% (Zen 4, 3 seeds)"),
