@@ -224,10 +224,8 @@ def test_the_notebook_trainer_has_it_too(first_images, fake_folder):
 def test_report_and_compare_show_it(fresh_run, fake_folder):
     from cifarlab.robustness import RobustnessResult, evaluate_run, write_result
 
-    def ok(*args) -> str:  # in this process: these commands train nothing, so skip a new interpreter's start
-        proc = cli_in_process(*args)
-        assert proc.returncode == 0, proc.stderr
-        return proc.stdout
+    def ok(*args) -> str:
+        return cli_in_process(*args, check=True).stdout
 
     ok("report", fresh_run, "--data", fake_folder)
     assert "Not measured: <code>cifarlab robustness" in (fresh_run / "report.html").read_text()
