@@ -10,7 +10,7 @@ import pytest
 import torch
 from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
-from cifarlab.budget import BudgetGuard, cost, fit_epochs, parse_duration
+from cifarlab.budget import BudgetGuard, RunCosts, parse_duration
 from cifarlab.config import TrainConfig
 from cifarlab.errors import ConfigError
 
@@ -43,7 +43,7 @@ def _reference_cost(epochs, step_s, spe, eval_s, ckpt_s, eval_last=None, restore
 @pytest.mark.parametrize("eval_last", [None, 1, 3])
 @pytest.mark.parametrize("restores", [True, False])
 def test_cost_matches_an_epoch_by_epoch_reference(epochs, eval_last, restores):
-    assert cost(epochs, 0.2, 176, 9.0, 0.3, eval_last, restores) == pytest.approx(
+    assert RunCosts(0.2, 176, 9.0, 0.3, eval_last, restores).seconds(epochs) == pytest.approx(
         _reference_cost(epochs, 0.2, 176, 9.0, 0.3, eval_last, restores)
     )
 
@@ -79,9 +79,10 @@ def test_the_plan_reserves_a_last_evaluation_only_for_restored_weights(monkeypat
 
 def test_fit_epochs_is_the_largest_that_fits():
     budget = 600.0
-    e = fit_epochs(budget, 0.2, 176, 9.0, 0.3)
-    assert cost(e, 0.2, 176, 9.0, 0.3) <= budget < cost(e + 0.01, 0.2, 176, 9.0, 0.3)
-    assert fit_epochs(10.0, 0.2, 176, 9.0, 0.3) == 0.0  # not even one epoch
+    costs = RunCosts(0.2, 176, 9.0, 0.3)
+    e = costs.fit_epochs(budget)
+    assert costs.seconds(e) <= budget < costs.seconds(e + 0.01)
+    assert costs.fit_epochs(10.0) == 0.0  # not even one epoch
 
 
 class _FakeTrainer:

@@ -78,43 +78,38 @@ def _fmt(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-def cost(
-    epochs: float,
-    step_s: float,
-    steps_per_epoch: int,
-    eval_s: float,
-    checkpoint_s: float,
-    eval_last: int | None = None,
-    restores: bool = True,
-) -> float:
-    """Predicted training time of ``epochs``: the steps, a checkpoint per epoch, an evaluation after
-    every epoch (or after the last ``eval_last`` only, as the fast recipes do), and, if the run may
-    restore an earlier epoch's weights (``restores``), one more test evaluation for them. A run that
-    watches no accuracy keeps its last weights, whose evaluation the summary reuses."""
-    steps = max(1, round(steps_per_epoch * epochs))
-    whole = math.ceil(epochs)
-    evaluations = whole if eval_last is None else min(whole, eval_last)
-    return steps * step_s + (evaluations + restores) * eval_s + whole * checkpoint_s
+@dataclass(frozen=True)
+class RunCosts:
+    """What a run's parts cost on this machine, as the probe measured them, and how often it pays each:
+    a checkpoint per epoch, an evaluation after every epoch (or after the last ``eval_last`` only, as
+    the fast recipes do), and, if the run may restore an earlier epoch's weights (``restores``), one
+    more test evaluation for them. A run that watches no accuracy keeps its last weights, whose
+    evaluation the summary reuses."""
 
+    step_s: float
+    steps_per_epoch: int
+    eval_s: float
+    checkpoint_s: float
+    eval_last: int | None = None
+    restores: bool = True
 
-def fit_epochs(
-    budget: float,
-    step_s: float,
-    steps_per_epoch: int,
-    eval_s: float,
-    checkpoint_s: float,
-    eval_last: int | None = None,
-    restores: bool = True,
-) -> float:
-    """The most epochs, in hundredths, whose :func:`cost` fits ``budget``; 0.0 if not even one does."""
-    best, lo, hi = 0.0, 1, 100_000  # hundredths of an epoch
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        if cost(mid / 100, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores) <= budget:
-            best, lo = mid / 100, mid + 1
-        else:
-            hi = mid - 1
-    return best
+    def seconds(self, epochs: float) -> float:
+        """Predicted training time of ``epochs`` (fractional: the last one may stop part-way)."""
+        steps = max(1, round(self.steps_per_epoch * epochs))
+        whole = math.ceil(epochs)
+        evaluations = whole if self.eval_last is None else min(whole, self.eval_last)
+        return steps * self.step_s + (evaluations + self.restores) * self.eval_s + whole * self.checkpoint_s
+
+    def fit_epochs(self, budget: float) -> float:
+        """The most epochs, in hundredths, whose :meth:`seconds` fit ``budget``; 0.0 if not even one does."""
+        best, lo, hi = 0.0, 1, 100_000  # hundredths of an epoch
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            if self.seconds(mid / 100) <= budget:
+                best, lo = mid / 100, mid + 1
+            else:
+                hi = mid - 1
+        return best
 
 
 def weighted_steps(start: int, end: int, switch: int, crop_ratio: float) -> float:
@@ -210,9 +205,10 @@ def plan(
     # A recipe that evaluates only its last epochs keeps doing so over the new length (apply_overrides).
     eval_last = math.ceil(cfg.epochs) - cfg.eval_from + 1 if cfg.eval_from > 1 else None
     available = SAFETY * (budget_s - probe_s)
-    epochs = fit_epochs(available, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores)
+    costs = RunCosts(step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores)
+    epochs = costs.fit_epochs(available)
     if epochs < 1:
-        one = cost(1, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores) / SAFETY + probe_s
+        one = costs.seconds(1) / SAFETY + probe_s
         fits = max(0, int((available - 2 * eval_s - checkpoint_s) / step_s)) * cfg.batch_size
         hint = f" or train on fewer images (--train-limit {fits} fits)" if fits >= 10 * cfg.batch_size else ""
         raise ConfigError(
@@ -220,8 +216,9 @@ def plan(
             f"({1000 * step_s:.0f} ms a step x {steps_per_epoch} steps, evaluation {eval_s:.0f} s); "
             f"raise --time-budget to {math.ceil(one / 60)}m{hint}"
         )
-    planned = cost(epochs, step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores)
-    return BudgetPlan(budget_s, probe_s, step_s, eval_s, checkpoint_s, steps_per_epoch, epochs, planned, crop_ratio)
+    return BudgetPlan(
+        budget_s, probe_s, step_s, eval_s, checkpoint_s, steps_per_epoch, epochs, costs.seconds(epochs), crop_ratio
+    )
 
 
 def _probe_steps(model: torch.nn.Module, cfg: TrainConfig, train_x: torch.Tensor, train_y: torch.Tensor):
