@@ -681,3 +681,77 @@ def test_gpu_data_carries_the_batches_exactly(fake_folder, tmp_path):
         assert got[b"batch_label"] == want[b"batch_label"]
     meta = (tmp_path / "out" / "cifar-10-batches-py" / "batches.meta").read_bytes()
     assert meta == (small / "batches.meta").read_bytes()
+
+
+def _script(name: str):
+    """A module of scripts/ loaded by path (they are not a package)."""
+    import importlib.util
+
+    path = Path(__file__).parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_airbench_side_writes_its_data_files_from_ours(fake_folder, tmp_path):
+    # scripts/airbench_side.py prepare: airbench94_muon reads {images: uint8 NHWC, labels, classes} from
+    # cifar10/train.pt and test.pt; the pixels must be the batches' own, pixel for pixel.
+    side = _script("airbench_side")
+    side.prepare(fake_folder, tmp_path / "cifar10")
+    for split, names in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
+        got = torch.load(tmp_path / "cifar10" / f"{split}.pt", weights_only=True)
+        raw = [pickle.loads((fake_folder / n).read_bytes(), encoding="bytes") for n in names]
+        planes = np.concatenate([d[b"data"] for d in raw]).reshape(-1, 3, 32, 32)
+        assert got["images"].dtype == torch.uint8 and got["images"].shape == (len(planes), 32, 32, 3)
+        assert np.array_equal(got["images"].numpy(), planes.transpose(0, 2, 3, 1))
+        assert got["labels"].tolist() == [y for d in raw for y in d[b"labels"]]
+        assert got["classes"] == list(fakecifar.CLASSES)
+
+
+def test_airbench_side_refuses_a_damaged_folder(fake_folder, tmp_path):
+    side = _script("airbench_side")
+    bad = tmp_path / "bad"
+    shutil.copytree(fake_folder, bad)
+    (bad / "test_batch").write_bytes(b"not a pickle")
+    with pytest.raises(DataError, match="test_batch"):
+        side.prepare(bad, tmp_path / "cifar10")
+    assert not (tmp_path / "cifar10" / "test.pt").exists()
+
+
+# airbench94_muon's table as its print_columns writes it: a warm-up run, then two timed runs (the run
+# number on a run's first row only), the last row of each the 6-view TTA evaluation.
+_AIRBENCH_LOG = """\
+----------------------------------------------------------------------------------
+|  run     |  epoch  |  train_acc  |  val_acc  |  tta_val_acc  |  time_seconds  |
+----------------------------------------------------------------------------------
+|  warmup  |      0  |     0.1000  |   0.1000  |               |        9.0000  |
+|          |   eval  |     0.1000  |   0.1000  |       0.1000  |        9.5000  |
+----------------------------------------------------------------------------------
+|       0  |      0  |     0.6000  |   0.8000  |               |        0.3500  |
+|          |      1  |     0.8000  |   0.8300  |               |        0.6500  |
+|          |      2  |     0.9000  |   0.9010  |               |        0.9500  |
+|          |   eval  |     0.9000  |   0.9010  |       0.9080  |        1.0500  |
+----------------------------------------------------------------------------------
+|       1  |      0  |     0.6000  |   0.8100  |               |        0.3400  |
+|          |      1  |     0.8000  |   0.8260  |               |        0.6400  |
+|          |      2  |     0.9000  |   0.8990  |               |        0.9400  |
+|          |   eval  |     0.9000  |   0.8990  |       0.9030  |        1.0400  |
+----------------------------------------------------------------------------------
+|       2  |      0  |     0.6000  |   0.7000  |               |        0.3400  |
+|          |   eval  |     0.9000  |   0.7000  |       0.7500  |        0.4400  |
+----------------------------------------------------------------------------------
+Mean: 0.8537    Std: 0.0863
+"""
+
+
+def test_airbench_side_reads_airbench_clock():
+    # Time to a target: the first epoch whose plain accuracy reaches it, else the TTA row if that does,
+    # else None; the warm-up run is not timed.
+    got = _script("airbench_side").parse(_AIRBENCH_LOG, [0.827, 0.90])["runs"]
+    assert got == [
+        {"run": "0", "tta_acc": 0.908, "seconds": 1.05, "seconds_to": {"0.827": 0.65, "0.9": 0.95}},
+        {"run": "1", "tta_acc": 0.903, "seconds": 1.04, "seconds_to": {"0.827": 0.94, "0.9": 1.04}},
+        {"run": "2", "tta_acc": 0.75, "seconds": 0.44, "seconds_to": {"0.827": None, "0.9": None}},
+    ]
+    assert _script("airbench_side").parse("Traceback (most recent call last):\n  boom", [0.9])["runs"] == []
