@@ -95,6 +95,18 @@ def test_fast90_sel_is_fast90_with_selection_and_crops_as_measured():
     assert (recipe["train"]["warmup_epochs"], recipe["train"]["eval_from"]) == (2.6, 13)
 
 
+def test_fast89_is_fast90_sel_at_half_width_as_measured():
+    """docs/performance.md measured it as ``--recipe fast90-sel --model-arg width=0.5`` under a budget; the
+    recipe must be that command at 23 epochs, every other setting fast90-sel's."""
+    parse = build_parser().parse_args
+    flags = ["--model-arg", "width=0.5", "--epochs", "23"]
+    measured = config_from_args(parse(["train", "--recipe", "fast90-sel", *flags])).to_dict()
+    recipe = get_recipe("fast89").config().to_dict()
+    assert recipe.pop("recipe") == "fast89" and measured.pop("recipe") == "fast90-sel"
+    assert recipe == measured and recipe["model_kwargs"] == {"width": 0.5}
+    assert (recipe["train"]["warmup_epochs"], recipe["train"]["eval_from"]) == (4.6, 23)
+
+
 def test_settings_are_read_and_set_by_the_same_names():
     cfg = get_recipe("fast").config()
     assert get_setting(cfg, "lr") == get_setting(cfg, "train.lr") == cfg.train.lr == 1.125

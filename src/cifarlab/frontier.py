@@ -5,7 +5,7 @@ the recipe with the highest accuracy among the points that fit the budget; below
 recipe. The budget planner (budget.py) then lays the chosen recipe's schedule over the whole budget, so a
 longer budget than the point's still gains (more epochs). Every point names where it was measured; all CPU
 points are from 2-core AMD EPYC hosts (docs/performance.md, docs/zoo.md): a host with more cores gets the
-same choice, which is then conservative.
+same choice, which is then conservative. A point marked ``estimated`` says so in the line it gives.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ class Point:
     recipe: str
     acc: float  # test accuracy reached (single seed or median), on the JPEG-derived CIFAR-10 copy
     source: str
+    # Not measured on the class itself: fp32 arithmetic on a bf16 host, over the budget in which it takes
+    # as many steps as the class's measured host takes in ``seconds`` (docs/performance.md, "step-matched").
+    estimated: bool = False
 
 
 TABLE: tuple[Point, ...] = (
@@ -33,6 +36,11 @@ TABLE: tuple[Point, ...] = (
     Point("cpu-bf16", 420, "fast", 0.8779, "docs/performance.md: fast over 7 min: 87.79% (Zen 4, mean of 2 seeds)"),
     Point("cpu-bf16", 420, "fast90-sel", 0.8770, "docs/performance.md: fast90-sel, 7 min: 87.70% (Zen 4, 2 seeds)"),
     Point("cpu-bf16", 600, "fast", 0.8760, "docs/performance.md: frontier, 10 min: 87.60% (Zen 4, seed 0)"),
+    # fast89, `--recipe fast90-sel --model-arg width=0.5 --time-budget T` (docs/bench/width-zen4)
+    Point("cpu-bf16", 120, "fast89", 0.8149, "docs/performance.md: fast89, 2 min: 81.49% (Zen 4, seed 0)"),
+    Point("cpu-bf16", 300, "fast89", 0.8817, "docs/performance.md: fast89, 5 min: 88.17% (Zen 4, median of 3)"),
+    Point("cpu-bf16", 420, "fast89", 0.8933, "docs/performance.md: fast89, 7 min: 89.33% (Zen 4, mean of 2 seeds)"),
+    Point("cpu-bf16", 600, "fast89", 0.8962, "docs/performance.md: fast89, 10 min: 89.62% (Zen 4, seed 0)"),
     Point("cpu-bf16", 600, "fast90", 0.8934, "docs/performance.md: fast90 over 10 min: 89.34% (Zen 4, seed 0)"),
     Point("cpu-bf16", 600, "fast90-sel", 0.9000, "docs/performance.md: fast90-sel, 10 min: 90.00% (Zen 4, 3 seeds)"),
     Point("cpu-bf16", 1200, "fast90", 0.9101, "docs/performance.md: frontier, 20 min: 91.01% (Zen 4, median of 3)"),
@@ -40,6 +48,9 @@ TABLE: tuple[Point, ...] = (
     Point("cpu-bf16", 3600, "fast90", 0.9176, "docs/performance.md: frontier, 60 min: 91.76% (Zen 4, seed 0)"),
     Point("cpu-fp32", 150, "fast", 0.8344, "docs/performance.md: 82.7% at 139.8 s, ends 83.3-83.6% (Zen 3, 3 seeds)"),
     Point("cpu-fp32", 3258, "fast90", 0.9052, "docs/performance.md: fast90 90.05-90.59% in 43-56 min (Zen 3, median)"),
+    # a Zen 3's 20 minutes of steps are 695 s of a Zen 4's in fp32 (docs/bench/fp32-host-estimate-zen4, width-zen4)
+    Point("cpu-fp32", 1200, "fast", 0.8800, "docs/performance.md: fast, 88.00% (seed 0)", estimated=True),
+    Point("cpu-fp32", 1200, "fast89", 0.8943, "docs/performance.md: fast89, 89.43% (median of 3)", estimated=True),
     Point("cuda", 6, "fast", 0.83, "docs/performance.md: 82.7% in 5.8 s (H200, bf16)"),
     Point("cuda", 8, "fast90", 0.90, "docs/performance.md: 90% in 7.9 s (H200, bf16)"),
     Point("cuda", 60, "fast94", 0.930, "docs/performance.md: 93.0-93.6% in about a minute (H200, bf16)"),
@@ -68,12 +79,13 @@ def pick(budget_s: float, device: torch.device) -> tuple[str, str]:
     fits = [p for p in points if p.seconds <= budget_s]
     if fits:
         best = max(fits, key=lambda p: (p.acc, -p.seconds))
-        why = f"the most measured within {_fmt(budget_s)}"
+        why = f"the most {'known' if best.estimated else 'measured'} within {_fmt(budget_s)}"
     else:
         best = min(points, key=lambda p: p.seconds)
         why = f"the quickest measured; {_fmt(budget_s)} is shorter, so it trains fewer epochs"
     where = best.source.split(":")[0]
+    estimate = ", estimated from step-matched runs on a bf16 host" if best.estimated else ""
     return best.recipe, (
         f"note: no model or recipe given: recipe '{best.recipe}', {why} on a {machine} host "
-        f"({100 * best.acc:.2f}% in {_fmt(best.seconds)}, {where}); its schedule is laid over the budget"
+        f"({100 * best.acc:.2f}% in {_fmt(best.seconds)}{estimate}, {where}); its schedule is laid over the budget"
     )

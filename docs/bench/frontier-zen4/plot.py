@@ -3,8 +3,9 @@
 budget-<T>-s<seed>-summary.json (`cifarlab train --time-budget T --seed S`, no model or recipe, on the
 Zen 4 host), from the earlier fp32 points measured on Zen 3, listed below with their sources, and from
 part 2's runs with fp32 arithmetic on the Zen 4 host (../progressive-zen4/ and ../selection-zen4/,
-*-summary.json), from runs here in bf16 with a recipe named (fast-*, fast90-*, fast90-sel-*), and from the
-fp32 host's estimated points (../fp32-host-estimate-zen4/, below).
+*-summary.json), from runs here in bf16 with a recipe named (fast-*, fast90-*, fast90-sel-*; fast89's in
+../width-zen4/), and from the fp32 host's estimated points (../fp32-host-estimate-zen4/ and
+../width-zen4/, below).
 
     python docs/bench/frontier-zen4/plot.py
 """
@@ -77,6 +78,12 @@ for pattern, label, colour, marker in [
             pts.append((s["time_budget"]["budget_s"] / 60, 100 * s["test_acc"]))
     if pts:
         ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=40, label=label)
+# fast89 (fast90-sel at width 0.5) in bf16 on the same host (../width-zen4/fast90sel-w05-<T>m-bf16-s<seed>)
+pts = []
+for f in sorted((here.parent / "width-zen4").glob("fast90sel-w05-*m-bf16-s*-summary.json")):
+    s = json.loads(f.read_text())
+    pts.append((s["time_budget"]["budget_s"] / 60, 100 * s["test_acc"]))
+ax.scatter([t for t, _ in pts], [a for _, a in pts], color="C9", marker="o", s=40, label="Zen 4, bf16: fast89")
 # part 2: fp32 arithmetic (--amp off) on the same Zen 4 host: plain, progressive resizing, selective backprop
 for folder, match, label, colour, marker in [
     ("progressive-zen4", lambda n: "-crop24-" not in n, "Zen 4, fp32 arithmetic", "C7", "v"),
@@ -96,12 +103,35 @@ for folder, match, label, colour, marker in [
 # seconds here stands for B x 1.726 on a Zen 3 (../fp32-host-estimate-zen4/, docs/performance.md).
 ZEN3_OVER_ZEN4_FP32 = 275.5 / 159.6
 for match, label, colour, marker in [
-    (lambda n: n.startswith("fast-"), "fp32 host, estimated: fast (the fp32 picker's choice)", "C5", "x"),
+    (lambda n: n.startswith("fast-"), "fp32 host, estimated: fast", "C5", "x"),
     (lambda n: "-crop24-" not in n and n.startswith("fast90-"), "fp32 host, estimated: fast90", "C7", "1"),
     (lambda n: "-crop24-" in n, "fp32 host, estimated: fast90 --keep-hard 0.5 + crops", "C9", "*"),
 ]:
     pts = []
     for f in sorted((here.parent / "fp32-host-estimate-zen4").glob("*-summary.json")):
+        if match(f.name):
+            s = json.loads(f.read_text())
+            pts.append((s["time_budget"]["budget_s"] * ZEN3_OVER_ZEN4_FP32 / 60, 100 * s["test_acc"]))
+    if pts:
+        ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=44, label=label)
+# the same estimate for narrower networks (../width-zen4/): fast90-sel at width 0.5 (the recipe fast89),
+# and at widths 0.625 and 0.75
+for match, label, colour, marker in [
+    (
+        lambda n: n.startswith("fast90sel-w05-695s-fp32"),
+        "fp32 host, estimated: fast89 (fast90-sel, width 0.5)",
+        "C3",
+        "*",
+    ),
+    (
+        lambda n: n.startswith(("fast90sel-w0625-", "fast90sel-w075-")),
+        "fp32 host, estimated: fast90-sel, width 0.625/0.75",
+        "C1",
+        "4",
+    ),
+]:
+    pts = []
+    for f in sorted((here.parent / "width-zen4").glob("*-695s-fp32-*-summary.json")):
         if match(f.name):
             s = json.loads(f.read_text())
             pts.append((s["time_budget"]["budget_s"] * ZEN3_OVER_ZEN4_FP32 / 60, 100 * s["test_acc"]))
