@@ -55,6 +55,17 @@ for minutes in sorted(runs):
         + f" | {used} s |"
     )
 
+
+def points(folder: str, pattern: str, match=lambda name: True, minutes_per_s: float = 1 / 60):
+    """(minutes, accuracy %) of the run summaries in ../FOLDER matching PATTERN and MATCH."""
+    pts = []
+    for f in sorted((here.parent / folder).glob(pattern)):
+        if match(f.name):
+            s = json.loads(f.read_text())
+            pts.append((s["time_budget"]["budget_s"] * minutes_per_s, 100 * s["test_acc"]))
+    return pts
+
+
 fig, ax = plt.subplots(figsize=(7, 4.2))
 for series, label, colour, marker in [
     (zen4, "Zen 4, bf16: picker, budget runs", "C0", "o"),
@@ -71,18 +82,11 @@ for pattern, label, colour, marker in [
     (r"fast90-(\d+)m-s\d+-summary\.json", "Zen 4, bf16: fast90", "C8", "d"),
     (r"fast90-sel-(\d+)m-s\d+-summary\.json", "Zen 4, bf16: fast90-sel", "C6", "h"),
 ]:
-    pts = []
-    for f in sorted(here.glob("*-summary.json")):
-        if re.fullmatch(pattern, f.name):
-            s = json.loads(f.read_text())
-            pts.append((s["time_budget"]["budget_s"] / 60, 100 * s["test_acc"]))
+    pts = points(here.name, "*-summary.json", lambda name, pattern=pattern: re.fullmatch(pattern, name))
     if pts:
         ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=40, label=label)
 # fast89 (fast90-sel at width 0.5) in bf16 on the same host (../width-zen4/fast90sel-w05-<T>m-bf16-s<seed>)
-pts = []
-for f in sorted((here.parent / "width-zen4").glob("fast90sel-w05-*m-bf16-s*-summary.json")):
-    s = json.loads(f.read_text())
-    pts.append((s["time_budget"]["budget_s"] / 60, 100 * s["test_acc"]))
+pts = points("width-zen4", "fast90sel-w05-*m-bf16-s*-summary.json")
 ax.scatter([t for t, _ in pts], [a for _, a in pts], color="C9", marker="o", s=40, label="Zen 4, bf16: fast89")
 # part 2: fp32 arithmetic (--amp off) on the same Zen 4 host: plain, progressive resizing, selective backprop
 for folder, match, label, colour, marker in [
@@ -91,11 +95,7 @@ for folder, match, label, colour, marker in [
     ("selection-zen4", lambda n: "-crop24-" not in n, "Zen 4, fp32, --keep-hard 0.5", "C1", "D"),
     ("selection-zen4", lambda n: "-crop24-" in n, "Zen 4, fp32, --keep-hard 0.5 + crops", "C4", "P"),
 ]:
-    pts = []
-    for f in sorted((here.parent / folder).glob("*-summary.json")):
-        if match(f.name):
-            s = json.loads(f.read_text())
-            pts.append((s["time_budget"]["budget_s"] / 60, 100 * s["test_acc"]))
+    pts = points(folder, "*-summary.json", match)
     if pts:
         ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=36, label=label)
 # an fp32 host's frontier, estimated: fp32 arithmetic on this Zen 4 over step-matched budgets. A clean
@@ -107,11 +107,7 @@ for match, label, colour, marker in [
     (lambda n: "-crop24-" not in n and n.startswith("fast90-"), "fp32 host, estimated: fast90", "C7", "1"),
     (lambda n: "-crop24-" in n, "fp32 host, estimated: fast90 --keep-hard 0.5 + crops", "C9", "*"),
 ]:
-    pts = []
-    for f in sorted((here.parent / "fp32-host-estimate-zen4").glob("*-summary.json")):
-        if match(f.name):
-            s = json.loads(f.read_text())
-            pts.append((s["time_budget"]["budget_s"] * ZEN3_OVER_ZEN4_FP32 / 60, 100 * s["test_acc"]))
+    pts = points("fp32-host-estimate-zen4", "*-summary.json", match, ZEN3_OVER_ZEN4_FP32 / 60)
     if pts:
         ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=44, label=label)
 # the same estimate for narrower networks (../width-zen4/): fast90-sel at width 0.5 (the recipe fast89),
@@ -130,11 +126,7 @@ for match, label, colour, marker in [
         "4",
     ),
 ]:
-    pts = []
-    for f in sorted((here.parent / "width-zen4").glob("*-695s-fp32-*-summary.json")):
-        if match(f.name):
-            s = json.loads(f.read_text())
-            pts.append((s["time_budget"]["budget_s"] * ZEN3_OVER_ZEN4_FP32 / 60, 100 * s["test_acc"]))
+    pts = points("width-zen4", "*-695s-fp32-*-summary.json", match, ZEN3_OVER_ZEN4_FP32 / 60)
     if pts:
         ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=44, label=label)
 ax.set_xscale("log")
