@@ -26,18 +26,8 @@ py=${PYTHON:-python3}
 deadline=$((SECONDS + ${BUDGET_S:-540}))
 work=/tmp/airbench-race
 
-step() {  # step NAME SECONDS CMD...: CMD under a time limit cut to the budget left; log in OUT_DIR
-  local name=$1 limit=$2 left=$((deadline - SECONDS)); shift 2
-  if ((left < 15)); then echo "=== $name: skipped, ${left}s of the budget left"; return 1; fi
-  ((limit > left)) && limit=$left
-  echo "=== $name: $* (limit ${limit}s) $(date -Is)"
-  local t0=$SECONDS
-  timeout "$limit" "$@" > "$log/$name.log" 2>&1
-  local rc=$?
-  tail -n 4 "$log/$name.log"
-  echo "=== $name exit $rc after $((SECONDS - t0))s"
-  return $rc
-}
+steplogs=$log STEP_TAIL=4
+source scripts/gpu_step.sh  # step NAME SECONDS CMD...: logs to OUT_DIR/airbench-race/NAME.log
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"

@@ -24,17 +24,8 @@ dev=${DEVICE:-cuda}  # DEVICE=cpu: a dry run of the commands here
 deadline=$((SECONDS + ${BUDGET_S:-540}))
 work=/tmp/gpu-check
 
-step() {  # step NAME SECONDS CMD...: run CMD with a time limit, log to OUT_DIR/PHASE/NAME.log
-  local name=$1 limit=$2 left=$((deadline - SECONDS)); shift 2
-  if ((left < 15)); then echo "=== $name: skipped, ${left}s of the budget left"; return; fi
-  ((limit > left)) && limit=$left
-  echo "=== $name: $* (limit ${limit}s) $(date -Is)"
-  local t0=$SECONDS
-  timeout "$limit" "$@" > "$out/$phase/$name.log" 2>&1
-  local rc=$?
-  tail -n 6 "$out/$phase/$name.log"
-  echo "=== $name exit $rc after $((SECONDS - t0))s"
-}
+steplogs=$out/$phase
+source scripts/gpu_step.sh  # step NAME SECONDS CMD...: logs to OUT_DIR/PHASE/NAME.log
 
 cifarlab=("$py" -m cifarlab)
 
