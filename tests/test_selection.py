@@ -174,7 +174,9 @@ def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_pat
     # --keep-hard with progressive resizing, as the fast90-sel recipe trains: one CLI run checks both
     args = "--model fastnet --model-arg width=0.125 --train-limit 1000 --val-size 0 --keep-hard 0.5"
     crops = "--crop 24 --crop-until 0.6".split()
-    more = "--time-budget 10s --test-limit 1000 --tta none --no-progress --no-report --threads 1 --name k".split()
+    # 20 s, not 10: on a busy CI worker the probe alone (16 timed steps, crops and full) took ~8 s and one
+    # epoch was planned at ~11 s, so 10 s was refused ("cannot fit one epoch")
+    more = "--time-budget 20s --test-limit 1000 --tta none --no-progress --no-report --threads 1 --name k".split()
     out = cli("train", *args.split(), *crops, *more, "--data", fake_folder, "--out", tmp_path).stdout
     assert "a crop step" in out
     config = json.loads((tmp_path / "k" / "config.json").read_text())
