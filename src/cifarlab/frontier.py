@@ -46,6 +46,7 @@ TABLE: tuple[Point, ...] = (
     Point("cpu-bf16", 1200, "fast90", 0.9101, "docs/performance.md: frontier, 20 min: 91.01% (Zen 4, median of 3)"),
     Point("cpu-bf16", 1200, "fast90-sel", 0.9128, "docs/performance.md: fast90-sel, 20 min: 91.28% (Zen 4, 3 seeds)"),
     Point("cpu-bf16", 3600, "fast90", 0.9176, "docs/performance.md: frontier, 60 min: 91.76% (Zen 4, seed 0)"),
+    Point("cpu-bf16", 3600, "fast90-sel", 0.9141, "docs/performance.md: fast90-sel, 60 min: 91.41% (Zen 4, seed 0)"),
     Point("cpu-fp32", 150, "fast", 0.8344, "docs/performance.md: 82.7% at 139.8 s, ends 83.3-83.6% (Zen 3, 3 seeds)"),
     Point("cpu-fp32", 3258, "fast90", 0.9052, "docs/performance.md: fast90 90.05-90.59% in 43-56 min (Zen 3, median)"),
     # a Zen 3's 20 minutes of steps are 695 s of a Zen 4's in fp32 (docs/bench/fp32-host-estimate-zen4, width-zen4)
