@@ -16,7 +16,7 @@ from cifarlab.config import TrainConfig
 from cifarlab.engine import train_one_epoch
 from cifarlab.errors import CifarlabError, ConfigError
 from cifarlab.models import create_model
-from cifarlab.selection import PROXY_EVERY, HardSelector
+from cifarlab.selection import PROXY_EVERY, HardSelector, proxy_widths
 from cifarlab.trainer import Trainer
 
 CPU = torch.device("cpu")
@@ -53,6 +53,33 @@ def test_the_selector_keeps_the_highest_proxy_losses_in_batch_order():
     # a ranking step moves no weight (BatchNorm's running statistics do follow the batch)
     after = sel.proxy.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if "running" not in k and "num_batches" not in k)
+
+
+def test_proxy_width_and_stride_size_the_proxy_and_it_still_ranks_as_the_reference():
+    assert proxy_widths(1.0) == (32, 64, 64) and proxy_widths(0.5) == (16, 32, 32) and proxy_widths(0.01) == (1, 1, 1)
+    sel = _selector(keep=0.5, proxy_width=0.5, proxy_stride=2)
+    convs = [m for m in sel.proxy.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs[0].stride == (2, 2)  # the whitening stem
+    assert [c.out_channels for c in convs[1:]] == [16, 16, 32, 32, 32, 32]
+    x, y = _data(32, seed=4)
+    xf = x.float() / 255
+    reference = copy.deepcopy(sel.proxy)
+    with torch.no_grad():
+        losses = F.cross_entropy(reference(xf), y, reduction="none", label_smoothing=0.2)
+    expected = sorted(losses.argsort(descending=True)[:16].tolist())
+    xs, ys, share = sel(xf, y, step=1, lr_factor=1.0)
+    assert share == 0.5 and torch.equal(ys, y[expected]) and torch.equal(xs, xf[expected])
+
+
+def test_a_proxy_of_another_shape_is_not_resumed():
+    state = _selector(keep=0.5).state_dict()
+    other = _selector(keep=0.5, proxy_width=0.5)
+    before = {k: v.clone() for k, v in other.proxy.state_dict().items()}
+    with pytest.raises(CifarlabError, match="--proxy-width and --proxy-stride it was trained with"):
+        other.load_state_dict(state)
+    assert all(torch.equal(before[k], v) for k, v in other.proxy.state_dict().items())  # nothing half-loaded
+    same = _selector(keep=0.5)
+    same.load_state_dict(state)  # the happy path: the same shape loads
 
 
 def test_every_fourth_step_the_proxy_learns_from_its_selection_as_a_reference_sgd_step():
@@ -173,6 +200,7 @@ def test_keep_hard_is_refused_with_several_processes(monkeypatch):
 def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_path):
     # --keep-hard with progressive resizing, as the fast90-sel recipe trains: one CLI run checks both
     args = "--model fastnet --model-arg width=0.125 --train-limit 1000 --val-size 0 --keep-hard 0.5"
+    args += " --proxy-width 0.5 --proxy-stride 2"
     crops = "--crop 24 --crop-until 0.6".split()
     # 20 s, not 10: on a busy CI worker the probe alone (16 timed steps, crops and full) took ~8 s and one
     # epoch was planned at ~11 s, so 10 s was refused ("cannot fit one epoch")
@@ -181,6 +209,7 @@ def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_pat
     assert "a crop step" in out
     config = json.loads((tmp_path / "k" / "config.json").read_text())
     assert config["train"]["keep_hard"] == 0.5
+    assert config["train"]["proxy_width"] == 0.5 and config["train"]["proxy_stride"] == 2
     assert config["train"]["crop"] == 24 and config["train"]["crop_until"] == 0.6
     summary = json.loads((tmp_path / "k" / "summary.json").read_text())
     assert summary["epochs_trained"] >= 1 and 0 <= summary["test_acc"] <= 1
@@ -196,6 +225,12 @@ def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_pat
         (["--keep-hard", "nan"], "in (0, 1]"),
         (["--keep-hard", "-0.5"], "in (0, 1]"),
         (["--keep-hard", "0.5", "--augmix", "--augmix-jsd", "12"], "drop --augmix-jsd"),
+        (["--keep-hard", "0.5", "--proxy-width", "0"], "in (0, 4]"),
+        (["--keep-hard", "0.5", "--proxy-width", "nan"], "in (0, 4]"),
+        (["--keep-hard", "0.5", "--proxy-width", "1e9"], "in (0, 4]"),
+        (["--keep-hard", "0.5", "--proxy-stride", "3"], "1 or 2; got 3"),
+        (["--proxy-width", "0.5"], "add --keep-hard F"),
+        (["--proxy-stride", "2"], "add --keep-hard F"),
     ],
 )
 def test_bad_keep_hard_is_refused_in_one_line(tmp_path, args, needle):

@@ -106,6 +106,10 @@ class TrainConfig:
     # Selective backprop (selection.py): train on this share of each batch, the examples a small proxy
     # network finds hardest (airbench96_faster's idea); 1.0: every example
     keep_hard: float = 1.0
+    # The proxy's size: airbench96_faster's widths 32/64/64 times proxy_width, and its whitening stem's
+    # stride (2: non-overlapping patches, 16x16 maps, ~4x fewer FLOPs). Defaults: airbench96_faster's proxy.
+    proxy_width: float = 1.0
+    proxy_stride: int = 1
     augmix: bool = False  # AugMix mixing of augmentation chains, for corruption robustness (augmix.py)
     augmix_jsd: float = 0.0  # > 0: AugMix's consistency loss with this weight (3 views per image); needs augmix
     # Evaluation
@@ -165,6 +169,12 @@ class TrainConfig:
             raise ConfigError("--crop-until sets when --crop's crops end: add --crop PX (e.g. --crop 24)")
         if not 0 < self.keep_hard <= 1:
             raise ConfigError(f"--keep-hard is the share of each batch to train on, in (0, 1]; got {self.keep_hard}")
+        if not 0 < self.proxy_width <= 4:  # also refuses nan; 4: 128/256/256, as big as fastnet itself
+            raise ConfigError(f"--proxy-width scales the proxy's 32/64/64 channels, in (0, 4]; got {self.proxy_width}")
+        if self.proxy_stride not in (1, 2):
+            raise ConfigError(f"--proxy-stride is the proxy's stem stride, 1 or 2; got {self.proxy_stride}")
+        if (self.proxy_width, self.proxy_stride) != (1.0, 1) and self.keep_hard == 1:
+            raise ConfigError("--proxy-width and --proxy-stride size --keep-hard's proxy: add --keep-hard F (e.g. 0.5)")
         if self.keep_hard < 1 and self.augmix_jsd > 0:
             raise ConfigError("--keep-hard cannot pick among AugMix's 3 views of an image: drop --augmix-jsd or it")
         if self.cutout > IMAGE_SIZE:

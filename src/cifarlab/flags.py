@@ -147,6 +147,17 @@ def _augment_flags(a) -> None:
         help="selective backprop: train on the share F of each batch that a small proxy net finds hardest (1: all)",
     )
     a.add_argument(
+        "--proxy-width",
+        type=float,
+        metavar="F",
+        help="with --keep-hard: the proxy's channels, F x 32/64/64 (default 1)",
+    )
+    a.add_argument(
+        "--proxy-stride",
+        type=int,
+        help="with --keep-hard: the proxy's stem stride; 2 ranks on 16x16 maps, ~4x cheaper (default 1)",
+    )
+    a.add_argument(
         "--augmix", action="store_true", default=None, help="AugMix: mix augmentation chains (corruption robustness)"
     )
     a.add_argument(

@@ -7,6 +7,8 @@ its README lists at 96.00% for 3.1 PFLOPs against airbench96's 4.9 (it also narr
 group, so not all of that is the selection). The proxy learns alongside, on its own selected share of
 every ``PROXY_EVERY``-th batch, with the run's optimizer settings and LR schedule; it never sees the
 main model, so its choices are those of a separate pre-run over the same batches.
+``--proxy-width F`` scales its channels and ``--proxy-stride 2`` gives it fastnet's patchify stem
+(16x16 maps): a cheaper ranking, for a main network so narrow that the proxy's fixed cost dominates.
 
 The selected rows' loss is weighed by their share of the batch (a sum over them divided by the whole
 batch), so each trained example gets the step it would get without selection: the recipe's LR per
@@ -24,11 +26,17 @@ import torch
 from torch.nn import functional as F
 
 from .config import TrainConfig
+from .errors import CifarlabError
 from .optim import build_optimizer, param_groups
 from .speed import autocast, grad_scaler
 
-PROXY_WIDTHS = (32, 64, 64)  # airbench96_faster's proxy: 2 convs per group at these widths
+PROXY_WIDTHS = (32, 64, 64)  # airbench96_faster's proxy: 2 convs per group at these widths (--proxy-width 1)
 PROXY_EVERY = 4  # the proxy takes a training step on every 4th batch only, as there
+
+
+def proxy_widths(width: float) -> tuple[int, int, int]:
+    """The proxy's channels at ``--proxy-width``: airbench96_faster's 32/64/64 scaled, at least 1."""
+    return tuple(max(1, round(w * width)) for w in PROXY_WIDTHS)
 
 
 class HardSelector:
@@ -47,7 +55,8 @@ class HardSelector:
         self.keep = cfg.keep_hard
         self.label_smoothing = cfg.label_smoothing
         self.device, self.amp_dtype = device, amp_dtype
-        proxy = create_model("fastnet", widths=PROXY_WIDTHS).to(device)
+        proxy = create_model("fastnet", widths=proxy_widths(cfg.proxy_width), stem_stride=cfg.proxy_stride)
+        proxy = proxy.to(device)
         self.proxy = proxy.to(memory_format=torch.channels_last) if channels_last else proxy
         self.optimizer = build_optimizer(optimizer, param_groups(self.proxy, cfg), cfg)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
@@ -88,6 +97,12 @@ class HardSelector:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        ours = {k: tuple(v.shape) for k, v in self.proxy.state_dict().items()}
+        if {k: tuple(v.shape) for k, v in state["proxy"].items()} != ours:
+            raise CifarlabError(
+                "the checkpoint's proxy network has another shape than this run's: "
+                "resume with the --proxy-width and --proxy-stride it was trained with"
+            )
         self.proxy.load_state_dict(state["proxy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
