@@ -256,6 +256,12 @@ def setting_names() -> list[str]:
     return [n for n in top if n not in ("data", "train")] + nested
 
 
+def warmup_for(epochs: float, share: float) -> float:
+    """A warm-up of ``share`` of ``epochs``, rounded to 12 places, so that a recipe's own warm-up and
+    the one an ``--epochs`` override rescales it to are equal numbers (0.2 * 23 alone is 4.6000000000000005)."""
+    return round(share * epochs, 12)
+
+
 def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
     """Set fields by name: top-level, ``data.<field>``/``train.<field>``, or a bare field of either.
 
@@ -268,7 +274,7 @@ def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> Expe
     given = set(overrides)
     old = config.train
     if new_epochs and old.warmup_epochs > 0 and not {"warmup_epochs", "train.warmup_epochs"} & given:
-        overrides = {**overrides, "warmup_epochs": round(old.warmup_epochs * new_epochs / old.epochs, 12)}
+        overrides = {**overrides, "warmup_epochs": warmup_for(new_epochs, old.warmup_epochs / old.epochs)}
     if new_epochs and old.eval_from > 1 and not {"eval_from", "train.eval_from"} & given:
         # counted in whole epochs: 4.5 epochs end with epoch 5
         shift = math.ceil(new_epochs) - math.ceil(old.epochs)

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import ExperimentConfig, apply_overrides
+from .config import ExperimentConfig, apply_overrides, warmup_for
 from .errors import unknown_name
 
 DEFAULT_RECIPE = "fast"
@@ -55,7 +55,7 @@ def _airbench(batch_size: int, epochs: float, lr_per_1024: float = 11.5, **extra
         "batch_size": batch_size,
         "epochs": epochs,
         "schedule": "onecycle",
-        "warmup_epochs": round(0.2 * epochs, 12),  # rounded as an --epochs override rescales it
+        "warmup_epochs": warmup_for(epochs, 0.2),  # as an --epochs override rescales it
         "label_smoothing": 0.2,
         "lookahead": True,
         "translate": 2,
