@@ -45,6 +45,8 @@ TABLE: tuple[Point, ...] = (
     Point("cpu-bf16", 600, "fast90-sel", 0.9000, "docs/performance.md: fast90-sel, 10 min: 90.00% (Zen 4, 3 seeds)"),
     Point("cpu-bf16", 1200, "fast90", 0.9101, "docs/performance.md: frontier, 20 min: 91.01% (Zen 4, median of 3)"),
     Point("cpu-bf16", 1200, "fast90-sel", 0.9128, "docs/performance.md: fast90-sel, 20 min: 91.28% (Zen 4, 3 seeds)"),
+    Point("cpu-bf16", 2100, "fast90", 0.9135, "docs/performance.md: frontier, 35 min: 91.35% (Zen 4, seed 0)"),
+    Point("cpu-bf16", 2100, "fast90-sel", 0.9141, "docs/performance.md: frontier, 35 min: 91.41% (Zen 4, seed 0)"),
     Point("cpu-bf16", 3600, "fast90", 0.9176, "docs/performance.md: frontier, 60 min: 91.76% (Zen 4, seed 0)"),
     Point("cpu-bf16", 3600, "fast90-sel", 0.9141, "docs/performance.md: fast90-sel, 60 min: 91.41% (Zen 4, seed 0)"),
     Point("cpu-fp32", 150, "fast", 0.8344, "docs/performance.md: 82.7% at 139.8 s, ends 83.3-83.6% (Zen 3, 3 seeds)"),
