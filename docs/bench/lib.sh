@@ -1,5 +1,16 @@
 # Shared by the benchmark queues from docs/bench/proxy-zen4 on (the earlier queues carry their own
-# copy of run(), kept as they ran). Source it after setting OUT, the folder the runs write to.
+# copy of run(), kept as they ran). queue_env and best_variant came later (docs/bench/arch-zen4 on);
+# the queues before that set their environment and picked their best variant inline.
+
+# queue_env WORKTREE OUT: run the frozen worktree's code on the real data, writing runs into OUT.
+queue_env() {
+  export PYTHONPATH=$1/src CIFARLAB_DATA=/work/shared/data/cifar10
+  PY=/work/main/.venv/bin/python
+  OUT=$2
+  mkdir -p "$OUT"
+  cd "$OUT" || exit 1
+}
+
 # run NAME FLAGS...: one `cifarlab train` into $OUT/NAME, its output in $OUT/NAME.log, timestamps on stdout.
 run() {
   local name=$1
@@ -7,4 +18,21 @@ run() {
   echo "=== $(date -u +%FT%TZ) start $name: $*"
   "$PY" -m cifarlab train "$@" --out "$OUT" --name "$name" >"$OUT/$name.log" 2>&1
   echo "=== $(date -u +%FT%TZ) end $name rc $?"
+}
+
+# best_variant THRESHOLD RUN...: the run (a folder under $OUT) with the highest final test accuracy,
+# or "none" if none beat THRESHOLD (a fraction, e.g. 0.8937) or none finished.
+best_variant() {
+  "$PY" - "$@" <<'PY'
+import json, sys
+threshold, names = float(sys.argv[1]), sys.argv[2:]
+accs = {}
+for name in names:
+    try:
+        accs[name] = json.load(open(f"{name}/summary.json"))["final_test_acc"]
+    except (OSError, KeyError, ValueError):
+        pass
+best = max(accs, key=accs.get, default=None)
+print(best if best is not None and accs[best] > threshold else "none")
+PY
 }
