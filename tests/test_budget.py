@@ -229,8 +229,8 @@ def test_zoo_bench_refuses_bad_input(tmp_path):
         (
             "cpu-fp32",
             1200,
-            "fast89",
-            "the most known within 20.0 min on a cpu-fp32 host (89.43% in 20.0 min, estimated",
+            "fast89-wide",
+            "the most known within 20.0 min on a cpu-fp32 host (89.85% in 20.0 min, estimated",
         ),
         ("cpu-fp32", 3600, "fast90", "(90.52% in 54.3 min"),
         ("cuda", 30, "fast90", "on a cuda host (90.00% in 8 s"),

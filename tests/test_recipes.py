@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cifarlab.cli import build_parser, config_from_args
 from cifarlab.config import apply_overrides, get_setting
 from cifarlab.errors import ConfigError
+from cifarlab.models import create_model
 from cifarlab.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 
 # (model, optimizer, lr, weight_decay, batch_size, epochs, patience, train_batches) from the notebook
@@ -105,6 +108,46 @@ def test_fast89_is_fast90_sel_at_half_width_as_measured():
     assert recipe.pop("recipe") == "fast89" and measured.pop("recipe") == "fast90-sel"
     assert recipe == measured and recipe["model_kwargs"] == {"width": 0.5}
     assert (recipe["train"]["warmup_epochs"], recipe["train"]["eval_from"]) == (4.6, 23)
+
+
+def test_fast89_wide_is_fast89_with_a_wider_last_group_as_measured():
+    """docs/performance.md measured it as ``--recipe fast89 --model-arg widths=[32,128,256]`` under a budget;
+    the recipe must be that command at 19 epochs, every other setting fast89's. The measured run also
+    carried fast89's width=0.5, which fastnet ignores when widths is given: the networks must match."""
+    parse = build_parser().parse_args
+    flags = ["--model-arg", "widths=[32,128,256]", "--epochs", "19"]
+    measured = json.loads(json.dumps(config_from_args(parse(["train", "--recipe", "fast89", *flags])).to_dict()))
+    recipe = json.loads(json.dumps(get_recipe("fast89-wide").config().to_dict()))
+    assert recipe.pop("recipe") == "fast89-wide" and measured.pop("recipe") == "fast89"
+    assert measured["model_kwargs"].pop("width") == 0.5
+    assert recipe == measured and recipe["model_kwargs"] == {"widths": [32, 128, 256]}
+    assert (recipe["train"]["warmup_epochs"], recipe["train"]["eval_from"]) == (3.8, 19)
+    ran = create_model("fastnet", width=0.5, widths=[32, 128, 256]).state_dict()
+    built = create_model("fastnet", **get_recipe("fast89-wide").config().model_kwargs).state_dict()
+    assert [(k, v.shape) for k, v in ran.items()] == [(k, v.shape) for k, v in built.items()]
+    assert built["head.weight"].shape == (10, 256)
+
+
+def test_fast89_wide_trains_by_name_end_to_end(fake_folder, tmp_path):
+    """The recipe's tuple of widths survives config.json: the saved run rebuilds the 256-channel head; a
+    --model-arg that breaks the widths is refused in one line, before a run folder is made."""
+    from test_cli import assert_one_line_error, cli_in_process
+
+    import cifarlab
+
+    small = ["--train-limit", "600", "--test-limit", "300", "--epochs", "1", "--tta", "none", "--threads", "1"]
+    args = ["--recipe", "fast89-wide", "--data", fake_folder, "--out", tmp_path, "--no-progress", "--no-report"]
+    proc = cli_in_process("train", *args, *small, "--name", "wide")
+    assert proc.returncode == 0, proc.stderr
+    run = cifarlab.load_run(tmp_path / "wide")
+    saved = json.loads((tmp_path / "wide" / "config.json").read_text())
+    assert saved["recipe"] == "fast89-wide" and saved["model_kwargs"] == {"widths": [32, 128, 256]}
+    assert run.config.recipe == "fast89-wide" and list(run.config.model_kwargs["widths"]) == [32, 128, 256]
+    assert run.config.train.keep_hard == 0.5 and run.config.train.crop == 24
+    assert run.model.head.in_features == 256 and run.model.groups[0].conv1.out_channels == 32
+    bad = cli_in_process("train", *args, *small, "--model-arg", "widths=[32,128]", "--name", "bad")
+    assert_one_line_error(bad, "three positive channel counts")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_settings_are_read_and_set_by_the_same_names():
