@@ -4,8 +4,8 @@ budget-<T>-s<seed>-summary.json (`cifarlab train --time-budget T --seed S`, no m
 Zen 4 host), from the earlier fp32 points measured on Zen 3, listed below with their sources, and from
 part 2's runs with fp32 arithmetic on the Zen 4 host (../progressive-zen4/ and ../selection-zen4/,
 *-summary.json), from runs here in bf16 with a recipe named (fast-*, fast90-*, fast90-sel-*; fast89's in
-../width-zen4/), and from the fp32 host's estimated points (../fp32-host-estimate-zen4/ and
-../width-zen4/, below).
+../width-zen4/), and from the fp32 host's estimated points (../fp32-host-estimate-zen4/,
+../width-zen4/ and ../arch-zen4/, below).
 
     python docs/bench/frontier-zen4/plot.py
 """
@@ -129,6 +129,11 @@ for match, label, colour, marker in [
     pts = points("width-zen4", "*-695s-fp32-*-summary.json", match, ZEN3_OVER_ZEN4_FP32 / 60)
     if pts:
         ax.scatter([t for t, _ in pts], [a for _, a in pts], color=colour, marker=marker, s=44, label=label)
+# and for fast89 with a 256-channel last group (../arch-zen4/): the recipe fast89-wide
+pts = points("arch-zen4", "fast89-w3-256-695s-fp32-*-summary.json", minutes_per_s=ZEN3_OVER_ZEN4_FP32 / 60)
+if pts:
+    label = "fp32 host, estimated: fast89-wide (last group 256)"
+    ax.scatter([t for t, _ in pts], [a for _, a in pts], color="k", marker="*", s=44, label=label)
 ax.set_xscale("log")
 ax.set_xticks([2, 5, 10, 20, 60])
 ax.set_xticklabels(["2", "5", "10", "20", "60"])
