@@ -70,6 +70,10 @@ def _airbench(batch_size: int, epochs: float, lr_per_1024: float = 11.5, **extra
 # The default recipe's network: half-width fastnet with the stride-2 (patchify) whitening stem.
 _FAST_NET = {"model_kwargs": {"width": 0.5, "stem_stride": 2}}
 
+# fast90-sel's and its descendants' cheaper steps: the hardest half of each batch by the proxy net, on
+# 24-pixel crops for the first 60% of the steps (docs/performance.md, "Pushing the fp32 frontier").
+_SELECT_AND_CROP = {"keep_hard": 0.5, "crop": 24, "crop_until": 0.6}
+
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in [
@@ -115,7 +119,7 @@ RECIPES: dict[str, Recipe] = {
             "fast90 at a lower cost per epoch: each step trains the hardest half of its batch as a small proxy "
             "net ranks it (--keep-hard 0.5), on 24-pixel crops for the first 60% of the steps (--crop 24 "
             "--crop-until 0.6); 13 epochs. Measured: docs/recipes.md.",
-            {**_airbench(512, 13), "keep_hard": 0.5, "crop": 24, "crop_until": 0.6},
+            {**_airbench(512, 13), **_SELECT_AND_CROP},
         ),
         Recipe(
             "fast89",
@@ -124,13 +128,7 @@ RECIPES: dict[str, Recipe] = {
             "5-10 minutes on a bf16 CPU (for an fp32 CPU's 20 minutes: fast89-wide). The hardest half of each "
             "batch by a small proxy net (--keep-hard 0.5), 24-pixel crops for the first 60% of the steps, 23 epochs "
             "(what a 2-core Zen 3's 20 minutes hold, estimated), 6-view TTA after the last. Measured: docs/recipes.md.",
-            {
-                "model_kwargs": {"width": 0.5},
-                **_airbench(512, 23),
-                "keep_hard": 0.5,
-                "crop": 24,
-                "crop_until": 0.6,
-            },
+            {"model_kwargs": {"width": 0.5}, **_airbench(512, 23), **_SELECT_AND_CROP},
         ),
         Recipe(
             "fast89-wide",
@@ -139,13 +137,7 @@ RECIPES: dict[str, Recipe] = {
             "estimate, for a 2-core fp32 CPU's 20 minutes. The wider group works on 7x7 and 3x3 maps, where "
             "convolutions are cheap; 19 epochs (what those 20 minutes hold, estimated), 6-view TTA after the "
             "last. Measured: docs/recipes.md.",
-            {
-                "model_kwargs": {"widths": (32, 128, 256)},
-                **_airbench(512, 19),
-                "keep_hard": 0.5,
-                "crop": 24,
-                "crop_until": 0.6,
-            },
+            {"model_kwargs": {"widths": (32, 128, 256)}, **_airbench(512, 19), **_SELECT_AND_CROP},
         ),
         Recipe(
             "fast93",
