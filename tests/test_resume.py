@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -180,3 +181,26 @@ def test_curves_are_redrawn_while_cheap_and_always_at_the_end(tmp_path):
     writer.finish_curves()
     writer.finish_curves()  # nothing new to draw
     assert drawn == [1, 3]
+
+
+def test_an_interrupt_between_history_and_metrics_csv_leaves_them_agreeing(tmp_path):
+    # The race CI once hit: SIGINT after the trainer appended epoch 4 to its history but before
+    # on_epoch_end wrote it to metrics.csv; summary.json said 4 epochs, the CSV held 3.
+    from cifarlab.config import ExperimentConfig
+    from cifarlab.runs import RunWriter, read_metrics
+
+    writer = RunWriter(tmp_path, ExperimentConfig(model="softmax"), ["a"])
+    writer._plot_curves = lambda rows, path, title: None
+    history = type("H", (), {"rows": []})()
+    trainer = type("T", (), {"history": history})()
+    row = {c: 0.25 for c in METRIC_COLUMNS}
+    for epoch in (1, 2, 3):
+        history.rows.append({**row, "epoch": epoch})
+        writer.on_epoch_end(trainer, history.rows[-1])
+    history.rows.append({**row, "epoch": 4})  # recorded, then interrupted before the CSV append
+    writer.fail(trainer, "interrupted", KeyboardInterrupt())
+    rows = read_metrics(tmp_path / "metrics.csv")
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert rows[-1]["test_acc"] == 0.25
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_run"] == 4

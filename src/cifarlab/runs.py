@@ -283,9 +283,15 @@ class RunWriter:
         """The run ended early (``status``: interrupted, terminated, pruned, failed): draw the curves of
         every completed epoch and say so in summary.json, keeping the same keys as a completed run's
         where they are known. Never raises: the error that ended the run is the one to report."""
+        rows = trainer.history.rows
+        # An interrupt can land after the trainer recorded an epoch and before on_epoch_end appended
+        # it (or while it did): metrics.csv is then one row short of (or, half-written, apart from)
+        # the history. Rewrite it from the history, atomically, so it and summary.json agree.
+        with contextlib.suppress(Exception):
+            rewrite_metrics(self.metrics.path, rows)
+            self._rows = rows
         with contextlib.suppress(Exception):
             self.finish_curves()
-        rows = trainer.history.rows
         known = {"epochs_run": len(rows), "epochs_trained": len(rows), "error": f"{type(error).__name__}: {error}"}
         with contextlib.suppress(Exception):
             self._write_summary(status, known)
