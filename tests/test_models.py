@@ -168,7 +168,20 @@ def test_fastnet_stem_stride_2_whitens_non_overlapping_patches():
     assert forward_flops(model) < forward_flops(create_model("fastnet", width=0.25)) / 3
 
 
-@pytest.mark.parametrize("kwargs", [{"depth": 4}, {"widths": (64, 256)}, {"widths": (64, 0, 256)}, {"stem_stride": 3}])
+def test_fastnet_depth_per_group():
+    # depth=(2, 2, 3): a third conv (and its scale-free BN) in the last group only
+    model = create_model("fastnet", widths=[32, 128, 256], depth=[2, 2, 3])
+    assert [hasattr(g, "conv3") for g in model.groups] == [False, False, True]
+    groups = sum(9 * a * b + 9 * b * b + 4 * b for a, b in ((24, 32), (32, 128), (128, 256))) + 9 * 256 * 256 + 2 * 256
+    assert count_parameters(model) == 24 * 12 + 24 + groups + 2560
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"depth": 4}, {"depth": [2, 3]}, {"depth": [2, 2, 4]}, {"depth": [2, 2, 2.5]}]
+    + [{"widths": (64, 256)}, {"widths": (64, 0, 256)}, {"stem_stride": 3}],
+)
 def test_fastnet_rejects_bad_options(kwargs):
     with pytest.raises(ValueError, match="fastnet"):
         create_model("fastnet", **kwargs)

@@ -355,7 +355,7 @@ class FastNet(nn.Module):
         widths=(64, 256, 256),
         head_scale: float = 1 / 9,
         whiten_bias_epochs: int = 3,
-        depth: int = 2,
+        depth: int | tuple[int, int, int] = 2,
         stem_stride: int = 1,
     ):
         super().__init__()
@@ -365,7 +365,8 @@ class FastNet(nn.Module):
         self.whiten.weight.requires_grad_(False)
         self.act = nn.GELU()
         w1, w2, w3 = widths
-        self.groups = nn.Sequential(_ConvGroup(24, w1, depth), _ConvGroup(w1, w2, depth), _ConvGroup(w2, w3, depth))
+        d1, d2, d3 = (depth,) * 3 if isinstance(depth, int) else depth
+        self.groups = nn.Sequential(_ConvGroup(24, w1, d1), _ConvGroup(w1, w2, d2), _ConvGroup(w2, w3, d3))
         self.pool = nn.AdaptiveMaxPool2d(1)
         self.head = nn.Linear(w3, num_classes, bias=False)
         self.head_scale = head_scale
@@ -406,22 +407,26 @@ def fastnet(
     num_classes: int = 10,
     width: float = 1.0,
     widths: tuple[int, int, int] | None = None,
-    depth: int = 2,
+    depth: int | tuple[int, int, int] = 2,
     stem_stride: int = 1,
 ) -> nn.Module:
     """airbench-class whitened ConvNet, widths 64/256/256 x width (needs init_from_data).
 
-    ``widths`` sets the three groups' channels outright (airbench95: 128/384/384); ``depth=3`` gives
-    each group a third conv with a residual connection (airbench96: 128/512/512, depth 3);
-    ``stem_stride=2`` whitens non-overlapping 2x2 patches, for ~4x fewer FLOPs per image.
+    ``widths`` sets the three groups' channels outright (airbench95: 128/384/384) and then ``width``
+    is not used; ``depth=3`` gives each group a third conv with a residual connection (airbench96:
+    128/512/512, depth 3), ``depth=(2, 2, 3)`` only the last group; ``stem_stride=2`` whitens
+    non-overlapping 2x2 patches, for ~4x fewer FLOPs per image.
     """
     if stem_stride not in (1, 2):
         raise ValueError(f"fastnet stem_stride must be 1 or 2, got {stem_stride}")
+    depths = (depth,) * 3 if isinstance(depth, int) else tuple(depth)
+    if len(depths) != 3 or any(not isinstance(d, int) or d not in (2, 3) for d in depths):
+        raise ValueError(f"fastnet depth must be 2 or 3 convs per group, or three of them, got {depth}")
     if widths is None:
         widths = tuple(max(8, round(w * width)) for w in (64, 256, 256))
     elif len(widths) != 3 or min(widths) < 1:
         raise ValueError(f"fastnet widths must be three positive channel counts, got {widths}")
-    return FastNet(num_classes, tuple(int(w) for w in widths), depth=depth, stem_stride=stem_stride)
+    return FastNet(num_classes, tuple(int(w) for w in widths), depth=depths, stem_stride=stem_stride)
 
 
 def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
