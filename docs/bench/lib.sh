@@ -36,3 +36,23 @@ best = max(accs, key=accs.get, default=None)
 print(best if best is not None and accs[best] > threshold else "none")
 PY
 }
+
+# seeds_of_best THRESHOLD PREFIX STEM SEED...: with `base` (an array of flags) and `flags` (variant ->
+# its flags, an associative array) set by the queue, find the variant whose seed-0 run
+# PREFIX<variant>STEM0 did best and, if it beat THRESHOLD, run it again with each SEED as
+# PREFIX<variant>STEM<seed>.
+seeds_of_best() {
+  local threshold=$1 prefix=$2 stem=$3 v best
+  shift 3
+  local names=()
+  for v in "${!flags[@]}"; do names+=("$prefix$v${stem}0"); done
+  best=$(best_variant "$threshold" "${names[@]}")
+  echo "=== best variant on seed 0: $best"
+  [ "$best" = none ] && return
+  v=${best#"$prefix"}
+  v=${v%"${stem}0"}
+  for seed in "$@"; do
+    # shellcheck disable=SC2086  # a variant's flags are words
+    run "$prefix$v$stem$seed" "${base[@]}" ${flags[$v]} --seed "$seed"
+  done
+}
