@@ -113,13 +113,13 @@ def test_fast89_is_fast90_sel_at_half_width_as_measured():
 def test_fast89_wide_is_fast89_with_a_wider_last_group_as_measured():
     """docs/performance.md measured it as ``--recipe fast89 --model-arg widths=[32,128,256]`` under a budget;
     the recipe must be that command at 19 epochs, every other setting fast89's. The measured run also
-    carried fast89's width=0.5, which fastnet ignores when widths is given: the networks must match."""
+    carried fast89's width=0.5 (fastnet ignores width when widths is given; the command now drops it):
+    the networks must match."""
     parse = build_parser().parse_args
     flags = ["--model-arg", "widths=[32,128,256]", "--epochs", "19"]
     measured = json.loads(json.dumps(config_from_args(parse(["train", "--recipe", "fast89", *flags])).to_dict()))
     recipe = json.loads(json.dumps(get_recipe("fast89-wide").config().to_dict()))
     assert recipe.pop("recipe") == "fast89-wide" and measured.pop("recipe") == "fast89"
-    assert measured["model_kwargs"].pop("width") == 0.5
     assert recipe == measured and recipe["model_kwargs"] == {"widths": [32, 128, 256]}
     assert (recipe["train"]["warmup_epochs"], recipe["train"]["eval_from"]) == (3.8, 19)
     ran = create_model("fastnet", width=0.5, widths=[32, 128, 256]).state_dict()
@@ -148,6 +148,27 @@ def test_fast89_wide_trains_by_name_end_to_end(fake_folder, tmp_path):
     bad = cli_in_process("train", *args, *small, "--model-arg", "widths=[32,128]", "--name", "bad")
     assert_one_line_error(bad, "three positive channel counts")
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_model_option_replaces_the_recipes_alternative_to_it(fake_folder, tmp_path):
+    """fastnet takes widths over width: --model-arg width=0.75 on fast89-wide (whose network is set by
+    widths) must drop the recipe's widths, not train the recipe's network without a word; both at once
+    are refused in one line, before a run folder is made."""
+    from test_cli import assert_one_line_error, cli_in_process
+
+    parse = build_parser().parse_args
+    cfg = config_from_args(parse(["train", "--recipe", "fast89-wide", "--model-arg", "width=0.75"]))
+    assert cfg.model_kwargs == {"width": 0.75}
+    assert create_model("fastnet", **cfg.model_kwargs).head.in_features == 192
+    cfg = config_from_args(parse(["train", "--recipe", "fast89", "--model-arg", "widths=[32,128,256]"]))
+    assert cfg.model_kwargs == {"widths": [32, 128, 256]}
+    cfg = config_from_args(parse(["train", "--recipe", "fast94", "--model-arg", "depth=2"]))
+    assert cfg.model_kwargs == {"widths": (128, 512, 512), "depth": 2}  # not an alternative: merged
+    both = ["--model-arg", "width=0.5", "--model-arg", "widths=[32,128,256]", "--name", "both"]
+    args = ["--recipe", "fast89", "--data", fake_folder, "--out", tmp_path, "--epochs", "1", "--no-progress"]
+    bad = cli_in_process("train", *args, *both)
+    assert_one_line_error(bad, "--model-arg width and widths set the same thing in fastnet; give one of them")
+    assert not (tmp_path / "both").exists()
 
 
 def test_settings_are_read_and_set_by_the_same_names():

@@ -40,19 +40,30 @@ class ModelInfo:
     family: str = ""
     published: str = ""
     recipe: str = ""  # the recipe it trains with by default; "" = its family's (cifarlab.recipes.FAMILY_RECIPES)
+    # Groups of options that set the same thing two ways (fastnet's width and widths): one given on the
+    # command line replaces a recipe's other (cifarlab.resolve); both given at once are refused.
+    alternatives: tuple[tuple[str, ...], ...] = ()
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(name: str, description: str = "", *, family: str = "", published: str = "", recipe: str = ""):
+def register_model(
+    name: str,
+    description: str = "",
+    *,
+    family: str = "",
+    published: str = "",
+    recipe: str = "",
+    alternatives: tuple[tuple[str, ...], ...] = (),
+):
     """Decorator: register ``builder(num_classes=10, **kwargs) -> nn.Module`` under ``name``."""
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model '{name}' is already registered")
         doc = description or (builder.__doc__ or "").strip().splitlines()[0]
-        _REGISTRY[name] = ModelInfo(name, builder, doc, family, published, recipe)
+        _REGISTRY[name] = ModelInfo(name, builder, doc, family, published, recipe, alternatives)
         return builder
 
     return wrap
@@ -402,7 +413,12 @@ class FastNet(nn.Module):
         return self.head(x) * self.head_scale
 
 
-@register_model("fastnet", family="fastnet", published="94.0% (airbench94, Jordan 2024, arXiv 2404.00498)")
+@register_model(
+    "fastnet",
+    family="fastnet",
+    published="94.0% (airbench94, Jordan 2024, arXiv 2404.00498)",
+    alternatives=(("width", "widths"),),
+)
 def fastnet(
     num_classes: int = 10,
     width: float = 1.0,

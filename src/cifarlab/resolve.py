@@ -6,7 +6,8 @@ their :class:`~cifarlab.config.ExperimentConfig` here, so a rule written once ho
 - no recipe: the model's own recipe (``cifarlab models``); neither: the default recipe, or with a time budget
   the recipe this machine class reaches the most with in it (frontier.py), said in one line;
 - a recipe paired with a model it was not made for: a one-line warning naming what may not transfer;
-- model options: a recipe's apply to its own model; options given with a named model replace them;
+- model options: a recipe's apply to its own model; options given with a named model replace them; an
+  option given replaces the recipe's alternative to it (fastnet's ``width`` and ``widths``);
 - ``time_budget`` chooses the epochs, so it cannot be given with ``epochs``;
 - ``select_on='test'`` (the notebook's protocol) trains on all images unless ``val_size`` is given;
 - tuning needs a validation split: a recipe without one holds out the default 5,000 images;
@@ -52,6 +53,7 @@ def resolve(
     if model is not None and (model != base.model or model_kwargs):
         config.model, config.model_kwargs = model, {}  # another model, or its options given anew
     config.model_kwargs.update(model_kwargs or {})
+    _drop_replaced_alternatives(config, model_kwargs or {})
     if overrides.get("time_budget") is not None and overrides.get("epochs") is not None:
         raise ConfigError("--time-budget chooses the number of epochs; drop --epochs (or --time-budget)")
     if overrides.get("select_on") == "test" and "val_size" not in overrides:
@@ -61,6 +63,24 @@ def resolve(
         config.data.val_size = DataConfig.val_size
         note(f"note: holding out {config.data.val_size} validation images to tune on (the recipe uses none)")
     return config.validate()
+
+
+def _drop_replaced_alternatives(config: ExperimentConfig, given: dict[str, Any]) -> None:
+    """``--recipe fast89-wide --model-arg width=0.75`` means that width: drop the recipe's ``widths``,
+    which the model would otherwise take over it without a word. Both given at once: one-line refusal."""
+    from .models import model_info
+
+    if not given:
+        return
+    for group in model_info(config.model).alternatives:
+        named = [k for k in group if k in given]
+        if len(named) > 1:
+            raise ConfigError(
+                f"--model-arg {' and '.join(named)} set the same thing in {config.model}; give one of them"
+            )
+        for k in group:
+            if named and k != named[0]:
+                config.model_kwargs.pop(k, None)
 
 
 def resume(saved: ExperimentConfig, overrides: dict[str, Any], allow_changes: bool = False) -> ExperimentConfig:
