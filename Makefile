@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 RUN_ARGS ?=
 # pytest worker processes for `make test` (pytest-xdist): one per core; TEST_JOBS=0 runs serially.
+# --durations lists the slowest tests in every run (CI included), to keep the suite within ~5 min.
 TEST_JOBS ?= auto
 
 .PHONY: run test install dev notebook clean
@@ -19,7 +20,7 @@ test: $(VENV)/.dev
 	@scripts/ensure_postgres.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -n $(TEST_JOBS) --dist load
+	$(PY) -m pytest -n $(TEST_JOBS) --dist load --durations=15
 
 install: $(VENV)/.installed
 dev: $(VENV)/.dev
