@@ -179,7 +179,7 @@ def test_fastnet_depth_per_group():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"depth": 4}, {"depth": [2, 3]}, {"depth": [2, 2, 4]}, {"depth": [2, 2, 2.5]}]
+    [{"depth": d} for d in (4, None, 2.5, "223", True, [2, 3], [2, 2, 4], [2, 2, 2.5], [2, 2, 3.0], [2, 2, True])]
     + [{"widths": (64, 256)}, {"widths": (64, 0, 256)}, {"stem_stride": 3}],
 )
 def test_fastnet_rejects_bad_options(kwargs):

@@ -435,9 +435,9 @@ def fastnet(
     """
     if stem_stride not in (1, 2):
         raise ValueError(f"fastnet stem_stride must be 1 or 2, got {stem_stride}")
-    depths = (depth,) * 3 if isinstance(depth, int) else tuple(depth)
-    if len(depths) != 3 or any(not isinstance(d, int) or d not in (2, 3) for d in depths):
-        raise ValueError(f"fastnet depth must be 2 or 3 convs per group, or three of them, got {depth}")
+    depths = (depth,) * 3 if isinstance(depth, int) else tuple(depth) if isinstance(depth, (list, tuple)) else ()
+    if len(depths) != 3 or any(type(d) is not int or d not in (2, 3) for d in depths):
+        raise ValueError(f"fastnet depth must be 2 or 3 convs per group, or three of them, got {depth!r}")
     if widths is None:
         widths = tuple(max(8, round(w * width)) for w in (64, 256, 256))
     elif len(widths) != 3 or min(widths) < 1:
