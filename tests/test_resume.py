@@ -163,15 +163,20 @@ def test_checkpoint_writer_raises_a_failed_background_write(tmp_path):
         writer.close()
 
 
-def test_curves_are_redrawn_while_cheap_and_always_at_the_end(tmp_path):
+def _writer_and_trainer(tmp_path, plot):
+    """A RunWriter in tmp_path drawing with ``plot``, and a stand-in trainer with an empty history."""
     from cifarlab.config import ExperimentConfig
     from cifarlab.runs import RunWriter
 
     writer = RunWriter(tmp_path, ExperimentConfig(model="softmax"), ["a"])
-    drawn = []
-    writer._plot_curves = lambda rows, path, title: drawn.append(len(rows))
+    writer._plot_curves = plot
     history = type("H", (), {"rows": []})()
-    trainer = type("T", (), {"history": history})()
+    return writer, history, type("T", (), {"history": history})()
+
+
+def test_curves_are_redrawn_while_cheap_and_always_at_the_end(tmp_path):
+    drawn = []
+    writer, history, trainer = _writer_and_trainer(tmp_path, lambda rows, path, title: drawn.append(len(rows)))
     row = {c: 0.5 for c in METRIC_COLUMNS}
     for epoch in (1, 2, 3):
         history.rows.append({**row, "epoch": epoch})
@@ -186,13 +191,9 @@ def test_curves_are_redrawn_while_cheap_and_always_at_the_end(tmp_path):
 def test_an_interrupt_between_history_and_metrics_csv_leaves_them_agreeing(tmp_path):
     # The race CI once hit: SIGINT after the trainer appended epoch 4 to its history but before
     # on_epoch_end wrote it to metrics.csv; summary.json said 4 epochs, the CSV held 3.
-    from cifarlab.config import ExperimentConfig
-    from cifarlab.runs import RunWriter, read_metrics
+    from cifarlab.runs import read_metrics
 
-    writer = RunWriter(tmp_path, ExperimentConfig(model="softmax"), ["a"])
-    writer._plot_curves = lambda rows, path, title: None
-    history = type("H", (), {"rows": []})()
-    trainer = type("T", (), {"history": history})()
+    writer, history, trainer = _writer_and_trainer(tmp_path, lambda rows, path, title: None)
     row = {c: 0.25 for c in METRIC_COLUMNS}
     for epoch in (1, 2, 3):
         history.rows.append({**row, "epoch": epoch})
