@@ -225,7 +225,10 @@ def test_zoo_bench_refuses_bad_input(tmp_path):
         ("cpu-bf16", 2099, "fast90-sel", "within 35.0 min on a cpu-bf16 host (91.28% in 20.0 min"),
         ("cpu-bf16", 2400, "fast90-sel", "within 40.0 min on a cpu-bf16 host (91.41% in 35.0 min"),
         ("cpu-bf16", 3600, "fast90", "within 60.0 min on a cpu-bf16 host (91.76% in 60.0 min"),
-        ("cpu-fp32", 1199, "fast", "the most measured within 20.0 min on a cpu-fp32 host (83.44%"),
+        ("cpu-fp32", 100, "fast", "the quickest measured; 100 s is shorter"),
+        ("cpu-fp32", 149, "fast", "the most known within 2.5 min on a cpu-fp32 host (81.41% in 2.0 min, estimated"),
+        ("cpu-fp32", 299, "fast", "the most measured within 5.0 min on a cpu-fp32 host (83.44% in 2.5 min"),
+        ("cpu-fp32", 1199, "fast", "the most known within 20.0 min on a cpu-fp32 host (87.16% in 10.0 min, estimated"),
         (
             "cpu-fp32",
             1200,
