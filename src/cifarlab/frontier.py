@@ -54,12 +54,14 @@ TABLE: tuple[Point, ...] = (
     # a Zen 3's 20 minutes of steps are 695 s of a Zen 4's in fp32 (docs/bench/fp32-host-estimate-zen4, width-zen4)
     Point("cpu-fp32", 1200, "fast", 0.8800, "docs/performance.md: fast, 88.00% (seed 0)", estimated=True),
     Point("cpu-fp32", 1200, "fast89", 0.8943, "docs/performance.md: fast89, 89.43% (median of 3)", estimated=True),
-    # the rest of the estimated fp32 frontier: 2, 5, 10 and 60 minutes (docs/bench/fp32-frontier-zen4)
+    # the rest of the estimated fp32 frontier: 2, 5, 10, 15 and 60 minutes (docs/bench/fp32-frontier-zen4)
     Point("cpu-fp32", 120, "fast", 0.8141, "docs/performance.md: fp32, 2 min: 81.41% (seed 0)", estimated=True),
     Point("cpu-fp32", 300, "fast", 0.8548, "docs/performance.md: fp32, 5 min: 85.48% (median of 3)", estimated=True),
     Point("cpu-fp32", 300, "fast89", 0.7956, "docs/performance.md: fp32, 5 min: 79.56% (seed 0)", estimated=True),
     Point("cpu-fp32", 600, "fast", 0.8716, "docs/performance.md: fp32, 10 min: 87.16% (seed 0)", estimated=True),
     Point("cpu-fp32", 600, "fast89", 0.8643, "docs/performance.md: fp32, 10 min: 86.43% (seed 0)", estimated=True),
+    Point("cpu-fp32", 900, "fast", 0.8747, "docs/performance.md: fp32, 15 min: 87.47% (seed 0)", estimated=True),
+    Point("cpu-fp32", 900, "fast89-wide", 0.8841, "docs/performance.md: fp32, 15 min: 88.41% (seed 0)", estimated=True),
     Point("cpu-fp32", 3600, "fast90-sel", 0.9128, "docs/performance.md: fp32, 60 min: 91.28% (seed 0)", estimated=True),
     Point(
         "cpu-fp32", 3600, "fast89-wide", 0.9072, "docs/performance.md: fp32, 60 min: 90.72% (seed 0)", estimated=True

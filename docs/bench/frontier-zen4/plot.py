@@ -145,6 +145,10 @@ FP32_CANDIDATES = {
         "fast": ["fp32-host-estimate-zen4/fast-348s-fp32-s0"],
         "fast89": ["fp32-frontier-zen4/fast89-348s-fp32-s0"],
     },
+    15: {
+        "fast": ["fp32-frontier-zen4/fast-521s-fp32-s0"],
+        "fast89-wide": ["fp32-frontier-zen4/fast89-wide-521s-fp32-s0"],
+    },
     20: {
         "fast": ["fp32-host-estimate-zen4/fast-695s-fp32-s0"],
         "fast89": [f"width-zen4/fast90sel-w05-695s-fp32-s{seed}" for seed in range(3)],
@@ -185,8 +189,8 @@ if fp32_line:
     for t, accs in fp32_line:
         ax.scatter([t] * len(accs), [100 * a for a in accs], color="k", s=12, alpha=0.5)
 ax.set_xscale("log")
-ax.set_xticks([2, 5, 10, 20, 60])
-ax.set_xticklabels(["2", "5", "10", "20", "60"])
+ax.set_xticks([2, 5, 10, 15, 20, 60])
+ax.set_xticklabels(["2", "5", "10", "15", "20", "60"])
 ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 ax.set_xlabel("minutes (wall clock, 2 cores)")
 ax.set_ylabel("test accuracy, % (JPEG-derived CIFAR-10)")
