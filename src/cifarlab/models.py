@@ -435,7 +435,10 @@ def fastnet(
     """
     if stem_stride not in (1, 2):
         raise ValueError(f"fastnet stem_stride must be 1 or 2, got {stem_stride}")
-    depths = (depth,) * 3 if isinstance(depth, int) else tuple(depth) if isinstance(depth, (list, tuple)) else ()
+    if isinstance(depth, int):  # one count for every group (True passes here and is refused below)
+        depths = (depth,) * 3
+    else:  # one count per group; None, a float or a string leaves none, and is refused below
+        depths = tuple(depth) if isinstance(depth, (list, tuple)) else ()
     if len(depths) != 3 or any(type(d) is not int or d not in (2, 3) for d in depths):
         raise ValueError(f"fastnet depth must be 2 or 3 convs per group, or three of them, got {depth!r}")
     if widths is None:
