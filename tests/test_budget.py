@@ -228,7 +228,9 @@ def test_zoo_bench_refuses_bad_input(tmp_path):
         ("cpu-fp32", 100, "fast", "the quickest measured; 100 s is shorter"),
         ("cpu-fp32", 149, "fast", "the most known within 2.5 min on a cpu-fp32 host (81.41% in 2.0 min, estimated"),
         ("cpu-fp32", 299, "fast", "the most measured within 5.0 min on a cpu-fp32 host (83.44% in 2.5 min"),
-        ("cpu-fp32", 899, "fast", "the most known within 15.0 min on a cpu-fp32 host (87.16% in 10.0 min, estimated"),
+        ("cpu-fp32", 749, "fast", "the most known within 12.5 min on a cpu-fp32 host (87.16% in 10.0 min, estimated"),
+        ("cpu-fp32", 750, "fast", "the most known within 12.5 min on a cpu-fp32 host (87.47% in 12.5 min, estimated"),
+        ("cpu-fp32", 899, "fast", "the most known within 15.0 min on a cpu-fp32 host (87.47% in 12.5 min, estimated"),
         ("cpu-fp32", 900, "fast89-wide", "within 15.0 min on a cpu-fp32 host (88.41% in 15.0 min, estimated"),
         ("cpu-fp32", 1199, "fast89-wide", "within 20.0 min on a cpu-fp32 host (88.41% in 15.0 min, estimated"),
         (

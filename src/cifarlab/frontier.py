@@ -60,6 +60,11 @@ TABLE: tuple[Point, ...] = (
     Point("cpu-fp32", 300, "fast89", 0.7956, "docs/performance.md: fp32, 5 min: 79.56% (seed 0)", estimated=True),
     Point("cpu-fp32", 600, "fast", 0.8716, "docs/performance.md: fp32, 10 min: 87.16% (seed 0)", estimated=True),
     Point("cpu-fp32", 600, "fast89", 0.8643, "docs/performance.md: fp32, 10 min: 86.43% (seed 0)", estimated=True),
+    # a Zen 3's 12.5 minutes, where the hand-over from fast to fast89-wide was sought (docs/bench/fp32-frontier-zen4)
+    Point("cpu-fp32", 750, "fast", 0.8747, "docs/performance.md: fp32, 12.5 min: 87.47% (seed 0)", estimated=True),
+    Point(
+        "cpu-fp32", 750, "fast89-wide", 0.8732, "docs/performance.md: fp32, 12.5 min: 87.32% (seed 0)", estimated=True
+    ),
     Point("cpu-fp32", 900, "fast", 0.8747, "docs/performance.md: fp32, 15 min: 87.47% (seed 0)", estimated=True),
     Point("cpu-fp32", 900, "fast89-wide", 0.8841, "docs/performance.md: fp32, 15 min: 88.41% (seed 0)", estimated=True),
     Point("cpu-fp32", 3600, "fast90-sel", 0.9128, "docs/performance.md: fp32, 60 min: 91.28% (seed 0)", estimated=True),

@@ -145,6 +145,10 @@ FP32_CANDIDATES = {
         "fast": ["fp32-host-estimate-zen4/fast-348s-fp32-s0"],
         "fast89": ["fp32-frontier-zen4/fast89-348s-fp32-s0"],
     },
+    12.5: {
+        "fast": ["fp32-frontier-zen4/fast-434s-fp32-s0"],
+        "fast89-wide": ["fp32-frontier-zen4/fast89-wide-434s-fp32-s0"],
+    },
     15: {
         "fast": ["fp32-frontier-zen4/fast-521s-fp32-s0"],
         "fast89-wide": ["fp32-frontier-zen4/fast89-wide-521s-fp32-s0"],
