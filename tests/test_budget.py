@@ -112,6 +112,18 @@ def test_guard_leaves_a_run_on_plan_alone(monkeypatch):
     assert trainer.total_steps == 940
 
 
+def test_guard_fills_the_budget_near_the_end(monkeypatch):
+    # 900 of 1000 steps in 90 s of a 100 s budget: 0.95 * 10 - 1 = 8.5 s left, 85 steps, so 985 in all.
+    # 15 steps is 1.5% of the run (the old dead band, 3% of all steps, left them: 1.5 s of 100 unused)
+    # but 15% of the 100 steps still to come, so the guard re-plans.
+    monkeypatch.setattr("cifarlab.budget.time.perf_counter", lambda: 190.0)
+    trainer = _FakeTrainer(100, 1000, 900, t_start=100.0)
+    logs = []
+    BudgetGuard(100.0, eval_s=1.0, log=logs.append).on_epoch_end(trainer, {})
+    assert trainer.total_steps == 985
+    assert logs == ["time budget: re-planned to 9.85 epochs (10.0 s an epoch so far; planned 10.00)"]
+
+
 TINY_NET = [
     "--model",
     "resnet20",
