@@ -16,7 +16,7 @@ from cifarlab.config import TrainConfig
 from cifarlab.engine import train_one_epoch
 from cifarlab.errors import CifarlabError, ConfigError
 from cifarlab.models import create_model
-from cifarlab.selection import PROXY_EVERY, HardSelector, proxy_widths
+from cifarlab.selection import HardSelector, proxy_widths
 from cifarlab.trainer import Trainer
 
 CPU = torch.device("cpu")
@@ -95,11 +95,24 @@ def test_every_fourth_step_the_proxy_learns_from_its_selection_as_a_reference_sg
     (losses[keep].sum() / 32).backward()  # the selected rows' loss over the whole batch
     opt.step()
     head = sel.proxy.head.weight.detach().clone()
-    assert PROXY_EVERY == 4
+    assert sel.every == 4  # airbench96_faster's
     sel(xf, y, step=8, lr_factor=0.5)  # step 8: a training step, at half the base LR
     for (name, got), want in zip(sel.proxy.state_dict().items(), reference.state_dict().values()):
         assert torch.allclose(got, want, atol=1e-6), name
     assert not torch.equal(sel.proxy.head.weight, head)  # it did learn
+
+
+@pytest.mark.parametrize("every, learns_on", [(4, {0, 4, 8}), (2, {0, 2, 4, 6, 8}), (1, set(range(9)))])
+def test_proxy_every_sets_the_batches_the_proxy_learns_on(every, learns_on):
+    sel = _selector(keep=0.5, proxy_every=every)
+    x, y = _data(32, seed=3)
+    learned = set()
+    for step in range(9):
+        before = sel.proxy.head.weight.detach().clone()
+        sel(x.float() / 255, y, step=step, lr_factor=1.0)
+        if not torch.equal(sel.proxy.head.weight, before):
+            learned.add(step)
+    assert learned == learns_on
 
 
 def test_train_one_epoch_weighs_the_kept_rows_by_their_share_of_the_batch():
@@ -200,7 +213,7 @@ def test_keep_hard_is_refused_with_several_processes(monkeypatch):
 def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_path):
     # --keep-hard with progressive resizing, as the fast90-sel recipe trains: one CLI run checks both
     args = "--model fastnet --model-arg width=0.125 --train-limit 1000 --val-size 0 --keep-hard 0.5"
-    args += " --proxy-width 0.5 --proxy-stride 2"
+    args += " --proxy-width 0.5 --proxy-stride 2 --proxy-every 2"
     crops = "--crop 24 --crop-until 0.6".split()
     # 20 s, not 10: on a busy CI worker the probe alone (16 timed steps, crops and full) took ~8 s and one
     # epoch was planned at ~11 s, so 10 s was refused ("cannot fit one epoch")
@@ -210,6 +223,7 @@ def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_pat
     config = json.loads((tmp_path / "k" / "config.json").read_text())
     assert config["train"]["keep_hard"] == 0.5
     assert config["train"]["proxy_width"] == 0.5 and config["train"]["proxy_stride"] == 2
+    assert config["train"]["proxy_every"] == 2
     assert config["train"]["crop"] == 24 and config["train"]["crop_until"] == 0.6
     summary = json.loads((tmp_path / "k" / "summary.json").read_text())
     assert summary["epochs_trained"] >= 1 and 0 <= summary["test_acc"] <= 1
@@ -231,6 +245,9 @@ def test_a_budgeted_run_with_selection_and_crops_end_to_end(fake_folder, tmp_pat
         (["--keep-hard", "0.5", "--proxy-stride", "3"], "1 or 2; got 3"),
         (["--proxy-width", "0.5"], "add --keep-hard F"),
         (["--proxy-stride", "2"], "add --keep-hard F"),
+        (["--proxy-every", "2"], "add --keep-hard F"),
+        (["--keep-hard", "0.5", "--proxy-every", "0"], "N >= 1; got 0"),
+        (["--keep-hard", "0.5", "--proxy-every", "-3"], "N >= 1; got -3"),
     ],
 )
 def test_bad_keep_hard_is_refused_in_one_line(tmp_path, args, needle):

@@ -110,6 +110,7 @@ class TrainConfig:
     # stride (2: non-overlapping patches, 16x16 maps, ~4x fewer FLOPs). Defaults: airbench96_faster's proxy.
     proxy_width: float = 1.0
     proxy_stride: int = 1
+    proxy_every: int = 4  # the proxy learns on every Nth batch (airbench96_faster: 4); it ranks every batch
     augmix: bool = False  # AugMix mixing of augmentation chains, for corruption robustness (augmix.py)
     augmix_jsd: float = 0.0  # > 0: AugMix's consistency loss with this weight (3 views per image); needs augmix
     # Evaluation
@@ -173,8 +174,12 @@ class TrainConfig:
             raise ConfigError(f"--proxy-width scales the proxy's 32/64/64 channels, in (0, 4]; got {self.proxy_width}")
         if self.proxy_stride not in (1, 2):
             raise ConfigError(f"--proxy-stride is the proxy's stem stride, 1 or 2; got {self.proxy_stride}")
-        if (self.proxy_width, self.proxy_stride) != (1.0, 1) and self.keep_hard == 1:
-            raise ConfigError("--proxy-width and --proxy-stride size --keep-hard's proxy: add --keep-hard F (e.g. 0.5)")
+        if isinstance(self.proxy_every, bool) or not isinstance(self.proxy_every, int) or self.proxy_every < 1:
+            raise ConfigError(f"--proxy-every N: the proxy learns on every Nth batch, N >= 1; got {self.proxy_every!r}")
+        if (self.proxy_width, self.proxy_stride, self.proxy_every) != (1.0, 1, 4) and self.keep_hard == 1:
+            raise ConfigError(
+                "--proxy-width, --proxy-stride and --proxy-every set --keep-hard's proxy: add --keep-hard F (e.g. 0.5)"
+            )
         if self.keep_hard < 1 and self.augmix_jsd > 0:
             raise ConfigError("--keep-hard cannot pick among AugMix's 3 views of an image: drop --augmix-jsd or it")
         if self.cutout > IMAGE_SIZE:

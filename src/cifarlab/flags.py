@@ -158,6 +158,12 @@ def _augment_flags(a) -> None:
         help="with --keep-hard: the proxy's stem stride; 2 ranks on 16x16 maps, ~4x cheaper (default 1)",
     )
     a.add_argument(
+        "--proxy-every",
+        type=int,
+        metavar="N",
+        help="with --keep-hard: the proxy learns on every Nth batch and ranks every batch (default 4)",
+    )
+    a.add_argument(
         "--augmix", action="store_true", default=None, help="AugMix: mix augmentation chains (corruption robustness)"
     )
     a.add_argument(

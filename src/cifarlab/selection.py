@@ -5,10 +5,11 @@ FLOPs) scores every batch the loader draws; the run's model trains only on the `
 the highest proxy loss. The idea and the proxy's shape are airbench96_faster's (Jordan, 2024), which
 its README lists at 96.00% for 3.1 PFLOPs against airbench96's 4.9 (it also narrows the second
 group, so not all of that is the selection). The proxy learns alongside, on its own selected share of
-every ``PROXY_EVERY``-th batch, with the run's optimizer settings and LR schedule; it never sees the
-main model, so its choices are those of a separate pre-run over the same batches.
+every 4th batch (``--proxy-every N``: every Nth), with the run's optimizer settings and LR schedule; it
+never sees the main model, so its choices are those of a separate pre-run over the same batches.
 ``--proxy-width F`` scales its channels and ``--proxy-stride 2`` gives it fastnet's patchify stem
 (16x16 maps): a cheaper ranking, for a main network so narrow that the proxy's fixed cost dominates.
+``--proxy-every 2`` buys a better-trained proxy for a backward pass on every other batch.
 
 The selected rows' loss is weighed by their share of the batch (a sum over them divided by the whole
 batch), so each trained example gets the step it would get without selection: the recipe's LR per
@@ -31,7 +32,6 @@ from .optim import build_optimizer, param_groups
 from .speed import autocast, grad_scaler
 
 PROXY_WIDTHS = (32, 64, 64)  # airbench96_faster's proxy: 2 convs per group at these widths (--proxy-width 1)
-PROXY_EVERY = 4  # the proxy takes a training step on every 4th batch only, as there
 
 
 def proxy_widths(width: float) -> tuple[int, int, int]:
@@ -52,7 +52,7 @@ class HardSelector:
     ):
         from .models import create_model
 
-        self.keep = cfg.keep_hard
+        self.keep, self.every = cfg.keep_hard, cfg.proxy_every
         self.label_smoothing = cfg.label_smoothing
         self.device, self.amp_dtype = device, amp_dtype
         proxy = create_model("fastnet", widths=proxy_widths(cfg.proxy_width), stem_stride=cfg.proxy_stride)
@@ -74,7 +74,7 @@ class HardSelector:
     ) -> tuple[torch.Tensor, torch.Tensor, float]:
         n = len(yb)
         k = max(1, round(self.keep * n))
-        learn = step % PROXY_EVERY == 0
+        learn = step % self.every == 0
         with torch.set_grad_enabled(learn), autocast(xb.device, self.amp_dtype):
             out = self.proxy(xb)
         losses = F.cross_entropy(out.float(), yb, reduction="none", label_smoothing=self.label_smoothing)

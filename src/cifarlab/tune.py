@@ -38,7 +38,17 @@ def require_optuna():
 
 # -- search spaces --------------------------------------------------------------------------------
 
-INT_FIELDS = {"batch_size", "epochs", "translate", "cutout", "crop", "patience", "step_size", "proxy_stride"}
+INT_FIELDS = {
+    "batch_size",
+    "epochs",
+    "translate",
+    "cutout",
+    "crop",
+    "patience",
+    "step_size",
+    "proxy_stride",
+    "proxy_every",
+}
 # Fields that are usually whole but may also be fractional (``--epochs 4.5``): a range with whole
 # bounds samples whole numbers, one with a fractional bound samples any value in between.
 MAY_BE_FRACTIONAL = {"epochs"}
