@@ -249,7 +249,7 @@ def test_zoo_bench_refuses_bad_input(tmp_path):
             "cpu-fp32",
             1200,
             "fast89-wide",
-            "the most known within 20.0 min on a cpu-fp32 host (89.85% in 20.0 min, estimated",
+            "the most known within 20.0 min on a cpu-fp32 host (89.55% in 20.0 min, estimated",
         ),
         ("cpu-fp32", 3599, "fast90", "the most measured within 60.0 min on a cpu-fp32 host (90.52% in 54.3 min"),
         (
