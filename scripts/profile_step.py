@@ -1,9 +1,11 @@
 """Where a training step's time goes: an op profile and each convolution's rate.
 
 Usage: python scripts/profile_step.py [--model fastnet] [--model-arg KEY=VALUE ...] [--batch-size 512]
-                                      [--nchw] [--bf16] [--steps 2]
+                                      [--pixels 32] [--nchw] [--bf16] [--compile] [--steps 2]
 Runs the calls the Trainer makes per step (forward, label-smoothed cross-entropy, backward, Nesterov
-SGD step) on random images, channels_last unless --nchw, fp32 unless --bf16. Prints images/s, the
+SGD step) on random images (--pixels 24: the size of --crop 24's steps), channels_last unless --nchw,
+fp32 unless --bf16, eager unless --compile (torch.compile of the whole step; its compilation, timed
+apart, is left out of the rate). Prints images/s, the
 torch.profiler table by self CPU time for one step, then every Conv2d of the model timed alone
 (forward, and forward + backward minus forward) in GFLOP/s. docs/performance.md quotes its output.
 """
@@ -68,15 +70,17 @@ def main() -> None:
     p.add_argument("--model", default="fastnet")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--pixels", type=int, default=32, help="image side (24: a --crop 24 step)")
     p.add_argument("--nchw", action="store_true", help="keep NCHW instead of channels_last")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPUs with AVX512-BF16 or AMX)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the whole step")
     p.add_argument("--steps", type=int, default=2, help="timed steps (after one warm-up step)")
     args = p.parse_args()
 
     torch.manual_seed(0)
     fmt = torch.contiguous_format if args.nchw else torch.channels_last
     model = create_model(args.model, **parse_key_values(args.model_arg, "--model-arg")).to(memory_format=fmt)
-    x = torch.rand(args.batch_size, 3, 32, 32).contiguous(memory_format=fmt)
+    x = torch.rand(args.batch_size, 3, args.pixels, args.pixels).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (args.batch_size,))
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.85, nesterov=True)
@@ -90,11 +94,16 @@ def main() -> None:
         loss.backward()
         opt.step()
 
+    if args.compile:
+        step = torch.compile(step)
+        start = time.perf_counter()
+        step()  # compiles
+        print(f"torch.compile: the first step took {time.perf_counter() - start:.1f} s")
     seconds = _timed(step, args.steps)
     print(
-        f"{args.model} batch {args.batch_size}, {'NCHW' if args.nchw else 'channels_last'}, "
-        f"{'bf16' if args.bf16 else 'fp32'}, {torch.get_num_threads()} threads: "
-        f"{args.batch_size / seconds:.0f} train img/s ({seconds:.2f} s/step)"
+        f"{args.model} batch {args.batch_size} at {args.pixels}px, {'NCHW' if args.nchw else 'channels_last'}, "
+        f"{'bf16' if args.bf16 else 'fp32'}{', compiled' if args.compile else ''}, {torch.get_num_threads()} threads: "
+        f"{args.batch_size / seconds:.0f} train img/s ({seconds:.3f} s/step)"
     )
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
