@@ -3,13 +3,9 @@
 import importlib
 
 from .config import DataConfig, ExperimentConfig, TrainConfig
-from .engine import evaluate
 from .errors import CifarlabError
-from .history import EarlyStopping, History
 from .jupyter import show_user_errors_briefly
 from .models import count_parameters, create_model, list_models, register_model
-from .runs import load_run
-from .trainer import Trainer
 
 __version__ = "0.1.0"
 
@@ -18,7 +14,20 @@ __version__ = "0.1.0"
 show_user_errors_briefly()
 
 
+# The training engine is imported on first use, so that `import cifarlab.models` or `cifarlab.baseline`
+# (the textbook loop the zoo is measured against) loads none of it.
+_LAZY = {
+    "Trainer": ".trainer",
+    "evaluate": ".engine",
+    "EarlyStopping": ".history",
+    "History": ".history",
+    "load_run": ".runs",
+}
+
+
 def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     # cifarlab.train (experiment.train) is imported on first use: it pulls in matplotlib and the
     # data loader, which a plain `import cifarlab` should not pay for.
     if name == "train":

@@ -3,10 +3,15 @@
 :func:`plan` measures this machine before the run starts: a few real training steps of the run's own
 model, batch size, precision and augmentation (on a copy, so the run itself is untouched), the
 evaluation of a slice of images with the run's test-time views, and the cost of writing a
-checkpoint. From those it chooses the number of epochs (fractional: the last one may stop part-way)
-whose training, per-epoch evaluations and checkpoints fit the budget, and the recipe's LR schedule is
-then laid over exactly that many steps. The probe's own time is taken out of the budget first, so
-the whole of ``cifarlab train --time-budget 10m`` up to the final report takes about 10 minutes.
+checkpoint. From those it chooses the number of training steps whose training, evaluations and
+checkpoints fit the budget -- a whole number of epochs, a fraction of one, or fewer steps than one
+epoch holds -- and the recipe's LR schedule is then laid over exactly those steps. An evaluation is
+charged only where the run makes one: after every epoch of a run that selects on validation, once at
+the end of one that keeps its last weights (the zoo's recipes under a budget, recipes.py). Below
+``MIN_STEPS`` steps it refuses, in one line naming the budget that would fit them. The probe's own
+time is taken out of the budget first, so the whole of ``cifarlab train --time-budget 10m`` up to
+the final report takes about 10 minutes; :class:`BudgetGuard` re-plans the rest of the run every
+``REPLAN_S`` seconds of training as the real speed shows.
 
 The report written after training (``report.html``, an evaluation of the test set) is not in the
 budget; the summary records the budget, the plan and the time the training really took.
@@ -30,8 +35,16 @@ from .errors import ConfigError
 # Plan for this share of the budget: step times drift by a few percent over a run (thermal state,
 # the allocator, a busy neighbour), and overrunning is worse than finishing a little early.
 SAFETY = 0.95
-PROBE_STEPS = 6  # timed steps, after WARMUP_STEPS untimed ones (oneDNN picks kernels on the first)
+PROBE_STEPS = 6  # timed steps at most, after WARMUP_STEPS untimed ones (oneDNN picks kernels on the first)
 WARMUP_STEPS = 2
+# A slow model times fewer steps, down to 2, so the probe stays within this share of the budget
+# (wrn28_10 takes ~19 s a step on a 2-core CPU: six timed steps would be a 2-minute budget).
+PROBE_SHARE = 0.03
+PROBE_EVAL_IMAGES = 500  # evaluated to time an evaluation; its cost per image is scaled to the run's sets
+# Fewer steps than this is no training worth a run folder: a one-cycle schedule over them leaves a
+# model near chance. The planner refuses below it and names the budget that fits it.
+MIN_STEPS = 50
+REPLAN_S = 30.0  # the guard re-plans at least this often (seconds of training), mid-epoch included
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -67,10 +80,11 @@ class BudgetPlan:
 
     def line(self) -> str:
         crops = f", a crop step {self.crop_ratio:.2f}x a full one" if self.crop_ratio != 1.0 else ""
+        steps = round(self.epochs * self.steps_per_epoch)
         return (
-            f"time budget {_fmt(self.budget_s)}: {self.epochs:g} epochs planned ({_fmt(self.planned_s)}: "
-            f"{1000 * self.step_s:.0f} ms a step{crops} x {self.steps_per_epoch} steps an epoch, evaluation "
-            f"{self.eval_s:.1f} s an epoch; measuring took {self.probe_s:.1f} s)"
+            f"time budget {_fmt(self.budget_s)}: {self.epochs:.4g} epochs ({steps} steps) planned "
+            f"({_fmt(self.planned_s)}: {1000 * self.step_s:.0f} ms a step{crops}, {self.steps_per_epoch} steps an "
+            f"epoch, {self.eval_s:.1f} s an evaluation; measuring took {self.probe_s:.1f} s)"
         )
 
 
@@ -95,21 +109,29 @@ class RunCosts:
 
     def seconds(self, epochs: float) -> float:
         """Predicted training time of ``epochs`` (fractional: the last one may stop part-way)."""
-        steps = max(1, round(self.steps_per_epoch * epochs))
-        whole = math.ceil(epochs)
+        return self.seconds_for_steps(max(1, round(self.steps_per_epoch * epochs)))
+
+    def seconds_for_steps(self, steps: int) -> float:
+        """Predicted training time of ``steps`` steps: each epoch started ends with a checkpoint and,
+        where the run evaluates it, an evaluation (all of them, or the last ``eval_last``)."""
+        whole = math.ceil(steps / self.steps_per_epoch)
         evaluations = whole if self.eval_last is None else min(whole, self.eval_last)
         return steps * self.step_s + (evaluations + self.restores) * self.eval_s + whole * self.checkpoint_s
 
-    def fit_epochs(self, budget: float) -> float:
-        """The most epochs, in hundredths, whose :meth:`seconds` fit ``budget``; 0.0 if not even one does."""
-        best, lo, hi = 0.0, 1, 100_000  # hundredths of an epoch
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            if self.seconds(mid / 100) <= budget:
-                best, lo = mid / 100, mid + 1
+    def fit_steps(self, budget: float) -> int:
+        """The most steps whose :meth:`seconds_for_steps` fit ``budget``; 0 if not even one does."""
+        lo, hi = 0, max(1, int(budget / self.step_s) + 1)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.seconds_for_steps(mid) <= budget:
+                lo = mid
             else:
                 hi = mid - 1
-        return best
+        return lo
+
+    def fit_epochs(self, budget: float) -> float:
+        """The most epochs (in steps: ``steps / steps_per_epoch``) that fit ``budget``; 0.0 if none do."""
+        return self.fit_steps(budget) / self.steps_per_epoch
 
 
 def weighted_steps(start: int, end: int, switch: int, crop_ratio: float) -> float:
@@ -122,25 +144,36 @@ def weighted_steps(start: int, end: int, switch: int, crop_ratio: float) -> floa
 class BudgetGuard:
     """Trainer callback that keeps a budgeted run inside its budget when the machine turns out slower
     (or faster) than the probe measured: a busy neighbour, thermal limits, a probe too short to see
-    the per-epoch costs. After each epoch it re-fits the remaining steps to the time left, at the
-    cost per step observed so far (steps, evaluations, checkpoints and plots included); the LR schedule
-    stretches or shrinks to the new end. Changes under 3% of the steps still to come are ignored: early
-    that keeps the schedule steady, and late it still lets the last re-plan fill the budget (a dead band
-    of 3% of all the steps had left 1 to 31 s of 45 runs' 695 s unused, 15 s on average: docs/performance.md).
-    With progressive resizing the steps are weighed by the probe's crop/full time ratio, so cheap early
-    crop steps do not promise cheap late full-size ones."""
+    the per-epoch costs. After each epoch, and every ``REPLAN_S`` seconds within one (a run of one
+    long epoch, or a fraction of one, has no epoch end to re-plan at), it re-fits the remaining steps
+    to the time left, at the cost per step observed so far (steps, evaluations, checkpoints and plots
+    included); the LR schedule stretches or shrinks to the new end. Changes under 3% of the steps still
+    to come are ignored: early that keeps the schedule steady, and late it still lets the last re-plan
+    fill the budget (a dead band of 3% of all the steps had left 1 to 31 s of 45 runs' 695 s unused,
+    15 s on average: docs/performance.md). With progressive resizing the steps are weighed by the
+    probe's crop/full time ratio, so cheap early crop steps do not promise cheap late full-size ones."""
 
-    def __init__(self, seconds: float, eval_s: float, log=print, crop_ratio: float = 1.0):
+    def __init__(self, seconds: float, eval_s: float, log=print, crop_ratio: float = 1.0, every: float = REPLAN_S):
         self.seconds, self.eval_s, self.log = seconds, eval_s, log or (lambda m: None)
-        self.crop_ratio = crop_ratio
+        self.crop_ratio, self.every = crop_ratio, every
+        self.checked = 0.0  # perf_counter of the last re-fit
 
     def on_epoch_end(self, trainer, row) -> None:
+        self.check(trainer)
+
+    def on_step_end(self, trainer) -> None:
+        if time.perf_counter() - max(self.checked, trainer.t_start) >= self.every:
+            self.check(trainer)
+
+    def check(self, trainer) -> None:
+        """Re-fit the steps still to come to the time left (trainer.replan), saying so when it changes."""
         steps_per_epoch, total = trainer.steps_per_epoch, trainer.total_steps
         done = trainer.step
-        if done >= total:
+        self.checked = now = time.perf_counter()
+        if done >= total or done == 0:
             return
-        elapsed = time.perf_counter() - trainer.t_start
-        left = SAFETY * (self.seconds - elapsed) - self.eval_s  # keep one test evaluation for the best weights
+        elapsed = now - trainer.t_start
+        left = SAFETY * (self.seconds - elapsed) - self.eval_s  # keep one test evaluation for the end
         # crop_until is 1.0 unless --crop is set (config validation), so plain runs keep the old rule
         new_total = self.fit(done, elapsed, left, trainer.config.crop_until, trainer.crop_steps)
         if abs(new_total - total) > 0.03 * (total - done):
@@ -176,24 +209,24 @@ def plan(
     eval_images: int,
     restores: bool = True,
 ) -> BudgetPlan:
-    """Measure this machine on the run's own settings and choose the epochs that fit ``budget_s``.
+    """Measure this machine on the run's own settings and choose the steps that fit ``budget_s``.
 
     ``eval_images``: how many images one evaluation covers (validation + test); ``restores``: whether
     the run may end on an earlier epoch's weights, which the test set then sees once more. Raises a
-    one-line ConfigError when not even one epoch fits, saying what would.
+    one-line ConfigError when fewer than ``MIN_STEPS`` steps fit, naming the budget that would.
     """
     t0 = time.perf_counter()
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
     rng = torch.get_rng_state()
     probe_cfg = replace(cfg, epochs=1, eval_from=2, patience=-1, target_acc=None, warmup_epochs=0, crop_until=1.0)
-    trainer, step_s = _probe_steps(model, probe_cfg, train_x, train_y)
+    trainer, step_s = _probe_steps(model, probe_cfg, train_x, train_y, budget_s)
     crop_ratio = 1.0
     if cfg.crop and cfg.crop_until < 1:
         # progressive resizing: crop steps first, then full-size ones, each timed on its own
-        _, full_s = _probe_steps(model, replace(probe_cfg, crop=0), train_x, train_y)
+        _, full_s = _probe_steps(model, replace(probe_cfg, crop=0), train_x, train_y, budget_s)
         crop_ratio = step_s / full_s
         step_s = cfg.crop_until * step_s + (1 - cfg.crop_until) * full_s
-    n_eval = min(len(train_x), 1000)
+    n_eval = min(len(train_x), PROBE_EVAL_IMAGES)
     e0 = time.perf_counter()
     trainer.evaluate(train_x[:n_eval].to(trainer.device), train_y[:n_eval].to(trainer.device))
     eval_s = (time.perf_counter() - e0) * eval_images / n_eval
@@ -208,29 +241,47 @@ def plan(
     eval_last = math.ceil(cfg.epochs) - cfg.eval_from + 1 if cfg.eval_from > 1 else None
     available = SAFETY * (budget_s - probe_s)
     costs = RunCosts(step_s, steps_per_epoch, eval_s, checkpoint_s, eval_last, restores)
-    epochs = costs.fit_epochs(available)
-    if epochs < 1:
-        one = costs.seconds(1) / SAFETY + probe_s
-        fits = max(0, int((available - 2 * eval_s - checkpoint_s) / step_s)) * cfg.batch_size
-        hint = f" or train on fewer images (--train-limit {fits} fits)" if fits >= 10 * cfg.batch_size else ""
+    steps = costs.fit_steps(available)
+    if steps < MIN_STEPS:
+        need = costs.seconds_for_steps(MIN_STEPS) / SAFETY + probe_s
         raise ConfigError(
-            f"--time-budget {_fmt(budget_s)} cannot fit one epoch here: one takes ~{_fmt(one)} "
-            f"({1000 * step_s:.0f} ms a step x {steps_per_epoch} steps, evaluation {eval_s:.0f} s); "
-            f"raise --time-budget to {math.ceil(one / 60)}m{hint}"
+            f"--time-budget {_fmt(budget_s)} is too short here: it fits {steps} training steps, and a run needs "
+            f"at least {MIN_STEPS} ({1000 * step_s:.0f} ms a step, evaluation {eval_s:.0f} s, measuring "
+            f"{probe_s:.0f} s); raise --time-budget to {_duration_flag(need)}"
         )
+    epochs = steps / steps_per_epoch
     return BudgetPlan(
-        budget_s, probe_s, step_s, eval_s, checkpoint_s, steps_per_epoch, epochs, costs.seconds(epochs), crop_ratio
+        budget_s,
+        probe_s,
+        step_s,
+        eval_s,
+        checkpoint_s,
+        steps_per_epoch,
+        epochs,
+        costs.seconds_for_steps(steps),
+        crop_ratio,
     )
 
 
-def _probe_steps(model: torch.nn.Module, cfg: TrainConfig, train_x: torch.Tensor, train_y: torch.Tensor):
-    """(the probe's Trainer, seconds per step): a few timed training steps of a copy of ``model``."""
+def _duration_flag(seconds: float) -> str:
+    """A --time-budget value at least ``seconds`` long: whole seconds under 2 minutes, else whole minutes."""
+    return f"{math.ceil(seconds)}s" if seconds < 120 else f"{math.ceil(seconds / 60)}m"
+
+
+def _probe_steps(
+    model: torch.nn.Module, cfg: TrainConfig, train_x: torch.Tensor, train_y: torch.Tensor, budget_s: float
+):
+    """(the probe's Trainer, seconds per step): a few timed training steps of a copy of ``model`` --
+    ``PROBE_STEPS``, or as few as 2 when the untimed warm-up steps show that more would take over
+    ``PROBE_SHARE`` of the budget."""
     from .trainer import Trainer
 
-    probe_n = min(len(train_x), cfg.batch_size * (WARMUP_STEPS + PROBE_STEPS))
     trainer = Trainer(copy.deepcopy(model), config=cfg, progress=False, log=None)
-    warm = min(probe_n, cfg.batch_size * WARMUP_STEPS)
+    warm = min(len(train_x), cfg.batch_size * WARMUP_STEPS)
     trainer.train(train_x[:warm], train_y[:warm])  # untimed: first-step kernel selection and allocation
+    warm_step_s = trainer.history[0]["seconds"] / math.ceil(warm / cfg.batch_size)  # an upper bound
+    timed = max(2, min(PROBE_STEPS, int(PROBE_SHARE * budget_s / max(warm_step_s, 1e-9))))
+    probe_n = min(len(train_x), cfg.batch_size * (WARMUP_STEPS + timed))
     trainer = Trainer(trainer.net, config=cfg, progress=False, log=None)
     trainer.train(train_x[:probe_n], train_y[:probe_n])
     return trainer, trainer.history[0]["seconds"] / math.ceil(probe_n / cfg.batch_size)

@@ -286,7 +286,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if not args.time_budget:
             raise ConfigError("--zoo needs --time-budget, e.g. --time-budget 10m")
         models = args.models.split(",") if args.models else list_models()
-        out = zoobench.run(models, parse_duration(args.time_budget), args.out, data=args.data, seed=args.first_seed)
+        if args.threads is not None and args.threads < 1:
+            raise ConfigError(f"--threads must be 1 or more, got {args.threads}")
+        if args.seeds is not None and args.seeds < 1:
+            raise ConfigError(f"--seeds must be 1 or more, got {args.seeds}")
+        seeds = range(args.first_seed, args.first_seed + (args.seeds or 1))
+        out = zoobench.run(
+            models,
+            parse_duration(args.time_budget),
+            args.out,
+            data=args.data,
+            seeds=seeds,
+            baseline=args.baseline,
+            threads=args.threads or 0,
+        )
         print((out / "zoo.md").read_text(), end="")
         print(out / "zoo.json")
         return 0
@@ -307,7 +320,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         overrides = {"out": str(Path(args.out) / "runs"), "device": args.device}
         if args.data:
             overrides["data"] = args.data
-        report["time_to"] = bench.time_to(args.time_to, args.recipe, args.seeds, overrides, first_seed=args.first_seed)
+        seeds = args.seeds or 3
+        report["time_to"] = bench.time_to(args.time_to, args.recipe, seeds, overrides, first_seed=args.first_seed)
     out = bench.write_report(args.out, report)
     print(bench.markdown(report))
     print(out / "bench.json")

@@ -276,7 +276,7 @@ def _bench_parser(sub) -> None:
     b.add_argument("--rounds", type=int, default=3, help="alternated rounds (mean ± std over them)")
     b.add_argument("--time-to", type=float, metavar="ACC", help="time to this test accuracy, e.g. 0.90")
     b.add_argument("--recipe", help="recipe for --time-to")
-    b.add_argument("--seeds", type=int, default=3, help="seeds for --time-to")
+    b.add_argument("--seeds", type=int, help="seeds for --time-to (default 3) and --zoo (default 1)")
     b.add_argument(
         "--first-seed",
         type=int,
@@ -290,6 +290,12 @@ def _bench_parser(sub) -> None:
         help="train each model (--models, default all) by name within --time-budget; zoo.md, zoo.png",
     )
     b.add_argument("--time-budget", metavar="T", help="with --zoo: the budget per model, e.g. 10m")
+    b.add_argument(
+        "--baseline",
+        action="store_true",
+        help="with --zoo: also train each model with the textbook loop (baseline.py), at the same time",
+    )
+    b.add_argument("--threads", type=int, help="with --zoo: torch threads per run (with --baseline: 1 each)")
     b.add_argument("--device", default="auto")
     b.add_argument("--data", metavar="PATH", help="CIFAR-10 archive or folder")
 

@@ -10,7 +10,7 @@ process's share of a data-parallel batch and its loss weight, uint8 -> float and
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -49,25 +49,30 @@ class DeviceLoader:
         return min(len(self.x), steps * self.batch_size)
 
     def epoch(
-        self, epoch: int, steps: int, crops: int | None = None
+        self, epoch: int, steps: int | Callable[[], int], crops: int | Callable[[], int] | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
         """The first ``steps`` batches of this epoch's shuffled order (its permutation is drawn now).
 
         ``crops``: how many of them (the first) are cropped when the config crops (``None``: all); the
         rest are full images -- progressive resizing, counted by the Trainer in steps of the whole run.
+        Either may be a function, read again before every batch: a time budget's guard can move the
+        run's end (and so the crop phase's) in the middle of an epoch.
         """
         perm = torch.randperm(len(self.x), generator=self.shuffle).to(self.device)
-        return self._batches(perm, epoch, steps, steps if crops is None else crops)
+        steps_now = steps if callable(steps) else (lambda: steps)
+        crops_now = crops if callable(crops) else (steps_now if crops is None else (lambda: crops))
+        return self._batches(perm, epoch, steps_now, crops_now)
 
-    def _batches(self, perm: torch.Tensor, epoch: int, steps: int, crops: int):
+    def _batches(self, perm: torch.Tensor, epoch: int, steps: Callable[[], int], crops: Callable[[], int]):
         world, bs = distributed.world_size(), self.batch_size
-        for i in range(steps):
+        i = -1
+        while (i := i + 1) < min(steps(), self.steps_per_epoch):
             idx = perm[i * bs : (i + 1) * bs]
             if len(idx) < world:
                 continue  # a last batch too small to give every process an image (all of them skip it)
             xb, yb = self.x[idx], self.y[idx]
             if self.augment.active:
-                xb = self.augment(xb, idx, epoch, crop=i < crops)  # on the uint8 batch: cheaper than on floats
+                xb = self.augment(xb, idx, epoch, crop=i < crops())  # on the uint8 batch: cheaper than on floats
             weight = 1.0
             if world > 1:
                 # DDP averages gradients over processes: weighting each share's mean loss by its size

@@ -11,7 +11,10 @@ their :class:`~cifarlab.config.ExperimentConfig` here, so a rule written once ho
 - ``time_budget`` chooses the epochs, so it cannot be given with ``epochs``;
 - ``select_on='test'`` (the notebook's protocol) trains on all images unless ``val_size`` is given;
 - tuning needs a validation split: a recipe without one holds out the default 5,000 images;
-- a new ``epochs`` scales the recipe's warm-up and keeps its evaluated last epochs (apply_overrides).
+- a new ``epochs`` scales the recipe's warm-up and keeps its evaluated last epochs (apply_overrides);
+- with a time budget, a recipe's ``budget`` settings hold under the user's (the zoo's: all training
+  images, last epoch kept, evaluated once; recipes.py), unless a validation protocol is asked for
+  (``val_size`` or ``select_on`` given): then the recipe's per-epoch evaluation stays.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ def resolve(
         mismatch = mismatch_note(recipe, model)
         if mismatch and os.environ.get("RANK", "0") == "0":  # once, not in every torchrun process
             warn(mismatch)
-    config = base.config()
+    budget_rule = overrides.get("time_budget") is not None and not {"val_size", "select_on"} & set(overrides)
+    config = base.config(time_budget=budget_rule)
     if model is not None and (model != base.model or model_kwargs):
         config.model, config.model_kwargs = model, {}  # another model, or its options given anew
     config.model_kwargs.update(model_kwargs or {})

@@ -56,8 +56,9 @@ from .speed import (
 class Trainer:
     """Train a classifier on tensors that stay on the device.
 
-    Callbacks are objects with any of ``on_train_begin(trainer)``, ``on_epoch_end(trainer, row)``
-    and ``on_train_end(trainer, summary)``; :class:`cifarlab.runs.RunWriter` is one. In
+    Callbacks are objects with any of ``on_train_begin(trainer)``, ``on_epoch_end(trainer, row)``,
+    ``on_step_end(trainer)`` (after every optimizer step: keep it cheap) and ``on_train_end(trainer,
+    summary)``; :class:`cifarlab.runs.RunWriter` is one. In
     ``on_epoch_end``, ``trainer.stopper.best_epoch == row["epoch"]`` says the epoch improved.
     """
 
@@ -129,6 +130,7 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.seconds_to_target: float | None = None
         self.t_start = 0.0
+        self._step_hooks: list[Callable[[Trainer], None]] = []
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class Trainer:
         as if it had never stopped (same shuffles, augmentations, dropout masks and LR steps).
         """
         self.setup(X, y, X_test, y_test, X_val=X_val, y_val=y_val, resume=resume)
+        self._step_hooks = [cb.on_step_end for cb in self.callbacks if hasattr(cb, "on_step_end")]
         self._call("on_train_begin")
         epoch = len(self.history) + 1
         while epoch <= self.last_epoch:  # a time budget's guard may re-plan the length (replan)
@@ -183,7 +186,8 @@ class Trainer:
         self.net.train()
         if hasattr(self.net, "epoch_hook"):
             self.net.epoch_hook(epoch)  # e.g. fastnet freezes its whitening bias after a few epochs
-        steps = self.steps_in(epoch)
+        first_step = self.step
+        steps = self.steps_in(epoch)  # at the start: a budget's guard may re-plan the end during the epoch
         # A notebook widget in Jupyter (text without ipywidgets), a text bar on a terminal, none in a pipe.
         bar = progress_bar(
             total=steps,
@@ -201,7 +205,11 @@ class Trainer:
             self.loss_fn,
             self.optimizer,
             self.scaler,
-            self.loader.epoch(epoch, steps, crops=self.crop_steps - (epoch - 1) * self.steps_per_epoch),
+            self.loader.epoch(
+                epoch,
+                lambda: self.steps_in(epoch),
+                crops=lambda: self.crop_steps - (epoch - 1) * self.steps_per_epoch,
+            ),
             amp_dtype=self.amp_dtype,
             before_step=self._set_lr,
             after_step=lambda: self._after_step(bar),
@@ -209,7 +217,7 @@ class Trainer:
         )
         loss_sum, correct = distributed.all_reduce_sum(loss_sum, correct)  # sums over processes
         # with --keep-hard (one process only) the statistics cover the examples trained on
-        seen = self.loader.images_in(steps) if self.selector is None else trained
+        seen = self.loader.images_in(self.step - first_step) if self.selector is None else trained
         train_loss = loss_sum.item() / seen  # the one host sync of the epoch
         seconds = time.perf_counter() - t0
         bar.close()
@@ -282,6 +290,8 @@ class Trainer:
         if self.lookahead is not None:
             self.lookahead.step(self.net, self.step)
         bar.update()
+        for hook in self._step_hooks:
+            hook(self)
 
     def _select(self, row: dict[str, float]) -> None:
         """Early-stopping bookkeeping, and a copy of the weights when the watched accuracy improved."""

@@ -11,6 +11,9 @@ from all of it each time.
 from __future__ import annotations
 
 import json
+import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,7 +53,7 @@ def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_o
     from .recipes import for_model
 
     info = model_info(name)
-    config = for_model(name)  # its recipe may set the model's options (fast: a half-width fastnet)
+    config = for_model(name, budget=budget_s)  # its recipe may set the model's options (fast: a half-width fastnet)
     with torch.device("meta"):
         shape_only = create_model(name, **config.model_kwargs)
     row: dict[str, Any] = {
@@ -95,67 +98,150 @@ def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_o
     }
 
 
+def start_baseline(name: str, budget_s: float, seed: int, out: Path, data: str | None, threads: int):
+    """The textbook loop (baseline.py) on ``name`` in a process of its own, started now: (process, its JSON)."""
+    result = out / "baseline" / f"{name}-{int(budget_s)}s-seed{seed}.json"
+    result.parent.mkdir(parents=True, exist_ok=True)
+    result.unlink(missing_ok=True)  # a stale result must not pass for this run's
+    cmd = [sys.executable, "-m", "cifarlab.baseline", "--model", name, "--budget", str(budget_s)]
+    cmd += ["--seed", str(seed), "--threads", str(threads), "--json", str(result)] + (["--data", data] if data else [])
+    log_file = (out / "baseline" / f"{result.stem}.log").open("w")
+    return subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), result
+
+
+def finish_baseline(proc: subprocess.Popen, result: Path) -> dict[str, Any]:
+    """Wait for the textbook run; its result, or the error it ended with."""
+    code = proc.wait()
+    if code != 0 or not result.exists():
+        return {"error": f"the baseline exited with {code}; see {result.with_suffix('.log')}"}
+    return json.loads(result.read_text())
+
+
 def run(
     models: Sequence[str],
     budget_s: float,
     out: str | Path,
     data: str | None = None,
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
+    baseline: bool = False,
+    threads: int = 0,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Measure ``models`` and merge them into ``OUT/zoo.json``; redraw zoo.md and zoo.png. Returns OUT."""
+    """Measure ``models`` (each seed) and merge them into ``OUT/zoo.json``; redraw zoo.md and zoo.png.
+
+    ``baseline``: also train each with the textbook loop at the same time, one thread each (unless
+    ``threads`` says otherwise), so that both see the same machine. Returns OUT."""
     from .data import load_cifar10
 
     for name in models:
         model_info(name)  # unknown names fail before any training
     out = check_writable(out)
-    arrays = load_cifar10(data, progress=False)
     table_file = out / "zoo.json"
-    table = json.loads(table_file.read_text()) if table_file.exists() else {"host": host(), "rows": {}}
+    table = _read_table(table_file)
+    arrays = load_cifar10(data, progress=False)
+    threads = threads or (1 if baseline else 0)
+    overrides = {**({"data": data} if data else {}), **({"threads": threads} if threads else {})}
     for name in models:
-        log(f"{name}: training for {budget_s:.0f} s ...")
-        row = measure(name, budget_s, arrays, out, seed, {"data": data} if data else None)
-        row["host"] = host()
-        table["rows"][name] = row
-        log(
-            f"{name}: "
-            + (
-                row["error"]
-                if "error" in row
-                else f"{100 * row['test_acc']:.2f}% test after {row['epochs']:g} epochs, {row['used_s']:.0f} s"
-            )
-        )
-        atomic_write_json(table_file, table)  # after every model: a long run keeps what it measured
-        atomic_write_bytes(out / "zoo.md", markdown(table).encode())
-        plot(table, out / "zoo.png")
+        for seed in seeds:
+            beside = " beside the textbook loop" if baseline else ""
+            log(f"{name}, seed {seed}: training for {budget_s:.0f} s{beside}")
+            side = start_baseline(name, budget_s, seed, out, data, threads) if baseline else None
+            row = measure(name, budget_s, arrays, out, seed, overrides)
+            if side is not None:
+                row["baseline"] = finish_baseline(*side)
+            row["host"] = host()
+            table["rows"][f"{name}-{int(budget_s)}s-seed{seed}"] = row
+            log(f"{name}, seed {seed}: {_outcome(row)}")
+            atomic_write_json(table_file, table)  # after every run: a long benchmark keeps what it measured
+            atomic_write_bytes(out / "zoo.md", markdown(table).encode())
+            plot(table, out / "zoo.png")
     return out
 
 
+def _read_table(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"host": host(), "rows": {}}
+    try:
+        table = json.loads(path.read_text())
+        if not isinstance(table.get("rows"), dict):
+            raise ValueError
+        return table
+    except (ValueError, AttributeError, OSError) as e:
+        hint = "move it away or pick another --out"
+        raise CifarlabError(f"{path} is not a zoo table ({type(e).__name__}); {hint}") from e
+
+
+def _outcome(row: dict[str, Any]) -> str:
+    text = row["error"] if "error" in row else f"{100 * row['test_acc']:.2f}% after {row['epochs']:g} epochs"
+    if "error" not in row:
+        text += f", {row['used_s']:.0f} s of {row['budget_s']:.0f}"
+    base = row.get("baseline")
+    if base:
+        text += "; textbook loop: " + (
+            base["error"] if "error" in base else f"{100 * base['test_acc']:.2f}% after {base['epochs']:g} epochs"
+        )
+    return text
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def summarise(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """One line per (model, budget): the median over its seeds, the baseline's median beside it."""
+    groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for r in table["rows"].values():
+        groups.setdefault((r["model"], r["budget_s"]), []).append(r)
+    lines = []
+    for rows in groups.values():
+        ok = [r for r in rows if "error" not in r]
+        bases = [r["baseline"] for r in rows if r.get("baseline") and "error" not in r["baseline"]]
+        first = (ok or rows)[0]
+        lines.append(
+            {
+                **first,
+                "seeds": sorted(r["seed"] for r in ok),
+                "test_acc": _median([r["test_acc"] for r in ok]) if ok else None,
+                "all_test_acc": [r["test_acc"] for r in sorted(ok, key=lambda r: r["seed"])],
+                "used_s": _median([r["used_s"] for r in ok]) if ok else None,
+                "baseline_acc": _median([b["test_acc"] for b in bases]) if bases else None,
+                "baseline_epochs": _median([b["epochs"] for b in bases]) if bases else None,
+            }
+        )
+    return sorted(lines, key=lambda r: -(r["test_acc"] if r["test_acc"] is not None else -1))
+
+
 def markdown(table: dict[str, Any]) -> str:
-    rows = sorted(table["rows"].values(), key=lambda r: -r.get("test_acc", -1))
     lines = [
-        "| model | family | parameters | MFLOPs | recipe | train img/s | eval img/s | epochs | test acc | "
-        "time used | published (source) |",
+        "| model | family | parameters | MFLOPs | recipe | train img/s | epochs | test acc | time used | "
+        "textbook loop | published (source) |",
         "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
     ]
+    rows = summarise(table)
     for r in rows:
-        if "error" in r:
-            result = f"– | – | – | did not fit: {r['error'].split(': ', 1)[-1].split(';')[0]} | –"
+        if r["test_acc"] is None:
+            result = f"– | – | did not fit: {r['error'].split(': ', 1)[-1].split(';')[0]} | –"
         else:
+            seeds = f" (median of {len(r['seeds'])})" if len(r["seeds"]) > 1 else ""
             result = (
-                f"{r['train_img_s']:.0f} | {r['eval_img_s']:.0f} | {r['epochs']:g} | **{100 * r['test_acc']:.2f}%** | "
+                f"{r['train_img_s']:.0f} | {r['epochs']:.3g} | **{100 * r['test_acc']:.2f}%**{seeds} | "
                 f"{r['used_s'] / 60:.1f} min"
             )
+        base = "–"
+        if r["baseline_acc"] is not None:
+            below = r["test_acc"] is not None and r["test_acc"] < r["baseline_acc"]
+            base = f"{100 * r['baseline_acc']:.2f}% ({r['baseline_epochs']:.3g} ep)"
+            base += " **▼ lab below**" if below else ""
         options = ", ".join(f"{k}={v}" for k, v in r.get("model_kwargs", {}).items())
         label = f"{r['model']} ({options})" if options else r["model"]
         lines.append(
             f"| {label} | {r['family']} | {r['parameters']:,} | {r['mflops']:.0f} | {r['recipe']} | "
-            f"{result} | {r['published'] or '–'} |"
+            f"{result} | {base} | {r['published'] or '–'} |"
         )
     hosts = {
         f"{r['host']['cpu']}, cpu family {r['host'].get('cpu_family')} model {r['host'].get('cpu_model')}, "
         f"bf16 {'yes' if r['host']['bf16'] else 'no'}, {r['host']['threads']} threads"
-        for r in rows
+        for r in table["rows"].values()
     }
     lines += ["", "Measured on: " + "; ".join(sorted(hosts)) + "."]
     return "\n".join(lines) + "\n"
@@ -166,14 +252,17 @@ def plot(table: dict[str, Any], path: Path) -> Path:
 
     from .plots import save_figure
 
-    rows = [r for r in table["rows"].values() if "error" not in r]
+    rows = [r for r in summarise(table) if r["test_acc"] is not None]
     fig = Figure(figsize=(12, 4.8))
     ax_t, ax_p = fig.subplots(1, 2)
     for r in rows:
         for ax, x in ((ax_t, r["used_s"] / 60), (ax_p, r["parameters"] / 1e6)):
-            ax.scatter(x, 100 * r["test_acc"], s=25)
+            dot = ax.scatter(x, 100 * r["test_acc"], s=25)
             ax.annotate(r["model"], (x, 100 * r["test_acc"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax_t.set_xlabel("training time used (min, budget probe included)")
+            if r["baseline_acc"] is not None:  # the textbook loop on the same network: a hollow ring below/above
+                ax.scatter(x, 100 * r["baseline_acc"], s=40, facecolors="none", edgecolors=dot.get_facecolor())
+                ax.plot([x, x], [100 * r["baseline_acc"], 100 * r["test_acc"]], lw=0.6, color=dot.get_facecolor()[0])
+    ax_t.set_xlabel("training time used (min, budget probe included; rings: the textbook loop)")
     ax_p.set_xlabel("parameters (millions)")
     ax_p.set_xscale("log")
     budgets = sorted({r["budget_s"] for r in rows})
