@@ -64,7 +64,7 @@ def test_the_plan_reserves_a_last_evaluation_only_for_restored_weights(monkeypat
 
     seen = {}
 
-    def fake_plan(budget_s, model, cfg, x, y, eval_images, restores):
+    def fake_plan(budget_s, model, cfg, x, y, eval_images, restores, tta_share=None):
         seen.update(eval_images=eval_images, restores=restores)
         raise ConfigError("stop here")
 
@@ -77,18 +77,31 @@ def test_the_plan_reserves_a_last_evaluation_only_for_restored_weights(monkeypat
     assert seen == {"eval_images": 20 if val is not None else 10, "restores": restores}
 
 
-def test_fit_epochs_is_the_largest_that_fits():
-    budget = 600.0
-    costs = RunCosts(0.2, 176, 9.0, 0.3)
-    e = costs.fit_epochs(budget)
-    assert costs.seconds(e) <= budget < costs.seconds(e + 0.01)
-    assert costs.fit_epochs(10.0) == 0.0  # not even one epoch
+@pytest.mark.parametrize("budget", [10.0, 19.0, 60.0, 600.0, 3600.0])
+@pytest.mark.parametrize("eval_last", [None, 1])
+def test_fit_steps_is_the_largest_that_fits(budget, eval_last):
+    costs = RunCosts(0.2, 176, 9.0, 0.3, eval_last, restores=eval_last is None)
+    s = costs.fit_steps(budget)
+    assert s == 0 or costs.seconds_for_steps(s) <= budget
+    assert costs.seconds_for_steps(s + 1) > budget
+    assert costs.fit_epochs(budget) == s / 176
+
+
+def test_a_fraction_of_an_epoch_pays_for_what_it_does():
+    # 100 steps of a 391-step epoch: the steps, one checkpoint and, for a run that keeps its last
+    # weights and evaluates only at the end, one evaluation (no restore, no per-epoch validation)
+    keep_last = RunCosts(1.0, 391, 30.0, 2.0, eval_last=1, restores=False)
+    assert keep_last.seconds_for_steps(100) == 100 + 30 + 2
+    assert keep_last.fit_steps(300.0) == 300 - 30 - 2
+    assert keep_last.fit_steps(600.0) == 600 - 30 - 2 * 2  # 566 steps start a second epoch: its checkpoint too
+    # one that validates every epoch and may restore the best: the evaluation after each, plus one
+    assert RunCosts(1.0, 391, 30.0, 2.0).seconds_for_steps(500) == 500 + 2 * 30 + 30 + 2 * 2
 
 
 class _FakeTrainer:
     def __init__(self, steps_per_epoch, total, step, t_start):
-        self.steps_per_epoch, self.total_steps, self.step, self.t_start = steps_per_epoch, total, step, t_start
         self.config, self.crop_steps = TrainConfig(), total  # no progressive resizing
+        self.steps_per_epoch, self.total_steps, self.step, self.t_start = steps_per_epoch, total, step, t_start
 
     def replan(self, total):
         self.total_steps = max(total, self.step)
@@ -124,6 +137,41 @@ def test_guard_fills_the_budget_near_the_end(monkeypatch):
     assert logs == ["time budget: re-planned to 9.85 epochs (10.0 s an epoch so far; planned 10.00)"]
 
 
+@pytest.mark.parametrize(
+    "eval_s, tta, share, expect",
+    [
+        (40.0, "flip", 0.1, (20.0, "none")),  # resnet20, one thread of a Zen 3, 2 minutes: 20 s of extra views
+        (11.0, "flip", 0.1, (11.0, None)),  # 5.5 s of extra views: under 12 s, kept
+        (60.0, "flip_translate", 0.1, (10.0, "none")),
+        (40.0, "flip", None, (40.0, None)),  # a recipe measured with its views (fast): never turned off
+        (40.0, "none", 0.1, (40.0, None)),
+    ],
+)
+def test_test_time_views_are_dropped_only_where_they_would_cost_over_a_tenth(eval_s, tta, share, expect):
+    from cifarlab.budget import views_that_pay
+
+    assert views_that_pay(eval_s, tta, 120.0, share) == expect
+
+
+def test_guard_re_plans_within_an_epoch_every_30_s(monkeypatch):
+    # one long epoch of 1000 steps planned at 0.1 s a step in 100 s; it runs at 0.2 s a step. Step
+    # hooks before 30 s of training leave it alone; the first after 30 s re-fits it to the time left.
+    clock = {"now": 10.0}
+    monkeypatch.setattr("cifarlab.budget.time.perf_counter", lambda: clock["now"])
+    trainer = _FakeTrainer(1000, 1000, 100, t_start=0.0)  # 100 steps in 20 s, then 150 in 30 s
+    guard = BudgetGuard(100.0, eval_s=2.0, log=None)
+    clock["now"] = 20.0
+    guard.on_step_end(trainer)
+    assert trainer.total_steps == 1000
+    trainer.step, clock["now"] = 150, 30.0
+    guard.on_step_end(trainer)
+    assert trainer.total_steps == 150 + int((0.95 * 70 - 2.0) / 0.2)  # 150 + 322 steps
+    planned = trainer.total_steps
+    trainer.step, clock["now"] = 200, 45.0  # 15 s after that re-plan: too soon for another
+    guard.on_step_end(trainer)
+    assert trainer.total_steps == planned
+
+
 TINY_NET = [
     "--model",
     "resnet20",
@@ -143,12 +191,13 @@ TINY_NET = [
 def test_a_budgeted_run_end_to_end(fake_folder, tmp_path):
     # 1,000 test images: the evaluation the plan reserves stays small, so a short budget fits epochs
     # even on a loaded machine (with all 10,000, one epoch and its evaluation took ~26 s under CI load).
-    args = [*TINY_NET, "--test-limit", "1000", "--time-budget", "20s"]
+    # --val-size: the recipe's per-epoch validation stays under a budget; batch 32, 25 steps an epoch
+    args = [*TINY_NET, "--test-limit", "1000", "--batch-size", "32", "--time-budget", "20s"]
     out = cli("train", *args, "--data", fake_folder, "--out", tmp_path, "--name", "b").stdout
-    assert "time budget 20 s:" in out and "epochs planned" in out
+    assert "time budget 20 s:" in out and "planned" in out
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     plan = summary["time_budget"]
-    assert plan["budget_s"] == 20 and plan["epochs"] >= 1 and plan["steps_per_epoch"] == 4
+    assert plan["budget_s"] == 20 and plan["epochs"] >= 2 and plan["steps_per_epoch"] == 25
     used = plan["probe_s"] + summary["wall_seconds"]
     assert used <= 1.10 * 20, f"overran the budget: {used:.1f} s of 20 s"  # the limit
     config = json.loads((tmp_path / "b" / "config.json").read_text())
@@ -156,7 +205,26 @@ def test_a_budgeted_run_end_to_end(fake_folder, tmp_path):
     assert f"time budget: {used:.0f}s used of 20s" in out
 
 
-def test_a_budget_that_cannot_fit_one_epoch(fake_folder, tmp_path):
+def test_a_sub_epoch_budget_trains_within_it_and_writes_a_complete_run(fake_folder, tmp_path):
+    # resnet20 at width 8 takes ~0.1 s a step at batch 64 on one thread: 30 s of training fit well
+    # under the 782 steps of an epoch of all 50,000 images, and well over the 50-step floor.
+    # No validation split: the zoo's budget rule (all images, the last weights evaluated once).
+    args = [*TINY_NET[:4], "--batch-size", "64", "--test-limit", "500", *TINY_NET[-4:]]
+    out = cli("train", *args, "--time-budget", "30s", "--data", fake_folder, "--out", tmp_path, "--name", "s").stdout
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    plan = summary["time_budget"]
+    assert 50 / 782 <= plan["epochs"] < 1 and plan["steps_per_epoch"] == 782, plan
+    assert summary["epochs_run"] == 1 and summary["epochs_trained"] < 1 and summary["val_images"] == 0
+    assert summary["selected_on"] == "last epoch" and summary["test_acc"] > 0.2  # chance is 0.1
+    used = plan["probe_s"] + summary["wall_seconds"]
+    assert 0.6 * 30 <= used <= 1.10 * 30, f"used {used:.1f} s of 30 s"
+    rows = (tmp_path / "s" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 2 and "of 782 batches" in out
+    for name in ("config.json", "model.pt", "last.pt", "curves.png"):
+        assert (tmp_path / "s" / name).stat().st_size > 0, name
+
+
+def test_a_budget_below_the_step_floor(fake_folder, tmp_path):
     proc = cli_in_process(
         "train",
         *TINY_NET[:4],
@@ -171,7 +239,7 @@ def test_a_budget_that_cannot_fit_one_epoch(fake_folder, tmp_path):
         "--name",
         "x",
     )
-    assert_one_line_error(proc, "--time-budget 1 s cannot fit one epoch here", "raise --time-budget to")
+    assert_one_line_error(proc, "--time-budget 1 s is too short here", "at least 50", "raise --time-budget to")
     assert not (tmp_path / "x").exists()
 
 

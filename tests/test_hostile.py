@@ -507,3 +507,12 @@ def test_notebook_html_escapes_run_and_class_names(tiny_run, tmp_path):
     assert "&lt;img src=x onerror=alert(1)&gt;" in pages["run"] and "&lt;img src=x" in pages["comparison"]
     assert "&lt;script&gt;alert(&#x27;model&#x27;)&lt;/script&gt;" in pages["comparison"]
     assert "&lt;script&gt;col&lt;/script&gt;" in pages["history"] and "&lt;svg onload=x&gt;" in pages["history"]
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"rows": []}', "[1, 2]", ""])
+def test_a_damaged_zoo_table_is_refused_before_any_training_and_kept(tmp_path, content):
+    (tmp_path / "zoo.json").write_text(content)
+    proc = cli_in_process("bench", "--zoo", "--models", "softmax", "--time-budget", "10s", "--out", tmp_path)
+    assert_one_line_error(proc, "zoo.json is not a zoo table", "pick another --out")
+    assert (tmp_path / "zoo.json").read_text() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zoo.json"]  # no runs/, no baseline/

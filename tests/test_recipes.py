@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -212,3 +213,47 @@ def test_cifarlab_evaluate_stays_the_function():
     from cifarlab.engine import evaluate
 
     assert cifarlab.evaluate is evaluate
+
+
+# ------------------------------------------------------------------------------ the zoo's rule under a budget
+
+
+@pytest.mark.parametrize("model", ["resnet20", "resnet56", "vgg16_bn", "mobilenetv2", "vit", "convmixer"])
+def test_under_a_budget_the_zoo_trains_on_all_images_and_keeps_the_last_epoch(model):
+    from cifarlab.recipes import for_model
+
+    plain, budgeted = for_model(model), for_model(model, budget="10m")
+    assert plain.data.val_size == 5000 and plain.train.eval_from == 1  # validated every epoch
+    assert budgeted.data.val_size == 0 and budgeted.train.time_budget == 600
+    assert budgeted.train.eval_from == math.ceil(budgeted.train.epochs)  # only the last epoch is evaluated
+    # everything else is the recipe's own
+    differ = {k for k, v in vars(budgeted.train).items() if getattr(plain.train, k) != v}
+    assert differ == {"eval_from", "time_budget"}
+
+
+@pytest.mark.parametrize("extra", [{"val_size": 2000}, {"select_on": "test"}])
+def test_a_validation_protocol_asked_for_keeps_the_recipes_per_epoch_evaluation(extra):
+    from cifarlab.resolve import resolve
+
+    config = resolve(None, "resnet20", None, {"time_budget": 600.0, **extra})
+    assert config.train.eval_from == 1
+    assert config.data.val_size == extra.get("val_size", 0)
+
+
+def test_the_notebook_and_fast_recipes_are_untouched_by_a_budget():
+    from cifarlab.recipes import RECIPES, for_model
+
+    for name, recipe in RECIPES.items():
+        if name.startswith(("seed-", "fast")):
+            assert recipe.budget == {}, name
+    assert for_model("cnn3", budget=600).data.val_size == 5000
+
+
+def test_the_textbook_recipe_is_what_the_baseline_loop_trains_with():
+    import cifarlab.baseline as b
+    from cifarlab.recipes import for_model
+
+    t = for_model("resnet20").train
+    assert (t.optimizer, t.momentum, t.nesterov, t.lr, t.weight_decay) == ("sgd", 0.9, True, b.PEAK_LR, b.WEIGHT_DECAY)
+    assert (t.batch_size, t.label_smoothing, t.schedule, t.translate) == (b.BATCH, b.LABEL_SMOOTHING, "onecycle", 4)
+    assert t.warmup_epochs == pytest.approx(b.WARMUP * t.epochs)

@@ -64,14 +64,14 @@ def evaluate(net, x, y, device, dtype) -> float:
     return int(hits) / len(x)
 
 
-def train(model: str, budget_s: float, x, y, x_test, y_test, seed: int = 0, device: str = "cpu") -> dict:
-    """Train ``model`` (a registered name) on uint8 ``x`` for ``budget_s`` seconds; the test accuracy."""
+def train(model: str, budget_s: float, x, y, x_test, y_test, seed=0, device="cpu", **model_kwargs) -> dict:
+    """Train ``model`` (a registered name, with its options) on uint8 ``x`` for ``budget_s`` seconds."""
     dev = torch.device(device)
     bf16 = dev.type == "cuda" or bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     dtype = torch.bfloat16 if bf16 else None
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    net = create_model(model, num_classes=10).to(dev)
+    net = create_model(model, num_classes=10, **model_kwargs).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=PEAK_LR, momentum=0.9, nesterov=True, weight_decay=WEIGHT_DECAY)
     t0 = time.perf_counter()
     evaluate(net, x_test[:500], y_test[:500], dev, dtype)

@@ -45,6 +45,8 @@ PROBE_EVAL_IMAGES = 500  # evaluated to time an evaluation; its cost per image i
 # model near chance. The planner refuses below it and names the budget that fits it.
 MIN_STEPS = 50
 REPLAN_S = 30.0  # the guard re-plans at least this often (seconds of training), mid-epoch included
+TTA_VIEWS = {"none": 1, "flip": 2, "flip_translate": 6}
+TTA_BUDGET_SHARE = 0.1  # the zoo's recipes plan without test-time views that would take more of the budget
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -74,6 +76,7 @@ class BudgetPlan:
     epochs: float  # the plan: what fits
     planned_s: float  # the plan's predicted training time
     crop_ratio: float = 1.0  # progressive resizing: a crop step's time over a full-size step's (measured)
+    tta: str | None = None  # the test-time views planned for, when the plan turned the recipe's off
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -85,6 +88,7 @@ class BudgetPlan:
             f"time budget {_fmt(self.budget_s)}: {self.epochs:.4g} epochs ({steps} steps) planned "
             f"({_fmt(self.planned_s)}: {1000 * self.step_s:.0f} ms a step{crops}, {self.steps_per_epoch} steps an "
             f"epoch, {self.eval_s:.1f} s an evaluation; measuring took {self.probe_s:.1f} s)"
+            + ("; test-time views off: they would take over a tenth of the budget" if self.tta == "none" else "")
         )
 
 
@@ -208,12 +212,15 @@ def plan(
     train_y: torch.Tensor,
     eval_images: int,
     restores: bool = True,
+    tta_share: float | None = None,
 ) -> BudgetPlan:
     """Measure this machine on the run's own settings and choose the steps that fit ``budget_s``.
 
     ``eval_images``: how many images one evaluation covers (validation + test); ``restores``: whether
-    the run may end on an earlier epoch's weights, which the test set then sees once more. Raises a
-    one-line ConfigError when fewer than ``MIN_STEPS`` steps fit, naming the budget that would.
+    the run may end on an earlier epoch's weights, which the test set then sees once more;
+    ``tta_share``: plan without test-time views (``plan.tta == "none"``) when their extra views would
+    take more than this share of the budget. Raises a one-line ConfigError when fewer than
+    ``MIN_STEPS`` steps fit, naming the budget that would.
     """
     t0 = time.perf_counter()
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
@@ -230,6 +237,7 @@ def plan(
     e0 = time.perf_counter()
     trainer.evaluate(train_x[:n_eval].to(trainer.device), train_y[:n_eval].to(trainer.device))
     eval_s = (time.perf_counter() - e0) * eval_images / n_eval
+    eval_s, tta = views_that_pay(eval_s, cfg.tta, budget_s, tta_share)
     c0 = time.perf_counter()
     buf = io.BytesIO()
     torch.save(trainer.checkpoint_state(), buf)  # serialising dominates; the write is a memcpy to the page cache
@@ -260,7 +268,17 @@ def plan(
         epochs,
         costs.seconds_for_steps(steps),
         crop_ratio,
+        tta,
     )
+
+
+def views_that_pay(eval_s: float, tta: str, budget_s: float, share: float | None) -> tuple[float, str | None]:
+    """(evaluation seconds, ``"none"`` or None): an evaluation with ``tta``'s views, as measured, or
+    with one view when the extra ones would take more than ``share`` of the budget."""
+    views = TTA_VIEWS[tta]
+    if share is None or views == 1 or eval_s * (1 - 1 / views) <= share * budget_s:
+        return eval_s, None
+    return eval_s / views, "none"
 
 
 def _duration_flag(seconds: float) -> str:
