@@ -13,7 +13,9 @@ it is measured against plain PyTorch, not against itself. tests/test_baseline.py
 
 The budget is wall-clock from the first step to the reported accuracy, as the lab's ``--time-budget``
 counts it: the LR schedule is a function of the time used (so it ends exactly at the deadline on a
-machine of any speed), and the deadline leaves room for the test evaluation, timed on 500 images first.
+machine of any speed), and the deadline leaves room for the test evaluation, timed on 500 images first
+(after 100 untimed ones: timed on its first call, vgg16_bn's was planned at 260 s and left 135 s of
+10 minutes unused on one thread of a 2-core Zen 3).
 """
 
 from __future__ import annotations
@@ -74,8 +76,10 @@ def train(model: str, budget_s: float, x, y, x_test, y_test, seed=0, device="cpu
     net = create_model(model, num_classes=10, **model_kwargs).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=PEAK_LR, momentum=0.9, nesterov=True, weight_decay=WEIGHT_DECAY)
     t0 = time.perf_counter()
+    evaluate(net, x_test[:100], y_test[:100], dev, dtype)  # untimed: the first call picks the kernels
+    e0 = time.perf_counter()
     evaluate(net, x_test[:500], y_test[:500], dev, dtype)
-    eval_s = (time.perf_counter() - t0) * len(x_test) / 500
+    eval_s = (time.perf_counter() - e0) * len(x_test) / 500
     train_s = max(budget_s - (time.perf_counter() - t0) - 1.1 * eval_s, 1e-3)
     start, steps, seen = time.perf_counter(), 0, 0
     while (progress := (time.perf_counter() - start) / train_s) < 1:
