@@ -134,3 +134,20 @@ def test_the_table_takes_medians_over_seeds_and_marks_rows_below_the_baseline():
     assert "**85.00%** (median of 3)" in a and "75.00% (2.1 ep)" in a and "below" not in a
     assert "**60.00%**" in b and "61.00% (2.1 ep) **▼ lab below**" in b
     assert text.index("| a ") < text.index("| b ")  # sorted by accuracy
+
+
+def test_budget_columns_put_each_budget_beside_the_others():
+    from cifarlab.zoobench import budget_columns
+
+    short = {**_row("a", 0, 0.5, 0.4), "budget_s": 120.0}
+    short.pop("baseline")
+    refused = {
+        **_row("b", 0, None, 0.3),
+        "error": "--time-budget 10.0 min is too short here: ...; raise --time-budget to 11m",
+    }
+    refused.pop("test_acc")
+    text = budget_columns([{"rows": {"a2": short}}, {"rows": {"a10": _row("a", 0, 0.8, 0.7), "b10": refused}}])
+    head, _, a, b = text.splitlines()
+    assert head.endswith("| 2 min | 10 min | textbook loop, 10 min |")
+    assert a == "| a | f | 1 | 1 | r | 50.00%, 2 ep | 80.00%, 2 ep | 70.00%, 2.1 ep |"
+    assert b == "| b | f | 1 | 1 | r | – | needs 11m | 30.00%, 2.1 ep ▼ |"  # refused while the loop trained: below

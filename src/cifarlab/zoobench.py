@@ -211,6 +211,12 @@ def summarise(table: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(lines, key=lambda r: -(r["test_acc"] if r["test_acc"] is not None else -1))
 
 
+def _label(row: dict[str, Any]) -> str:
+    """The model's name with the options its recipe gives it (fast: ``fastnet (width=0.5, ...)``)."""
+    options = ", ".join(f"{k}={v}" for k, v in row.get("model_kwargs", {}).items())
+    return f"{row['model']} ({options})" if options else row["model"]
+
+
 def markdown(table: dict[str, Any]) -> str:
     lines = [
         "| model | family | parameters | MFLOPs | recipe | train img/s | epochs | test acc | time used | "
@@ -232,10 +238,8 @@ def markdown(table: dict[str, Any]) -> str:
             below = r["test_acc"] is not None and r["test_acc"] < r["baseline_acc"]
             base = f"{100 * r['baseline_acc']:.2f}% ({r['baseline_epochs']:.3g} ep)"
             base += " **▼ lab below**" if below else ""
-        options = ", ".join(f"{k}={v}" for k, v in r.get("model_kwargs", {}).items())
-        label = f"{r['model']} ({options})" if options else r["model"]
         lines.append(
-            f"| {label} | {r['family']} | {r['parameters']:,} | {r['mflops']:.0f} | {r['recipe']} | "
+            f"| {_label(r)} | {r['family']} | {r['parameters']:,} | {r['mflops']:.0f} | {r['recipe']} | "
             f"{result} | {base} | {r['published'] or '–'} |"
         )
     hosts = {
@@ -272,3 +276,49 @@ def plot(table: dict[str, Any], path: Path) -> Path:
     fig.suptitle(f"CIFAR-10 test accuracy in a {', '.join(f'{b / 60:g}' for b in budgets)}-minute budget, this host")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def budget_columns(tables: Sequence[dict[str, Any]]) -> str:
+    """One markdown table from several zoo tables (e.g. a 2-minute and a 10-minute one): a column per
+    budget (median over seeds, or what budget the model needs), the textbook loop beside the longest,
+    sorted by the longest budget's accuracy, then the shorter ones'."""
+    lines_by = {}  # (model, budget) -> summary line
+    for table in tables:
+        for line in summarise(table):
+            lines_by[(line["model"], line["budget_s"])] = line
+    budgets = sorted({b for _, b in lines_by})
+    models = sorted({m for m, _ in lines_by})
+
+    def acc(model: str, budget: float) -> float:
+        line = lines_by.get((model, budget))
+        return line["test_acc"] if line and line["test_acc"] is not None else -1.0
+
+    models.sort(key=lambda m: [-acc(m, b) for b in reversed(budgets)])
+    head = " | ".join(f"{b / 60:g} min" for b in budgets)
+    out = [
+        f"| model | family | parameters | MFLOPs | recipe | {head} | textbook loop, {budgets[-1] / 60:g} min |",
+        "|---|---|---:|---:|---|" + "---:|" * len(budgets) + "---:|",
+    ]
+    for m in models:
+        cells, first = [], next(lines_by[(m, b)] for b in budgets if (m, b) in lines_by)
+        for b in budgets:
+            line = lines_by.get((m, b))
+            if line is None:
+                cells.append("–")
+            elif line["test_acc"] is None:
+                cells.append("needs " + line["error"].rsplit("raise --time-budget to ", 1)[-1].rstrip("."))
+            else:
+                seeds = f" (median of {len(line['seeds'])})" if len(line["seeds"]) > 1 else ""
+                cells.append(f"{100 * line['test_acc']:.2f}%{seeds}, {line['epochs']:.3g} ep")
+        last = lines_by.get((m, budgets[-1]))
+        base = "–"
+        if last and last["baseline_acc"] is not None:
+            below = last["test_acc"] is None or last["test_acc"] < last["baseline_acc"]
+            base = f"{100 * last['baseline_acc']:.2f}%, {last['baseline_epochs']:.3g} ep" + (" ▼" if below else "")
+        label = _label(first)
+        out.append(
+            f"| {label} | {first['family']} | {first['parameters']:,} | {first['mflops']:.0f} | {first['recipe']} | "
+            + " | ".join(cells)
+            + f" | {base} |"
+        )
+    return "\n".join(out) + "\n"
