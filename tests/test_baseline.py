@@ -95,12 +95,11 @@ def fake_arrays(fake_folder):
 def test_the_baseline_learns_on_a_tiny_subset(fake_arrays):
     torch.set_num_threads(1)
     d = fake_arrays
-    result = baseline.train(
-        "resnet20", 8.0, d.train_x[:4000], d.train_y[:4000], d.test_x[:1000], d.test_y[:1000], width=8
-    )
+    # cnn2 (conv, BatchNorm, dropout): ~100 steps in 10 s on one idle thread, ~40 under a loaded CI
+    result = baseline.train("cnn2", 10.0, d.train_x[:4000], d.train_y[:4000], d.test_x[:1000], d.test_y[:1000])
     assert result["test_acc"] > 0.2, result  # chance is 0.1
     assert result["steps"] > 10 and result["epochs"] == pytest.approx(result["steps"] * 128 / 4000, abs=0.05)
-    assert result["used_s"] <= 1.5 * 8.0 + 2.0, result  # its evaluation is estimated from 500 images
+    assert result["used_s"] <= 1.5 * 10.0 + 2.0, result  # its evaluation is estimated from 500 images
 
 
 def test_zoo_bench_runs_the_baseline_beside_the_lab(fake_folder, tmp_path):

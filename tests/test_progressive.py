@@ -108,7 +108,7 @@ def test_the_plan_mixes_crop_and_full_step_times(monkeypatch):
     """The probe times crop steps and full steps apart; the plan weighs them by --crop-until."""
     seen = []
 
-    def fake_probe(model, cfg, x, y):
+    def fake_probe(model, cfg, x, y, budget_s):
         seen.append(cfg.crop)
         trainer = Trainer(model, config=cfg, progress=False, log=None)
         trainer.train(x[:64], y[:64])

@@ -205,8 +205,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "zoo-vgg",
             "vgg16_bn",
-            "VGG-BN: zoo-sgd at a peak LR of 0.1 -- plain 11-19-layer stacks without shortcuts start less "
-            "reliably at 0.2 in short runs (docs/zoo.md).",
+            "VGG-BN: zoo-sgd at kuangliu/pytorch-cifar's LR for VGG, 0.1 at batch 128: these plain stacks without "
+            "shortcuts started worse at higher LRs in short probes of reduced sizes (docs/zoo.md).",
             _textbook(0.1),
             budget=_KEEP_LAST,
         ),
