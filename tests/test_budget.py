@@ -376,3 +376,28 @@ def test_a_re_planned_run_still_evaluates_only_its_last_epochs(replan_to, evalua
     net = create_model("fastnet", width=0.125)
     history = Trainer(net, config=cfg, progress=False, log=None, callbacks=[Replan()]).train(x, y, x[:40], y[:40])
     assert [r["epoch"] for r in history if not math.isnan(r["test_acc"])] == evaluated
+
+
+def test_a_model_too_slow_for_the_floor_is_refused_after_its_warm_up(monkeypatch):
+    # two warm-up steps of 3 s: 50 steps need at least 75 s (a later step is at least half a warm one),
+    # so a 60 s budget is refused there, before the timed steps and the evaluation spend more of it
+    from cifarlab import budget
+    from cifarlab.models import create_model
+
+    calls = []
+
+    class SlowTrainer:
+        def __init__(self, net, config, **kw):
+            self.net, self.history = net, [{"seconds": 6.0}]
+
+        def train(self, x, y):
+            calls.append(len(x))
+
+    monkeypatch.setattr("cifarlab.trainer.Trainer", SlowTrainer)
+    cfg = TrainConfig(batch_size=32)
+    x, y = torch.zeros(6400, 3, 32, 32, dtype=torch.uint8), torch.zeros(6400, dtype=torch.long)
+    with pytest.raises(ConfigError, match=r"a training step takes about 3 s, and a run needs at least 50; raise"):
+        budget.plan(60.0, create_model("softmax"), cfg, x, y, eval_images=100)
+    assert calls == [64]  # the warm-up only
+    with pytest.raises(ConfigError, match="at least 20; raise --time-budget to at least 3[0-2]s"):
+        budget.plan(25.0, create_model("softmax"), cfg, x[:640], y[:640], eval_images=100)  # a 20-batch set

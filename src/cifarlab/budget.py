@@ -295,13 +295,24 @@ def _probe_steps(
 ):
     """(the probe's Trainer, seconds per step): a few timed training steps of a copy of ``model`` --
     ``PROBE_STEPS``, or as few as 2 when the untimed warm-up steps show that more would take over
-    ``PROBE_SHARE`` of the budget."""
+    ``PROBE_SHARE`` of the budget. A model whose warm-up shows that not even the floor's steps can
+    fit is refused there, before any more of the budget goes to measuring it."""
     from .trainer import Trainer
 
+    t0 = time.perf_counter()
     trainer = Trainer(copy.deepcopy(model), config=cfg, progress=False, log=None)
     warm = min(len(train_x), cfg.batch_size * WARMUP_STEPS)
     trainer.train(train_x[:warm], train_y[:warm])  # untimed: first-step kernel selection and allocation
     warm_step_s = trainer.history[0]["seconds"] / math.ceil(warm / cfg.batch_size)  # an upper bound
+    # A step after the first is at least half a warm-up one (the first picks kernels): a lower bound.
+    floor = min(MIN_STEPS, math.ceil(len(train_x) / cfg.batch_size))
+    need = time.perf_counter() - t0 + floor * warm_step_s / 2
+    if need > budget_s:
+        raise ConfigError(
+            f"--time-budget {_fmt(budget_s)} is too short here: a training step takes about "
+            f"{warm_step_s:.0f} s, and a run needs at least {floor}; raise --time-budget to at least "
+            f"{_duration_flag(need)}"
+        )
     timed = max(2, min(PROBE_STEPS, int(PROBE_SHARE * budget_s / max(warm_step_s, 1e-9))))
     probe_n = min(len(train_x), cfg.batch_size * (WARMUP_STEPS + timed))
     trainer = Trainer(trainer.net, config=cfg, progress=False, log=None)
