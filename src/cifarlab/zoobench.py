@@ -11,6 +11,7 @@ from all of it each time.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -94,7 +95,7 @@ def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_o
         "wall_s": s["wall_seconds"],
         "probe_s": plan["probe_s"],
         "used_s": plan["probe_s"] + s["wall_seconds"],
-        "run_dir": str(run.path),
+        "run_dir": os.path.relpath(run.path, out),  # relative: the table travels with its folder
     }
 
 
