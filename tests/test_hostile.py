@@ -516,3 +516,19 @@ def test_a_damaged_zoo_table_is_refused_before_any_training_and_kept(tmp_path, c
     assert_one_line_error(proc, "zoo.json is not a zoo table", "pick another --out")
     assert (tmp_path / "zoo.json").read_text() == content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zoo.json"]  # no runs/, no baseline/
+
+
+def test_the_baseline_log_does_not_follow_a_planted_symlink(tmp_path):
+    from cifarlab import zoobench
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    out = tmp_path / "out"
+    (out / "baseline").mkdir(parents=True)
+    (out / "baseline" / "softmax-5s-seed0.log").symlink_to(victim)
+    (out / "baseline" / "softmax-5s-seed0.json").symlink_to(victim)
+    proc, result = zoobench.start_baseline("softmax", 5.0, 0, out, str(tmp_path / "no-data"), 1)
+    proc.wait()
+    assert victim.read_text() == "keep me"
+    assert not (out / "baseline" / "softmax-5s-seed0.log").is_symlink() and not result.exists()
+    assert "error" in zoobench.finish_baseline(proc, result)  # no data there: it failed, and says so

@@ -106,8 +106,11 @@ def start_baseline(name: str, budget_s: float, seed: int, out: Path, data: str |
     result.unlink(missing_ok=True)  # a stale result must not pass for this run's
     cmd = [sys.executable, "-m", "cifarlab.baseline", "--model", name, "--budget", str(budget_s)]
     cmd += ["--seed", str(seed), "--threads", str(threads), "--json", str(result)] + (["--data", data] if data else [])
-    log_file = (out / "baseline" / f"{result.stem}.log").open("w")
-    return subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), result
+    log_path = out / "baseline" / f"{result.stem}.log"
+    log_path.unlink(missing_ok=True)  # a planted symlink goes, not what it points to; O_EXCL: no new one followed
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    with os.fdopen(fd, "w") as log_file:
+        return subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), result
 
 
 def finish_baseline(proc: subprocess.Popen, result: Path) -> dict[str, Any]:
