@@ -135,8 +135,8 @@ def test_the_table_takes_medians_over_seeds_and_marks_rows_below_the_baseline():
     assert text.index("| a ") < text.index("| b ")  # sorted by accuracy
 
 
-def test_budget_columns_put_each_budget_beside_the_others():
-    from cifarlab.zoobench import budget_columns
+def test_budget_columns_put_each_budget_beside_the_others(tmp_path):
+    from cifarlab.zoobench import budget_columns, budget_plot
 
     short = {**_row("a", 0, 0.5, 0.4), "budget_s": 120.0}
     short.pop("baseline")
@@ -150,3 +150,5 @@ def test_budget_columns_put_each_budget_beside_the_others():
     assert head.endswith("| 2 min | 10 min | textbook loop, 10 min |")
     assert a == "| a | f | 1 | 1 | r | 50.00%, 2 ep | 80.00%, 2 ep | 70.00%, 2.1 ep |"
     assert b == "| b | f | 1 | 1 | r | – | needs 11m | 30.00%, 2.1 ep ▼ |"  # refused while the loop trained: below
+    tables = [{"rows": {"a2": short}}, {"rows": {"a10": _row("a", 0, 0.8, 0.7), "b10": refused}}]
+    assert budget_plot(tables, tmp_path / "z.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

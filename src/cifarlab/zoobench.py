@@ -326,3 +326,37 @@ def budget_columns(tables: Sequence[dict[str, Any]]) -> str:
             + f" | {base} |"
         )
     return "\n".join(out) + "\n"
+
+
+def budget_plot(tables: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Accuracy per model at each budget (dots) and the textbook loop's (rings), the best model on top;
+    a model that did not fit a budget has no dot for it."""
+    from matplotlib.figure import Figure
+
+    from .plots import save_figure
+
+    lines = [line for table in tables for line in summarise(table)]
+    budgets = sorted({line["budget_s"] for line in lines})
+    best = {}
+    for line in lines:
+        if line["test_acc"] is not None:
+            best[line["model"]] = max(best.get(line["model"], -1.0), line["test_acc"])
+    models = sorted({line["model"] for line in lines}, key=lambda m: best.get(m, -1.0))
+    fig = Figure(figsize=(8, 0.3 * len(models) + 1.5))
+    ax = fig.subplots()
+    for i, b in enumerate(budgets):
+        at = {line["model"]: line for line in lines if line["budget_s"] == b}
+        ys = [k for k, m in enumerate(models) if m in at and at[m]["test_acc"] is not None]
+        ax.scatter([100 * at[models[k]]["test_acc"] for k in ys], ys, s=28, label=f"{b / 60:g} min", zorder=3)
+        base = [k for k, m in enumerate(models) if m in at and at[m]["baseline_acc"] is not None]
+        if base:
+            ax.scatter([100 * at[models[k]]["baseline_acc"] for k in base], base, s=60, facecolors="none",
+                       edgecolors=f"C{i}", label=f"textbook loop, {b / 60:g} min", zorder=2)  # fmt: skip
+    ax.set_yticks(range(len(models)), models, fontsize=8)
+    ax.set_xlabel("test accuracy (%)")
+    ax.axvline(10, color="grey", lw=0.6, ls=":")  # chance
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("CIFAR-10 by name within a time budget, this host (dotted: chance)")
+    fig.tight_layout()
+    return save_figure(fig, path)
