@@ -208,6 +208,7 @@ def summarise(table: dict[str, Any]) -> list[dict[str, Any]]:
                 "test_acc": _median([r["test_acc"] for r in ok]) if ok else None,
                 "all_test_acc": [r["test_acc"] for r in sorted(ok, key=lambda r: r["seed"])],
                 "used_s": _median([r["used_s"] for r in ok]) if ok else None,
+                "epochs": _median([r["epochs"] for r in ok]) if ok else None,
                 "baseline_acc": _median([b["test_acc"] for b in bases]) if bases else None,
                 "baseline_epochs": _median([b["epochs"] for b in bases]) if bases else None,
             }
