@@ -65,8 +65,9 @@ class DeviceLoader:
 
     def _batches(self, perm: torch.Tensor, epoch: int, steps: Callable[[], int], crops: Callable[[], int]):
         world, bs = distributed.world_size(), self.batch_size
-        i = -1
-        while (i := i + 1) < min(steps(), self.steps_per_epoch):
+        for i in range(self.steps_per_epoch):
+            if i >= steps():
+                break
             idx = perm[i * bs : (i + 1) * bs]
             if len(idx) < world:
                 continue  # a last batch too small to give every process an image (all of them skip it)
