@@ -4,8 +4,8 @@
 
 # queue_env WORKTREE OUT: run the frozen worktree's code on the real data, writing runs into OUT.
 queue_env() {
-  export PYTHONPATH=$1/src CIFARLAB_DATA=/work/shared/data/cifar10
-  PY=/work/main/.venv/bin/python
+  export PYTHONPATH=$1/src CIFARLAB_DATA=../shared/data/cifar10
+  PY=.venv/bin/python
   OUT=$2
   mkdir -p "$OUT"
   cd "$OUT" || exit 1

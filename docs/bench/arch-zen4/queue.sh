@@ -7,7 +7,7 @@
 # is named in docs/performance.md).
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 base=(--recipe fast89 --amp off --time-budget 695s)
 declare -A flags=(
   [d3]="--model-arg depth=3"

@@ -4,7 +4,7 @@
 # last group, and a last group of 384. Same budget and host; one run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 while pgrep -f arch-zen4/queue.sh >/dev/null; do sleep 20; done
 base=(--recipe fast89 --amp off --time-budget 695s)
 for seed in 1 2; do

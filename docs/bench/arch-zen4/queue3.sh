@@ -4,7 +4,7 @@
 # group's seed 0 (89.85%). Same budget and host; one run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 while pgrep -f arch-zen4/queue2.sh >/dev/null; do sleep 20; done
 base=(--recipe fast89 --amp off --time-budget 695s)
 declare -A flags=(

@@ -5,7 +5,7 @@
 # takes in 20 minutes (fast89 reached 89.15% there). One run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 wide=(--recipe fast89 --model-arg widths=[32,128,256])
 run fast89-w3-256-5m-s0 "${wide[@]}" --time-budget 5m --seed 0
 run fast89-w3-256-600s-fp32-s0 "${wide[@]}" --amp off --time-budget 600s --seed 0

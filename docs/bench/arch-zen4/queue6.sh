@@ -6,7 +6,7 @@
 # if it beat fast89-wide's seed 0 (89.85%). One run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 base=(--recipe fast89 --amp off --time-budget 695s)
 declare -A flags=(
   [d223]="--model-arg depth=[2,2,3]"

@@ -5,7 +5,7 @@
 # One run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 while pgrep -f "pytest" >/dev/null; do sleep 10; done
 for seed in 1 2; do
   run fast89-600s-fp32-s$seed --recipe fast89 --amp off --time-budget 600s --seed $seed

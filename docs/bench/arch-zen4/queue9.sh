@@ -6,7 +6,7 @@
 # One run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 while pgrep -f arch-zen4/queue8.sh >/dev/null; do sleep 10; done
 run fast89-wide-w-32-128-192-695s-fp32-s0 --recipe fast89-wide --model-arg widths=[32,128,192] --amp off --time-budget 695s --seed 0
 run fast89-wide-crop07-695s-fp32-s0 --recipe fast89-wide --crop-until 0.7 --amp off --time-budget 695s --seed 0

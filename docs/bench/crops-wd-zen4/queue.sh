@@ -10,7 +10,7 @@
 # of 3 measured side by side. One run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 base=(--recipe fast89-wide --amp off --time-budget 695s)
 declare -A flags=([ref]="" [cu05]="--crop-until 0.5" [wd2]="--weight-decay 0.00266")
 for v in ref cu05 wd2; do

@@ -11,7 +11,7 @@
 # One run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 fp32=(--amp off)
 run fast-69.5s-fp32-s0 --recipe fast "${fp32[@]}" --time-budget 69.5s --seed 0
 run fast89-174s-fp32-s0 --recipe fast89 "${fp32[@]}" --time-budget 174s --seed 0

@@ -4,7 +4,7 @@
 # frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 for recipe in fast fast89-wide; do
   run "$recipe-521s-fp32-s0" --recipe "$recipe" --amp off --time-budget 521s --seed 0
 done

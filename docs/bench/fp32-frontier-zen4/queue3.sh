@@ -5,7 +5,7 @@
 # at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 while pgrep -f hyper-zen4/queue.sh >/dev/null; do sleep 10; done
 for recipe in fast89-wide fast; do
   run "$recipe-434s-fp32-s0" --recipe "$recipe" --amp off --time-budget 434s --seed 0

@@ -5,13 +5,13 @@
 # longer crops; then seeds 1 and 2 of whichever did best on seed 0, if it beat fast89's seed 0.
 # One run at a time, from the worktree frozen at 950e2ef.
 set -u
-export PYTHONPATH=/work/wt-emu8/src CIFARLAB_DATA=/work/shared/data/cifar10
-PY=/work/main/.venv/bin/python
-cd /work/emu8
+export PYTHONPATH=WORKDIR/wt-emu8/src CIFARLAB_DATA=../shared/data/cifar10
+PY=.venv/bin/python
+cd WORKDIR/emu8
 run() {  # name, then the train flags
   name=$1; shift
   echo "=== $(date -u +%FT%TZ) start $name: $*"
-  $PY -m cifarlab train "$@" --out /work/emu8 --name "$name" > "$name.log" 2>&1
+  $PY -m cifarlab train "$@" --out WORKDIR/emu8 --name "$name" > "$name.log" 2>&1
   echo "=== $(date -u +%FT%TZ) end $name rc $?"
 }
 base=(--recipe fast89 --amp off --time-budget 695s)

@@ -4,14 +4,14 @@
 # Muon with selection on seed 0, its seeds 1 and 2; otherwise queue2.sh's 60-minute bf16 fast90-sel point
 # (queue2.sh was stopped before it started and this runs it in its place). From the worktree frozen at 950e2ef.
 set -u
-export PYTHONPATH=/work/wt-emu8/src CIFARLAB_DATA=/work/shared/data/cifar10
-PY=/work/main/.venv/bin/python
-cd /work/emu8
+export PYTHONPATH=WORKDIR/wt-emu8/src CIFARLAB_DATA=../shared/data/cifar10
+PY=.venv/bin/python
+cd WORKDIR/emu8
 while pgrep -f "fp32-push-zen4/queue.sh" > /dev/null; do sleep 5; done
 run() {  # name, then the train flags
   name=$1; shift
   echo "=== $(date -u +%FT%TZ) start $name: $*"
-  $PY -m cifarlab train "$@" --out /work/emu8 --name "$name" > "$name.log" 2>&1
+  $PY -m cifarlab train "$@" --out WORKDIR/emu8 --name "$name" > "$name.log" 2>&1
   echo "=== $(date -u +%FT%TZ) end $name rc $?"
 }
 v=(--recipe fast89 --amp off --time-budget 695s --optimizer muon --muon-lr 0.1 --muon-momentum 0.8 --lr 1.125 --keep-hard 1)

@@ -6,11 +6,11 @@
 # seed written in, since merged into this script).
 set -u
 seed=${2:-0}
-export PYTHONPATH=/work/wt-emu5/src CIFARLAB_DATA=/work/shared/data/cifar10
-cd /work/emu5
+export PYTHONPATH=WORKDIR/wt-emu5/src CIFARLAB_DATA=../shared/data/cifar10
+cd WORKDIR/emu5
 for recipe in fast90-sel fast; do
   name=$recipe-7m-s$seed
   echo "=== $(date -u +%FT%TZ) start $name"
-  /work/main/.venv/bin/python -m cifarlab train --recipe $recipe --time-budget 7m --seed $seed --out /work/emu5 --name $name > $name.log 2>&1
+  .venv/bin/python -m cifarlab train --recipe $recipe --time-budget 7m --seed $seed --out WORKDIR/emu5 --name $name > $name.log 2>&1
   echo "=== $(date -u +%FT%TZ) end $name rc $?"
 done

@@ -5,10 +5,10 @@
 # (timed by a one-off script). Seed 0 each, then seeds 1 and 2 of whichever did best on seed 0, if it
 # beat fast89's seed 0 (89.37%). One run at a time, from the worktree frozen at 182e5a2.
 set -u
-export PYTHONPATH=/work/wt-emu9/src CIFARLAB_DATA=/work/shared/data/cifar10
-PY=/work/main/.venv/bin/python
-OUT=/work/emu9
-source /work/wt-emu9/docs/bench/lib.sh
+export PYTHONPATH=WORKDIR/wt-emu9/src CIFARLAB_DATA=../shared/data/cifar10
+PY=.venv/bin/python
+OUT=WORKDIR/emu9
+source WORKDIR/wt-emu9/docs/bench/lib.sh
 cd "$OUT"
 base=(--recipe fast89 --amp off --time-budget 695s)
 declare -A flags=(

@@ -3,9 +3,9 @@
 # step-matched 695 s, seed 0. At the end of fast89's run the kept (hardest) half of each batch is trained to
 # ~90% accuracy, so more regularisation may pay. From the worktree frozen at 0495334.
 set -u
-export PYTHONPATH=/work/wt-emu10/src CIFARLAB_DATA=/work/shared/data/cifar10
-PY=/work/main/.venv/bin/python
-OUT=/work/emu9
-source /work/wt-emu10/docs/bench/lib.sh
+export PYTHONPATH=WORKDIR/wt-emu10/src CIFARLAB_DATA=../shared/data/cifar10
+PY=.venv/bin/python
+OUT=WORKDIR/emu9
+source WORKDIR/wt-emu10/docs/bench/lib.sh
 cd "$OUT"
 run fast89-cutout8-695s-fp32-s0 --recipe fast89 --amp off --time-budget 695s --cutout 8 --seed 0

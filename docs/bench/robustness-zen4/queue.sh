@@ -1,10 +1,10 @@
 #!/bin/bash
-# Issue 19 measurement queue: baselines from /work/wt-base, AugMix runs from /work/wt-aug (frozen worktrees).
+# Issue 19 measurement queue: baselines from WORKDIR/wt-base, AugMix runs from WORKDIR/wt-aug (frozen worktrees).
 # One torch thread: the machine is shared with test runs, and two 2-thread processes on 2 cores thrash.
-cd /work/rob
-export CIFARLAB_DATA=/work/shared/data/cifar10
-PY=/work/main/.venv/bin/python
-t() { local wt=$1; shift; PYTHONPATH=/work/$wt/src $PY -m cifarlab train "$@" --seed 0 --threads 1 --out /work/rob/runs --no-progress; }
+cd WORKDIR/rob
+export CIFARLAB_DATA=../shared/data/cifar10
+PY=.venv/bin/python
+t() { local wt=$1; shift; PYTHONPATH=WORKDIR/$wt/src $PY -m cifarlab train "$@" --seed 0 --threads 1 --out WORKDIR/rob/runs --no-progress; }
 t wt-aug --recipe fast --augmix --name fast-augmix
 t wt-base --model resnet20 --epochs 5 --name resnet20-base
 t wt-aug --model resnet20 --epochs 5 --augmix --name resnet20-augmix

@@ -9,7 +9,7 @@
 # One run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 base=(--recipe fast89-wide --amp off --time-budget 695s)
 declare -A flags=(
   [ps2]="--proxy-stride 2"

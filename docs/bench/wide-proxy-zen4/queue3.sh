@@ -4,10 +4,10 @@
 # earlier sessions under the old guard (3% of all steps), with as many epochs. Either the new guard's
 # late re-plans hurt, or this session's host does. So the same seeds run here under the old guard, one
 # at a time, right after the new guard's: the code is a worktree at 814cc55, the last commit before
-# the guard changed (git worktree add --detach /work/wt-oldguard 814cc55), not this script's own tree.
+# the guard changed (git worktree add --detach WORKDIR/wt-oldguard 814cc55), not this script's own tree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env /work/wt-oldguard /work/emu11
+queue_env WORKDIR/wt-oldguard WORKDIR/emu11
 for seed in 0 1 2; do
   run "fast89-wide-oldguard-695s-fp32-s$seed" --recipe fast89-wide --amp off --time-budget 695s --seed "$seed"
 done

@@ -6,7 +6,7 @@
 # One run at a time, from a frozen worktree.
 set -u
 source "$(dirname "$0")/../lib.sh"
-queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" /work/emu11
+queue_env "$(cd "$(dirname "$0")/../../.." && pwd)" WORKDIR/emu11
 for seed in 0 1; do
   run "fast89-guard-695s-fp32-s$seed" --recipe fast89 --amp off --time-budget 695s --seed "$seed"
 done

@@ -3,13 +3,13 @@
 # 20 minutes = 695 s of this Zen 4 in fp32, docs/performance.md), and `fast` with selection; then part 1's
 # 60-minute point for fast90-sel on this host's own bf16. One run at a time, from a worktree frozen at $1.
 set -u
-export PYTHONPATH=/work/wt-emu6/src CIFARLAB_DATA=/work/shared/data/cifar10
-PY=/work/main/.venv/bin/python
-cd /work/emu6
+export PYTHONPATH=WORKDIR/wt-emu6/src CIFARLAB_DATA=../shared/data/cifar10
+PY=.venv/bin/python
+cd WORKDIR/emu6
 run() {  # name, then the train flags
   name=$1; shift
   echo "=== $(date -u +%FT%TZ) start $name: $*"
-  $PY -m cifarlab train "$@" --out /work/emu6 --name "$name" > "$name.log" 2>&1
+  $PY -m cifarlab train "$@" --out WORKDIR/emu6 --name "$name" > "$name.log" 2>&1
   echo "=== $(date -u +%FT%TZ) end $name rc $?"
 }
 run fast90sel-w075-695s-fp32-s0 --recipe fast90-sel --model-arg width=0.75 --amp off --time-budget 695s --seed 0

@@ -4,14 +4,14 @@
 # then seeds 1 and 2 of whichever width did best on seed 0 (full width: 87.61%, docs/performance.md),
 # then `fast` with selection. One run at a time, from the worktree frozen at $1.
 set -u
-export PYTHONPATH=/work/wt-emu6/src CIFARLAB_DATA=/work/shared/data/cifar10
-PY=/work/main/.venv/bin/python
-cd /work/emu6
+export PYTHONPATH=WORKDIR/wt-emu6/src CIFARLAB_DATA=../shared/data/cifar10
+PY=.venv/bin/python
+cd WORKDIR/emu6
 while pgrep -f "cifarlab train --recipe fast --model-arg width=0.75" > /dev/null; do sleep 5; done
 run() {  # name, then the train flags
   name=$1; shift
   echo "=== $(date -u +%FT%TZ) start $name: $*"
-  $PY -m cifarlab train "$@" --out /work/emu6 --name "$name" > "$name.log" 2>&1
+  $PY -m cifarlab train "$@" --out WORKDIR/emu6 --name "$name" > "$name.log" 2>&1
   echo "=== $(date -u +%FT%TZ) end $name rc $?"
 }
 sel=(--recipe fast90-sel --amp off --time-budget 695s)

@@ -4,14 +4,14 @@
 # (the picker's 7-minute points are means of 2 seeds), then seed 0 at 2 and at 10 minutes.
 # From the worktree frozen at $1 (there the recipe is `--recipe fast90-sel --model-arg width=0.5`).
 set -u
-export PYTHONPATH=/work/wt-emu6/src CIFARLAB_DATA=/work/shared/data/cifar10
-PY=/work/main/.venv/bin/python
-cd /work/emu6
+export PYTHONPATH=WORKDIR/wt-emu6/src CIFARLAB_DATA=../shared/data/cifar10
+PY=.venv/bin/python
+cd WORKDIR/emu6
 while pgrep -f "width-zen4/queue3.sh" > /dev/null; do sleep 5; done
 run() {  # name, then the train flags
   name=$1; shift
   echo "=== $(date -u +%FT%TZ) start $name: $*"
-  $PY -m cifarlab train "$@" --out /work/emu6 --name "$name" > "$name.log" 2>&1
+  $PY -m cifarlab train "$@" --out WORKDIR/emu6 --name "$name" > "$name.log" 2>&1
   echo "=== $(date -u +%FT%TZ) end $name rc $?"
 }
 for spec in 5m:1 5m:2 7m:1 2m:0 10m:0; do
