@@ -4,10 +4,7 @@
 # Usage, from the repository root: docs/bench/zoo2-zen3-2m/queue.sh WORKTREE
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-wt=$(cd "$1" && pwd)
-export PYTHONPATH=$wt/src
-export CIFARLAB_DATA=${CIFARLAB_DATA:-$(cd "$here/../../../.." && pwd)/shared/data/cifar10}
-py=${PY:-.venv/bin/python}
+. "$here/../zoo2-zen3/env.sh" "$1"
 stream() {
   echo "=== $(date -u +%FT%TZ) start $1: $2 ($(git -C "$wt" rev-parse --short HEAD))"
   "$py" -m cifarlab bench --zoo --threads 1 --time-budget 2m --out "$here/$1" --models "$2"

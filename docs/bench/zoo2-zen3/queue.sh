@@ -4,10 +4,7 @@
 # (WORKTREE: a frozen checkout of the code measured, e.g. `git worktree add ../wt-zoo HEAD`).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-wt=$(cd "$1" && pwd)
-export PYTHONPATH=$wt/src
-export CIFARLAB_DATA=${CIFARLAB_DATA:-$(cd "$here/../../../.." && pwd)/shared/data/cifar10}
-py=${PY:-.venv/bin/python}
+. "$here/env.sh" "$1"
 zoo() {
   echo "=== $(date -u +%FT%TZ) start $* ($(git -C "$wt" rev-parse --short HEAD))"
   "$py" -m cifarlab bench --zoo --baseline --time-budget 10m --out "$here" "$@"

@@ -1,0 +1,6 @@
+# Sourced by the zoo queues (zoo2-zen3/queue.sh, zoo2-zen3-2m/queue.sh) with WORKTREE as $1: the frozen
+# code on PYTHONPATH, the data copy beside the checkout, the checkout's venv.
+wt=$(cd "$1" && pwd)
+export PYTHONPATH=$wt/src
+export CIFARLAB_DATA=${CIFARLAB_DATA:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)/shared/data/cifar10}
+py=${PY:-.venv/bin/python}
