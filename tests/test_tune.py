@@ -343,3 +343,34 @@ def test_unreachable_storage_is_one_line(tmp_path, fake_folder):
     line = assert_one_line_error(proc, "cannot use the study storage", "Connection refused")
     assert "secret" not in line
     assert not (tmp_path / "tune").exists() or not any((tmp_path / "tune").iterdir())
+
+
+def test_a_grid_tries_every_combination_once_then_stops(fake_folder, tmp_path):
+    config = get_recipe("seed-mlp-first").config()
+    config.out, config.data.data = str(tmp_path), str(fake_folder)
+    config.data.train_limit, config.data.val_size, config.train.epochs = 200, 100, 1
+    space = [Param("lr", "categorical", choices=(0.01, 0.1)), Param("batch_size", "categorical", choices=(64, 128))]
+    tune(config, space=space, trials=3, study="g", pruner="none", sampler="grid", log=lambda m: None)
+    # a second worker on the same storage finishes the grid, then starts nothing more
+    tune(
+        ExperimentConfig.from_dict(config.to_dict()),
+        space=space,
+        trials=5,
+        study="g",
+        pruner="none",
+        sampler="grid",
+        log=lambda m: None,
+    )
+    rows = read_csv(tmp_path / "tune" / "g" / "trials.csv")
+    tried = sorted((float(r["lr"]), int(r["batch_size"])) for r in rows)
+    assert tried == [(0.01, 64), (0.01, 128), (0.1, 64), (0.1, 128)]
+
+
+def test_a_grid_over_a_range_is_one_line(tmp_path):
+    proc = cli_in_process(
+        "tune", "--sampler", "grid", "--param", "lr=0.01..0.1", "--recipe", "seed-mlp-first", "--out", tmp_path
+    )
+    assert_one_line_error(
+        proc, "--sampler grid takes lists of values; write e.g. lr=0.05,0.1,0.2 instead of lr=0.01..0.1"
+    )
+    assert not (tmp_path / "tune").exists()

@@ -163,6 +163,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         clean_pruned=args.clean_pruned,
         pruner=args.pruner,
+        sampler=args.sampler,
         baseline=args.baseline,
     )
     print(

@@ -250,6 +250,13 @@ def _tune_parser(sub) -> None:
         default="median",
         help="stop unpromising trials early (median of earlier trials' validation accuracy)",
     )
+    tg.add_argument(
+        "--sampler",
+        choices=("tpe", "grid"),
+        default="tpe",
+        help="tpe: Optuna's default search; grid: every combination of the --param lists, each once "
+        "(lists only, e.g. lr=0.05,0.1,0.2; --trials caps the number)",
+    )
     tg.add_argument("--clean-pruned", action="store_true", help="delete the run folders of pruned trials")
     tg.add_argument(
         "--baseline",

@@ -307,6 +307,7 @@ def tune(
     clean_pruned: bool = False,
     pruner: Any = "median",
     sampler_seed: int | None = None,
+    sampler: str = "tpe",
     baseline: bool = False,
     log: Callable[[str], None] = print,
 ) -> TuneResult:
@@ -314,19 +315,22 @@ def tune(
 
     ``space`` defaults to :func:`default_space`; ``pruner`` is ``"median"``, ``"none"`` or an Optuna
     pruner; ``baseline`` queues the config's own values as a trial first (once per study, however
-    many workers ask). Returns the study's state after this worker's trials (others may still be running).
+    many workers ask). ``sampler="grid"`` tries every combination of the (categorical) space once,
+    shared between workers; a finished grid starts no more trials. Returns the study's state after this
+    worker's trials (others may still be running).
     """
     optuna = require_optuna()
 
     if trials <= 0:
         raise ConfigError(f"--trials must be a positive number, got {trials}")
     space = list(space) if space else default_space(config)
+    grid = _grid(space) if sampler == "grid" else None
     first = baseline_params(config, space) if baseline else None
     name = check_name(study or config.recipe or config.model, "--study")
     arrays = _check_before_study(config, space)
     url = storage or default_storage(config.out, name)
     folder = Path(config.out) / "tune" / name
-    the_study = _create_study(optuna, name, url, pruner, sampler_seed)
+    the_study = _create_study(optuna, name, url, pruner, sampler_seed, grid)
     _check_same_space(the_study, space, config, url)
     folder.mkdir(parents=True, exist_ok=True)
     if first is not None:
@@ -342,7 +346,20 @@ def tune(
     return result
 
 
-def _create_study(optuna, name: str, url: str, pruner: Any, sampler_seed: int | None):
+def _grid(space: Sequence[Param]) -> dict[str, list[Any]]:
+    ranges = [p.spec() for p in space if p.kind != "categorical"]
+    if ranges:
+        raise ConfigError(f"--sampler grid takes lists of values; write e.g. lr=0.05,0.1,0.2 instead of {ranges[0]}")
+    return {p.name: list(p.choices) for p in space}
+
+
+def _create_study(optuna, name: str, url: str, pruner: Any, sampler_seed: int | None, grid=None):
+    if grid is not None:
+        # Optuna's GridSampler hands each combination out once across workers sharing the storage,
+        # and stops the study when the grid is done.
+        sampler = optuna.samplers.GridSampler(grid, seed=sampler_seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=sampler_seed)
     if pruner == "median":
         pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
     elif pruner in ("none", None):
@@ -353,7 +370,7 @@ def _create_study(optuna, name: str, url: str, pruner: Any, sampler_seed: int | 
             storage=open_storage(url),
             direction="maximize",
             load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+            sampler=sampler,
             pruner=pruner,
         )
     except TuneError:
