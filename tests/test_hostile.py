@@ -8,6 +8,7 @@ saying what to do, a non-zero exit. The data-path hostile tests (archives, pickl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -532,3 +533,202 @@ def test_the_baseline_log_does_not_follow_a_planted_symlink(tmp_path):
     assert victim.read_text() == "keep me"
     assert not (out / "baseline" / "softmax-5s-seed0.log").is_symlink() and not result.exists()
     assert "error" in zoobench.finish_baseline(proc, result)  # no data there: it failed, and says so
+
+
+# === the second hostile pass ============================================================================
+# --- 1. files inside a prepared run folder that are symlinks ----------------------------------------------
+
+
+@pytest.mark.parametrize("planted", [".lock", "metrics.csv"])
+def test_a_planted_symlink_in_a_run_folder_is_never_written_through(tiny_run, fake_folder, tmp_path, planted):
+    run = _copy_run(tiny_run, tmp_path / "shared")
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (run / planted).unlink(missing_ok=True)
+    (run / planted).symlink_to(victim)
+    proc = cli_in_process("train", "--resume", run, "--epochs", "2", "--override", "--data", fake_folder)
+    if planted == ".lock":  # refused: the lock is opened in place
+        assert_one_line_error(proc, ".lock is a symbolic link", "replace it with the file itself")
+    else:  # metrics.csv is rewritten by the atomic writer, which replaces the link itself
+        assert proc.returncode == 0 and not (run / planted).is_symlink()
+    assert victim.read_text() == "precious\n"
+
+
+# --- 4. FIFOs where a file belongs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fifo, command",
+    [
+        ("model.pt", ["predict", "RUN", "IMG"]),
+        ("model.pt", ["evaluate", "RUN"]),
+        ("model.pt", ["export", "RUN", "--format", "onnx"]),
+        ("last.pt", ["train", "--resume", "RUN", "--epochs", "2", "--override", "--data", "DATA"]),
+        ("summary.json", ["compare", "RUN"]),
+    ],
+)
+def test_a_fifo_in_a_run_folder_is_one_line_not_a_hang(tiny_run, fake_folder, tmp_path, fifo, command):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    (run / fifo).unlink()
+    os.mkfifo(run / fifo)
+    values = {"RUN": run, "IMG": tmp_path / "x.png", "DATA": fake_folder}
+    proc = cli(*[values.get(a, a) for a in command], check=False, timeout=60)
+    assert_one_line_error(proc, f"{fifo} is a FIFO, not a regular file")
+
+
+# --- 5. a model file's options are not built before its weights fit ----------------------------------------
+
+
+def test_options_in_a_model_file_allocate_nothing_before_the_weights_fit(tiny_run, tmp_path, monkeypatch):
+    import cifarlab.runs as runs
+
+    run = _copy_run(tiny_run, tmp_path / "run")
+    _edit_model(run, lambda p: p.update(model="fastnet", model_kwargs={"width": 64}, state_dict={}))
+    built_on, create = [], runs.create_model
+
+    def spy(*args, **kwargs):
+        built_on.append(torch.empty(0).device.type)  # "meta" inside `with torch.device("meta")`
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "create_model", spy)
+    with pytest.raises(RunError, match="its weights do not fit a 'fastnet'"):
+        runs.load_run(run)
+    assert built_on == ["meta"]
+
+
+# --- 6. a labels file that declares more than it holds ------------------------------------------------------
+
+
+def _sparse_npy(path: Path, dtype: str, count: int) -> None:
+    """A .npy whose header declares ``count`` items of ``dtype``, made full length by a sparse truncate."""
+    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': ({count},), }}"
+    header += " " * (-(len(header) + 11) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.truncate(f.tell() + count * int(dtype[-1]))
+
+
+@pytest.mark.parametrize("which", ["corruptions", "shift"])
+def test_a_huge_declared_labels_file_allocates_nothing(tmp_path, which):
+    import tracemalloc
+
+    from cifarlab.errors import DataError
+    from cifarlab.robustness import official_sets, shift_set
+
+    labels = tmp_path / ("labels.npy" if which == "corruptions" else "cifar10.1_v6_labels.npy")
+    _sparse_npy(labels, "|u1", 100_000_000)  # 100 MB on disk as a hole; 800 MB as int64
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="100,000,000 labels, more than the"):
+            official_sets(tmp_path, ["frost"], [1], None) if which == "corruptions" else shift_set(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000, f"{peak:,} bytes allocated"
+
+
+def test_an_npz_named_npy_is_one_line(tiny_run, fake_folder, tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    np_ = pytest.importorskip("numpy")
+    with open(folder / "labels.npy", "wb") as f:
+        np_.savez(f, labels=np_.zeros(10, np_.uint8))
+    proc = cli_in_process("robustness", tiny_run, "--corruptions-from", folder, "--data", fake_folder)
+    assert_one_line_error(proc, "labels.npy is an .npz archive, not a .npy array")
+
+
+# --- 7. filesystem faults: one line, checked before the work, nothing half-made -------------------------------
+
+
+def _no_space_for(monkeypatch, *names: str) -> None:
+    """Every atomic write of a file named in ``names`` (all, if none) fails as on a full disk."""
+    import errno
+
+    import cifarlab.fileio as fileio
+
+    real = fileio.new_temp
+
+    def full(path, suffix=fileio.TEMP_SUFFIX):
+        if not names or Path(path).name in names:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, suffix)
+
+    monkeypatch.setattr(fileio, "new_temp", full)
+
+
+def test_a_full_disk_at_the_start_is_one_line_and_leaves_no_empty_run(fake_folder, tmp_path, monkeypatch):
+    _no_space_for(monkeypatch)
+    proc = cli_in_process("train", *TINY, "--data", fake_folder, "--out", tmp_path / "runs", "--name", "r")
+    assert_one_line_error(proc, "No space left on device", "free some space")
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_failed_first_checkpoint_gives_no_false_resume_hint(fake_folder, tmp_path, monkeypatch):
+    _no_space_for(monkeypatch, "last.pt")
+    proc = cli_in_process("train", *TINY, "--data", fake_folder, "--out", tmp_path, "--name", "r")
+    assert_one_line_error(proc, "No space left on device")
+    assert "are saved" not in proc.stdout + proc.stderr and "epoch 1 is saved" not in proc.stdout + proc.stderr
+    assert "no epoch was saved" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("command", ["evaluate", "robustness"])
+def test_an_unwritable_run_folder_is_refused_before_the_work(tiny_run, fake_folder, tmp_path, monkeypatch, command):
+    import errno
+
+    import cifarlab.engine as engine
+    import cifarlab.runs as runs
+
+    run = _copy_run(tiny_run, tmp_path / "run")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), kwargs.get("dir"))
+
+    predicted = []
+    monkeypatch.setattr(runs.tempfile, "NamedTemporaryFile", read_only)
+    monkeypatch.setattr(engine, "predict_logits", lambda *a, **k: predicted.append(1))
+    extra = ["--corruptions", "fog", "--severities", "1", "--images", "50"] if command == "robustness" else []
+    proc = cli_in_process(command, run, "--data", fake_folder, *extra)
+    assert_one_line_error(proc, f"cannot write to {run}", "Read-only file system")
+    assert predicted == []
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_on_a_full_disk_is_one_line_and_leaves_no_temp(tiny_run, tmp_path, monkeypatch, fmt):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    _no_space_for(monkeypatch, "model.onnx", "model.torchscript.pt")
+    before = sorted(p.name for p in run.iterdir())
+    assert_one_line_error(cli_in_process("export", run, "--format", fmt), "No space left on device")
+    assert sorted(p.name for p in run.iterdir()) == before
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """An 8 MB tmpfs (root only; skipped elsewhere): the real disk-full path, torch's C++ writers included."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M", "tmpfs", mount], capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+
+
+def test_a_real_full_disk(tiny_run, fake_folder, full_disk):
+    def fill() -> None:
+        with open(full_disk / "filler", "wb") as f, contextlib.suppress(OSError):
+            f.write(bytes(32 * 2**20))
+
+    fill()
+    proc = cli("train", *TINY, "--data", fake_folder, "--out", full_disk, "--name", "r", check=False)
+    assert_one_line_error(proc, "No space left on device")
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
+    (full_disk / "filler").unlink()
+    run = full_disk / "run"
+    run.mkdir()
+    for name in ("model.pt", "config.json", "summary.json"):
+        shutil.copy(tiny_run / name, run / name)
+    fill()
+    proc = cli("export", run, "--format", "torchscript", check=False)  # torch's own writer aborted here
+    assert_one_line_error(proc, "No space left on device")
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "model.pt", "summary.json"]

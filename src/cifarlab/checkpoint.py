@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from .errors import RunError
-from .fileio import atomic_path, atomic_write_bytes
+from .errors import CifarlabError, RunError, UnsafeFileError
+from .fileio import atomic_path, atomic_write_bytes, open_file
 
 CHECKPOINT_FORMAT = "cifarlab.checkpoint/1"
 
@@ -39,7 +39,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         # Run folders are shared, so a checkpoint is untrusted input: the safe loader rebuilds only
         # tensors and plain containers and never calls code named in the file (a real checkpoint
         # holds nothing else: RNG states are tensors). See docs/security.md.
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with open_file(path) as f:  # no symlink, no FIFO: see cifarlab.fileio
+            state = torch.load(f, map_location="cpu", weights_only=True)
+    except UnsafeFileError:
+        raise
     except pickle.UnpicklingError:
         raise RunError(
             f"{path} is not a cifarlab checkpoint: it holds objects other than tensors and plain values, "
@@ -51,6 +54,25 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path} is not a cifarlab checkpoint")
     return state
+
+
+def saved_epoch(run_dir: str | Path) -> int:
+    """The epoch a resume would start after: the one in ``last.pt`` on disk (0 if it is missing or does
+    not load), not the epochs the history holds, which a failed checkpoint write would not have saved."""
+    try:
+        state = load_checkpoint(Path(run_dir) / "last.pt")
+        return int(state["epoch"])
+    except (CifarlabError, OSError, KeyError, TypeError, ValueError):
+        return 0
+
+
+def resume_hint(run_dir: str | Path, extra: str = "") -> str:
+    """What a stopped run can do next, from the checkpoint on disk."""
+    epoch = saved_epoch(run_dir)
+    if epoch == 0:
+        return "no epoch was saved (no readable last.pt); train the run again"
+    epochs = "epoch 1 is" if epoch == 1 else f"epochs 1-{epoch} are"
+    return f"{epochs} saved; continue with: cifarlab train --resume {run_dir}{extra}"
 
 
 class CheckpointWriter:

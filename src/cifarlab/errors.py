@@ -28,6 +28,11 @@ class RunError(CifarlabError):
     """A run folder is missing, incomplete or cannot be written."""
 
 
+class UnsafeFileError(CifarlabError, OSError):
+    """A file cifarlab was to open is a symlink (where one is not followed), a FIFO, a device or a
+    socket: opening it could write through to another file, leak one, or block forever."""
+
+
 class MissingPackage(CifarlabError, ImportError):
     """An optional package a feature needs is not installed (the message names the pip command)."""
 
@@ -69,6 +74,25 @@ def closest_name(name: str, choices: list[str] | tuple[str, ...], cutoff: float 
     scored = [(score(c), -i, c) for i, c in enumerate(choices)]
     best = max(scored, default=None)
     return best[2] if best is not None and best[0][0] >= cutoff else None
+
+
+_OS_ADVICE = {
+    "ENOSPC": "free some space or write elsewhere (--out DIR)",
+    "EDQUOT": "free some space or write elsewhere (--out DIR)",
+    "EROFS": "the file system is read-only: write elsewhere (--out DIR)",
+    "EACCES": "fix the permissions or write elsewhere (--out DIR)",
+    "EPERM": "fix the permissions or write elsewhere (--out DIR)",
+}
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for a filesystem fault: what failed, on which file, and what to do."""
+    import errno
+
+    name = errno.errorcode.get(e.errno or 0, "")
+    where = f": {e.filename}" if e.filename else ""
+    advice = _OS_ADVICE.get(name, "check the file and the disk, then try again")
+    return f"{e.strerror or str(e).splitlines()[0]}{where}; {advice}"
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001

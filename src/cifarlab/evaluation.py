@@ -12,9 +12,10 @@ from torch import nn
 from .config import check_image_limit
 from .data import CifarArrays, load_cifar10
 from .engine import predict_logits
-from .errors import RunError
+from .errors import RunError, UnsafeFileError
+from .fileio import open_file
 from .models import create_model
-from .runs import atomic_write_json, load_run
+from .runs import atomic_write_json, check_writable, load_run
 
 
 @dataclass
@@ -125,6 +126,7 @@ def evaluate_run(
 
     check_image_limit("--test-limit", test_limit)  # before the model and data are loaded
     run = load_run(run_dir, device=device)
+    check_writable(run.path)  # its result files are written there: fail before the work, not after
     tta = run.config.train.tta if tta is None else tta
     test_limit = run.config.data.test_limit if test_limit is None else test_limit
     arrays = arrays or load_cifar10(data or run.config.data.data, offline=offline)
@@ -152,10 +154,13 @@ def evaluate_run(
 def load_weights(model_name: str, weights: str | Path, num_classes: int = 10) -> nn.Module:
     """A registered model with a plain ``state_dict`` file loaded into it (e.g. the notebook's .pth files)."""
     weights = Path(weights)
-    if not weights.is_file():
+    if not weights.exists():
         raise RunError(f"weights file {weights} does not exist; pass the path of a saved state_dict")
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        with open_file(weights, follow=True) as f:  # a path the user typed: a link is fine, a FIFO is not
+            state = torch.load(f, map_location="cpu", weights_only=True)
+    except UnsafeFileError:
+        raise
     except Exception as e:  # noqa: BLE001
         raise RunError(f"{weights} is not a readable PyTorch weights file ({type(e).__name__})") from None
     if isinstance(state, dict) and "state_dict" in state and "format" in state:

@@ -13,7 +13,7 @@ import torch
 from . import distributed
 from .budget import TTA_BUDGET_SHARE, BudgetGuard, BudgetPlan
 from .budget import plan as budget_plan
-from .checkpoint import CheckpointWriter
+from .checkpoint import CheckpointWriter, resume_hint
 from .config import ExperimentConfig
 from .data import CifarArrays, load_cifar10
 from .fileio import remove_temps
@@ -28,6 +28,7 @@ from .runs import (
     check_writable,
     default_run_name,
     new_run_dir,
+    remove_if_unused,
     rewrite_metrics,
 )
 from .speed import resolve_device
@@ -86,6 +87,10 @@ def run_experiment(
         return _train_in(
             run_dir, config, arrays, splits, model, resume, callbacks, progress, report, tensorboard, log, extra
         )
+    except BaseException:
+        if resume is None and main:
+            remove_if_unused(run_dir)  # e.g. a full disk before config.json: no folder holding only .lock
+        raise
     finally:
         if lock is not None:
             lock.release()
@@ -212,9 +217,8 @@ def _train_in(
             with contextlib.suppress(Exception):  # a checkpoint still being written (CUDA) lands first
                 checkpoints.close()
             writer.fail(trainer, status, e)
-            if len(trainer.history) and status != "pruned":
-                epochs = f"epochs 1-{len(trainer.history)}"
-                log(f"{status}: {epochs} are saved; continue with: cifarlab train --resume {run_dir}")
+            if status != "pruned":
+                log(f"{status}: {resume_hint(run_dir)}")
         raise
     summary = writer.summary if main else trainer.summary
     if report:

@@ -6,12 +6,13 @@ the batch dimension dynamic. Files are written to a temp name and renamed, never
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
 
 from .errors import ConfigError, RunError, unknown_name
-from .fileio import atomic_path
+from .fileio import atomic_write_bytes
 from .runs import check_output, load_run
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
@@ -25,14 +26,15 @@ def export_model(model: torch.nn.Module, fmt: str, out: str | Path) -> Path:
         raise RunError(f"cannot write {out}: folder {out.parent} does not exist")
     model = model.cpu().eval()
     example = torch.rand(2, 3, 32, 32)
+    buf = io.BytesIO()  # serialised in memory, then written by Python: torch's C++ writers abort on a full disk
     try:
-        with atomic_path(out) as tmp, torch.no_grad():
+        with torch.no_grad():
             if fmt == "onnx":
                 # The TorchScript-based exporter: it needs only torch (the dynamo one needs onnxscript).
                 torch.onnx.export(
                     model,
                     (example,),
-                    tmp,
+                    buf,
                     input_names=["images"],
                     output_names=["logits"],
                     dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
@@ -40,7 +42,8 @@ def export_model(model: torch.nn.Module, fmt: str, out: str | Path) -> Path:
                     dynamo=False,
                 )
             else:
-                torch.jit.save(torch.jit.trace(model, example), tmp)
+                torch.jit.save(torch.jit.trace(model, example), buf)
+        atomic_write_bytes(out, buf.getvalue())
     except ConfigError:
         raise
     except Exception as e:  # noqa: BLE001

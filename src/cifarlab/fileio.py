@@ -5,17 +5,85 @@ over the target with ``os.replace``, so a reader or a crash sees the old file or
 half of one. The temp file is created with ``O_EXCL`` (a planted symlink of that name is never
 followed) and mode 0666 minus the process umask, so run folders shared with other users are readable
 as any normal file would be (``tempfile.mkstemp`` would make them 0600).
+
+Files are *opened* through :func:`open_regular`: never through a symlink inside a folder someone else
+may have prepared (a run folder), and never a FIFO, device or socket, which could block forever or
+stand for something else. It checks the opened descriptor itself (``fstat``), not the path before
+opening, which another process could swap in between.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import UnsafeFileError
+
 TEMP_SUFFIX = ".tmp"
+
+_KINDS = ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device"), (stat.S_ISSOCK, "socket"))
+
+
+def open_regular(path: str | Path, flags: int = os.O_RDONLY, mode: int = 0o666, *, follow: bool = False) -> int:
+    """``os.open`` that yields only a regular file: a descriptor, or :class:`UnsafeFileError` in one line.
+
+    ``follow=False`` (files inside run folders) refuses a symlink as the last component; ``follow=True``
+    (a path the user typed) follows it to a regular file. ``O_NONBLOCK`` keeps a FIFO from blocking
+    the open; it is cleared again on a regular file.
+    """
+    path = Path(path)
+    extra = os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags | extra, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP and not follow and path.is_symlink():
+            raise UnsafeFileError(
+                f"{path} is a symbolic link; cifarlab does not follow links inside a run folder: "
+                "replace it with the file itself"
+            ) from None
+        if e.errno == errno.ENXIO:  # O_WRONLY|O_NONBLOCK on a FIFO without a reader
+            raise UnsafeFileError(f"{path} is a FIFO, not a regular file; replace it with the file itself") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else f"a {kind}"
+        raise UnsafeFileError(f"{path} is {what}, not a regular file; replace it with the file itself")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def open_file(path: str | Path, mode: str = "rb", *, follow: bool = False, newline: str | None = None):
+    """A Python file object for ``path`` through :func:`open_regular` (modes r, rb, w, a, r+b)."""
+    flags = {
+        "r": os.O_RDONLY,
+        "rb": os.O_RDONLY,
+        "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+        "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+        "r+b": os.O_RDWR | os.O_CREAT,
+    }[mode]
+    fd = open_regular(path, flags, follow=follow)
+    try:
+        return os.fdopen(fd, mode, newline=newline) if "b" not in mode else os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes(path: str | Path, *, follow: bool = False) -> bytes:
+    with open_file(path, "rb", follow=follow) as f:
+        return f.read()
+
+
+def read_text(path: str | Path, *, follow: bool = False) -> str:
+    with open_file(path, "r", follow=follow) as f:
+        return f.read()
 
 
 def new_temp(path: str | Path, suffix: str = TEMP_SUFFIX) -> Path:

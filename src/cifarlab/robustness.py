@@ -25,10 +25,11 @@ from .download import default_cache_dir
 from .engine import check_tta, evaluate, predict_logits
 from .errors import ConfigError, DataError
 from .fileio import atomic_path
-from .runs import atomic_write_json, load_run
+from .runs import atomic_write_json, check_writable, load_run
 from .speed import resolve_amp, resolve_channels_last
 
 GENERATOR_VERSION = 1  # bump when a corruption's output changes: old caches are then ignored
+TEST_IMAGES = 10_000  # CIFAR-10's test set: a corrupted or shifted set holds at most this many per severity
 SHIFT_FILES = ("cifar10.1_v6_data.npy", "cifar10.1_v6_labels.npy")
 RESULT_FILE = "robustness.json"
 HEATMAP_FILE = "robustness_heatmap.png"
@@ -132,9 +133,13 @@ def _load_npy(path: Path, what: str) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{path} is missing; {what}")
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise DataError(f"{path} is not a readable .npy array ({type(e).__name__}); {what}") from None
+    if not isinstance(arr, np.ndarray):  # np.load opens an .npz archive whatever its name
+        arr.close()
+        raise DataError(f"{path} is an .npz archive, not a .npy array; {what}")
+    return arr
 
 
 def _check_images(arr: np.ndarray, path: Path, n: int | None = None) -> None:
@@ -147,9 +152,13 @@ def _check_images(arr: np.ndarray, path: Path, n: int | None = None) -> None:
         raise DataError(f"{path} holds {len(arr)} images but its labels file {n}; the files do not belong together")
 
 
-def _check_labels(arr: np.ndarray, path: Path, num_classes: int) -> np.ndarray:
+def _check_labels(arr: np.ndarray, path: Path, num_classes: int, most: int) -> np.ndarray:
+    """The labels as int64, checked; at most ``most`` of them (the header's count is bounded before the
+    copy, so a file declaring a billion labels allocates nothing)."""
     if arr.ndim != 1 or arr.dtype.kind not in "iu":
         raise DataError(f"{path} holds {arr.dtype} of shape {tuple(arr.shape)}; expected one integer label per image")
+    if len(arr) > most:
+        raise DataError(f"{path} holds {len(arr):,} labels, more than the {most:,} a CIFAR-10 test set gives")
     labels = np.asarray(arr, dtype=np.int64)
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
         raise DataError(f"{path} has labels outside 0-{num_classes - 1}; it is not a CIFAR-10 label file")
@@ -163,7 +172,7 @@ def official_sets(folder: str | Path, names: list[str], severities: list[int], i
     if not folder.is_dir():
         raise DataError(f"--corruptions-from {folder} is not a folder; pass the CIFAR-10-C folder (<corruption>.npy)")
     hint = "pass the CIFAR-10-C folder, or select what it has with --corruptions"
-    labels = _check_labels(_load_npy(folder / "labels.npy", hint), folder / "labels.npy", num_classes)
+    labels = _check_labels(_load_npy(folder / "labels.npy", hint), folder / "labels.npy", num_classes, 5 * TEST_IMAGES)
     if len(labels) == 0 or len(labels) % 5:
         raise DataError(f"{folder / 'labels.npy'} holds {len(labels)} labels; expected 5 severities x N images")
     per = len(labels) // 5
@@ -189,7 +198,7 @@ def shift_set(path: str | Path, num_classes: int = 10) -> tuple[np.ndarray, np.n
     if not folder.is_dir():
         raise DataError(f"--shift {path} is not a folder; pass the folder holding {SHIFT_FILES[0]}")
     hint = f"pass the folder holding {SHIFT_FILES[0]} and {SHIFT_FILES[1]} (CIFAR-10.1 v6)"
-    labels = _check_labels(_load_npy(folder / SHIFT_FILES[1], hint), folder / SHIFT_FILES[1], num_classes)
+    labels = _check_labels(_load_npy(folder / SHIFT_FILES[1], hint), folder / SHIFT_FILES[1], num_classes, TEST_IMAGES)
     data = _load_npy(folder / SHIFT_FILES[0], hint)
     _check_images(data, folder / SHIFT_FILES[0], len(labels))
     if len(labels) == 0:
@@ -331,6 +340,7 @@ def evaluate_run(
     from .data import load_cifar10
 
     run = load_run(run_dir, device=device)
+    check_writable(run.path)  # its result files are written there: fail before the work, not after
     tta = kwargs.pop("tta", None) or run.config.train.tta
     # names and severities fail here, before the data set loads
     parse_corruptions(kwargs.get("corruptions"))

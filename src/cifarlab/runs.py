@@ -26,8 +26,8 @@ from torch import nn
 
 from .config import DataConfig, ExperimentConfig, check_name
 from .engine import as_float_images, predict_logits
-from .errors import CifarlabError, RunError
-from .fileio import atomic_write_bytes
+from .errors import CifarlabError, RunError, UnsafeFileError
+from .fileio import TEMP_SUFFIX, atomic_write_bytes, open_file, open_regular, read_text
 from .history import METRIC_COLUMNS, History
 from .models import count_parameters, create_model
 
@@ -94,15 +94,18 @@ def check_output(path: str | Path, force: bool = False) -> Path:
 
 
 def check_writable(folder: str | Path) -> Path:
-    """Create ``folder`` if needed and prove a file can be written there, or raise a RunError."""
+    """Create ``folder`` if needed and prove a file can be written there, or raise a RunError
+    (read-only, no permission, disk full)."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-") as f:
+            f.write(bytes(4096))  # a block, not only an inode: a full disk fails here, before any work
+            f.flush()
+            os.fsync(f.fileno())
     except OSError as e:
         raise RunError(
-            f"cannot write to output folder {folder} ({e.strerror}); choose another with --out DIR"
+            f"cannot write to {folder} ({e.strerror}); free space, fix its permissions or write elsewhere (--out DIR)"
         ) from None
     return folder
 
@@ -121,6 +124,31 @@ def new_run_dir(out: str | Path, name: str) -> Path:
     raise RunError(f"too many runs named '{name}' in {out}; pass another --name")
 
 
+def remove_if_unused(run_dir: str | Path) -> bool:
+    """Remove a new run folder that holds nothing but its lock, temp files and a metrics.csv without
+    rows (a run that failed before writing its config, e.g. on a full disk), so no empty shell is left
+    behind. True if removed."""
+    run_dir = Path(run_dir)
+
+    def unused(p: Path) -> bool:
+        if p.name == "metrics.csv":
+            return (
+                p.is_file() and not p.is_symlink() and p.stat().st_size < 4096 and len(read_text(p).splitlines()) <= 1
+            )
+        return p.name == ".lock" or p.name.endswith(TEMP_SUFFIX)
+
+    try:
+        entries = list(run_dir.iterdir())
+        if not all(unused(p) for p in entries):
+            return False
+        for p in entries:
+            p.unlink()
+        run_dir.rmdir()
+        return True
+    except OSError:
+        return False
+
+
 class RunLock:
     """An exclusive lock on a run folder while a process trains into it (``<run>/.lock``, flock).
 
@@ -137,7 +165,9 @@ class RunLock:
         import fcntl
         import socket
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        # not through a symlink, and only a regular file: a prepared run folder's .lock could point at
+        # any file of the user, which the pid line below would overwrite
+        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -171,13 +201,13 @@ class MetricsWriter:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            with open(self.path, "w", newline="") as f:
+        with open_file(self.path, "a", newline="") as f:
+            if f.tell() == 0:
                 csv.writer(f, lineterminator="\n").writerow(METRIC_COLUMNS)
 
     def append(self, row: dict[str, float]) -> None:
         values = [_csv_value(row.get(col, float("nan"))) for col in METRIC_COLUMNS]
-        with open(self.path, "a", newline="") as f:
+        with open_file(self.path, "a", newline="") as f:
             csv.writer(f, lineterminator="\n").writerow(values)
             f.flush()
             os.fsync(f.fileno())
@@ -202,7 +232,7 @@ def _csv_value(v: Any) -> str:
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
     """metrics.csv's rows (epoch as int, blanks as NaN); a one-line RunError if the file is damaged."""
     try:
-        with open(path, newline="") as f:
+        with open_file(path, "r", newline="") as f:
             rows = list(csv.DictReader(f))
         if rows and not set(METRIC_COLUMNS[:7]) <= set(rows[0]):  # epoch .. test_acc (older runs lack lr, seconds)
             raise ValueError("missing columns")
@@ -210,6 +240,8 @@ def read_metrics(path: str | Path) -> list[dict[str, float]]:
             {k: (int(v) if k == "epoch" else (float(v) if v != "" else float("nan"))) for k, v in row.items()}
             for row in rows
         ]
+    except UnsafeFileError:
+        raise
     except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as e:
         raise RunError(
             f"{path} is not a cifarlab metrics file ({type(e).__name__}); the run folder is damaged"
@@ -447,8 +479,10 @@ def load_model_file(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         # weights_only: a model file must never run code on load. Files written by cifarlab 0.1.0
         # development builds stored torch.__version__ as a TorchVersion object: allow that one class.
-        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
-            payload = torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]), open_file(path) as f:
+            payload = torch.load(f, map_location=map_location, weights_only=True)
+    except UnsafeFileError:
+        raise
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line answer
         raise RunError(f"{path} is not a readable model file ({type(e).__name__}); it may be truncated") from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
@@ -487,7 +521,20 @@ def build_saved_model(model_file: Path, payload: dict[str, Any]) -> nn.Module:
         raise RunError(f"{model_file} lacks the model name, options, classes or weights; it is damaged") from None
     if num_classes != len(classes) or not isinstance(state, dict):
         raise RunError(f"{model_file} is inconsistent ({num_classes} classes, {len(classes)} names); it is damaged")
-    model = create_model(name, num_classes=num_classes, **kwargs)  # an unknown name: one ConfigError line
+    # Shapes first, on the meta device (nothing allocated): options in a file (a width of 64, a
+    # million classes) could otherwise ask for gigabytes before its weights are found not to fit.
+    with torch.device("meta"):
+        shapes = create_model(name, num_classes=num_classes, **kwargs).state_dict()  # unknown name: ConfigError
+    have = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    want = {k: tuple(v.shape) for k, v in shapes.items()}
+    if have != want or len(have) != len(state):
+        differ = sorted(k for k in set(want) | set(state) if want.get(k) != have.get(k))
+        raise RunError(
+            f"{model_file}: its weights do not fit a '{name}' with options {kwargs} "
+            f"({len(set(want) - set(state))} missing tensors, first difference: {str(differ[0])[:80]}); "
+            "the file is damaged or was edited: train the run again"
+        )
+    model = create_model(name, num_classes=num_classes, **kwargs)
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError) as e:
@@ -516,7 +563,9 @@ def read_json(path: Path, required: bool = True) -> dict[str, Any]:
             raise RunError(f"{path} is missing; the run did not finish or the folder is not a run: train it again")
         return {}
     try:
-        obj = json.loads(path.read_text())
+        obj = json.loads(read_text(path))
+    except UnsafeFileError:
+        raise
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise RunError(f"{path} is not valid JSON ({type(e).__name__}); the run folder is damaged") from None
     if not isinstance(obj, dict):
