@@ -158,7 +158,7 @@ def test_a_decompression_bomb_is_one_per_file_error(tiny_run, tmp_path):
     [
         ([], "--val-size"),  # 5000 validation images out of 600
         (["--val-size", "100", "--device", "cuda"], "CUDA is not available"),
-        (["--val-size", "100", "--model-arg", "hidden=-1"], "cannot be built"),
+        (["--val-size", "100", "--model-arg", "hidden=-1"], "option hidden=-1 must be a positive finite size"),
     ],
 )
 def test_tune_checks_everything_before_the_study_exists(tmp_path, fake_folder, extra, needle):
@@ -732,3 +732,107 @@ def test_a_real_full_disk(tiny_run, fake_folder, full_disk):
     proc = cli("export", run, "--format", "torchscript", check=False)  # torch's own writer aborted here
     assert_one_line_error(proc, "No space left on device")
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "model.pt", "summary.json"]
+
+
+def test_a_fifo_for_robustness_json_does_not_hang_report_or_compare(evaluated_run, tmp_path):
+    run = _copy_run(evaluated_run, tmp_path / "run")
+    os.mkfifo(run / "robustness.json")
+    for command in (["report", run], ["compare", run, "--out", tmp_path / "cmp.json"]):
+        proc = cli(*command, check=False, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert "robustness.json is a FIFO, not a regular file" in proc.stderr
+
+
+# --- 12. data the user cannot read ----------------------------------------------------------------------
+
+
+def test_an_unreadable_batch_file_is_one_line_without_advice_to_delete_it(fake_folder, tmp_path, monkeypatch):
+    import errno
+
+    import cifarlab.data as data
+
+    real = data.open_file
+
+    def no_permission(path, *args, **kwargs):
+        if Path(path).name == "data_batch_1":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(data, "open_file", no_permission)
+    folder = tmp_path / "cifar-10-batches-py"
+    shutil.copytree(fake_folder, folder)
+    proc = cli_in_process(
+        "train", *TINY, "--data", folder, "--out", tmp_path / "runs", env={"CIFARLAB_CACHE": str(tmp_path / "c")}
+    )
+    line = assert_one_line_error(proc, "cannot read", "data_batch_1", "Permission denied", "check its permissions")
+    assert "delete" not in line and not list((tmp_path / "runs").iterdir())
+
+
+def test_a_fifo_as_a_batch_file_is_one_line(fake_folder, tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    shutil.copytree(fake_folder, folder)
+    (folder / "data_batch_2").unlink()
+    os.mkfifo(folder / "data_batch_2")
+    proc = cli(
+        "train",
+        *TINY,
+        "--data",
+        folder,
+        "--out",
+        tmp_path / "runs",
+        check=False,
+        timeout=60,
+        env={"CIFARLAB_CACHE": str(tmp_path / "c")},
+    )
+    assert_one_line_error(proc, "data_batch_2 is not a regular file")
+
+
+# --- 13-15. flags and options: one line, bounded, before any folder ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flags, says",
+    [
+        (["--model-arg", "num_classes=5"], "num_classes is set by the data set's classes"),
+        (["--model", "fastnet", "--model-arg", "width=Infinity"], "option width=inf must be a positive finite size"),
+        (["--model", "fastnet", "--model-arg", "width=-1"], "option width=-1 must be a positive finite size"),
+        (["--model", "resnet20", "--model-arg", "width=0"], "option width=0 must be a positive finite size"),
+        (["--model-arg", "dropout=1.5"], "option dropout=1.5 must be a probability in [0, 1)"),
+        (["--seed", "99999999999999999999"], "--seed must be a whole number from 0 to 2**63-1"),
+        (["--seed", "-1"], "--seed must be a whole number from 0 to 2**63-1"),
+        (["--split-seed", "-3"], "--split-seed must be a whole number"),
+        (["--momentum", "-1"], "--momentum must be in [0, 1)"),
+        (["--momentum", "nan"], "--momentum must be in [0, 1)"),
+        (["--threads", "10000"], "--threads must be 0 (torch's default) to"),
+    ],
+)
+def test_bad_flags_are_one_line_and_leave_no_folder(fake_folder, tmp_path, flags, says):
+    base = [a for a in TINY if a not in ("--epochs", "1")] if "--time-budget" in flags else TINY
+    args = [*base, *flags] if "--model" not in flags else [*base[2:], *flags]
+    proc = cli_in_process("train", *args, "--data", fake_folder, "--out", tmp_path / "runs")
+    assert_one_line_error(proc, says)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "budget, says", [("5m5m", "expects a duration such as 10m"), ("99999999999999999999h", "is at most 30 days")]
+)
+def test_a_time_budget_is_parsed_strictly(fake_folder, tmp_path, budget, says):
+    proc = cli("train", "--model", "softmax", "--time-budget", budget, "--out", tmp_path / "runs", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"argument --time-budget: --time-budget {says}" in proc.stderr and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "flags, says",
+    [
+        (["--batch-size", "0"], "--batch-size must be a positive whole number"),
+        (["--batch-size", "-1"], "--batch-size must be a positive whole number"),
+        (["--seed", "-1"], "--seed must be a whole number from 0"),
+    ],
+)
+def test_robustness_numbers_are_one_line(tiny_run, tmp_path, flags, says):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    proc = cli_in_process("robustness", run, "--corruptions", "fog", "--severities", "1", *flags)
+    assert_one_line_error(proc, says)
+    assert not (run / "robustness.json").exists()

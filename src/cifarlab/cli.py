@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import CifarlabError, ConfigError, Terminated, install_cli_warning_format
+from .errors import CifarlabError, ConfigError, Terminated, install_cli_warning_format, os_error_line
 from .flags import build_parser
 
 
@@ -168,7 +168,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     )
     print(
         f"study {result.study} ({result.storage}): {result.trials} trials, {result.completed} completed, "
-        f"{result.pruned} pruned"
+        f"{result.pruned} pruned, {result.failed} failed, {result.running} running"
     )
     if result.best_params is not None:
         print(
@@ -332,7 +332,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from .predict import predict_files
+    from .predict import predict_files, printable
     from .runs import load_run
 
     if args.topk <= 0:
@@ -340,7 +340,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
     results = predict_files(run, args.images, topk=args.topk)
     if not results:
-        raise ConfigError("no images found in " + ", ".join(args.images))
+        raise ConfigError("no images found in " + ", ".join(map(printable, args.images)))
     if args.json:
         print(
             json.dumps(
@@ -355,11 +355,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-    for r in results:
+    for r in results:  # names are printed with control characters escaped: a file name cannot forge a line
         if r.error:
-            print(f"cifarlab: error: {r.error}", file=sys.stderr)
+            print(f"cifarlab: error: {printable(r.error)}", file=sys.stderr)
         elif not args.json:
-            print(f"{r.path}: " + ", ".join(f"{c} {100 * p:.1f}%" for c, p in r.topk))
+            print(f"{printable(r.path)}: " + ", ".join(f"{printable(c)} {100 * p:.1f}%" for c, p in r.topk))
     return 1 if any(r.error for r in results) else 0
 
 
@@ -429,6 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # a filesystem fault (disk full, read-only, no permission): the user's to fix
+        print(f"cifarlab: error: {os_error_line(e)}", file=sys.stderr)
+        return 1
     except Exception as e:
         from .distributed import launched_by_torchrun
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RunError
+from .predict import printable
 from .robustness import read_result
 from .runs import LoadedRun, atomic_write_bytes, check_output, read_json, read_metrics
 
@@ -56,6 +58,26 @@ def _complete_mca(run_dir: Path) -> float | None:
     return res.get("mean_corruption_acc") if res.get("complete") is True else None
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(v: Any) -> Any:
+    """A CSV cell no spreadsheet runs: text that starts like a formula gets a leading quote (the OWASP
+    rule), while real numbers, negative ones included, stay numbers."""
+    if v is None:
+        return ""
+    if isinstance(v, (int, float)):
+        return v
+    text = str(v)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _md_cell(text: str) -> str:
+    """A Markdown table cell that stays one cell of one row and carries no HTML or terminal escapes."""
+    return html.escape(printable(text), quote=False).replace("|", "\\|")
+
+
 def _fmt(key: str, v: Any) -> str:
     if v is None:
         return "–"
@@ -86,7 +108,7 @@ class Comparison:
 
     def table(self) -> str:
         md = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        md += ["| " + " | ".join(_fmt(c, run[c]) for c in COLUMNS) + " |" for run in self.rows]
+        md += ["| " + " | ".join(_md_cell(_fmt(c, run[c])) for c in COLUMNS) + " |" for run in self.rows]
         return "\n".join(md) + "\n"
 
     def csv(self) -> str:
@@ -94,7 +116,7 @@ class Comparison:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(COLUMNS)
         for run in self.rows:
-            writer.writerow(["" if run[c] is None else run[c] for c in COLUMNS])
+            writer.writerow([_csv_cell(run[c]) for c in COLUMNS])
         return buf.getvalue()
 
     def figure(self):

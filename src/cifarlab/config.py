@@ -43,6 +43,24 @@ def check_name(name: str, flag: str = "--name") -> str:
     return name
 
 
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes a signed 64-bit number
+
+
+def check_seed(flag: str, seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{flag} must be a whole number from 0 to 2**63-1, got {seed!r}")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's or taskset's share)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def check_image_limit(flag: str, n: int | None) -> None:
     """``--train-limit`` / ``--test-limit``: None (all images) or a positive count."""
     if n is not None and n <= 0:
@@ -66,6 +84,7 @@ class DataConfig:
         check_image_limit("--test-limit", self.test_limit)
         if self.val_size < 0:
             raise ConfigError(f"--val-size must be 0 or more, got {self.val_size}")
+        check_seed("--split-seed", self.split_seed)
 
 
 @dataclass
@@ -125,6 +144,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0: torch's default (one per physical core)
     # Distributed (torchrun): batch_size is the global batch, split over the ranks
     sync_bn: bool = False  # SyncBatchNorm over ranks (CUDA only); off: each rank normalises its share
+    # Seconds a collective waits for the other ranks once training has started: a rank that stopped
+    # responding ends the run after this long (setup, where rank 0 may download, waits 30 minutes)
+    dist_timeout: float = 120.0
 
     def validate(self, check_optimizer: bool = True) -> None:
         if not (self.epochs > 0 and math.isfinite(self.epochs)):
@@ -135,8 +157,11 @@ class TrainConfig:
             raise ConfigError(f"--batch-size must be a positive whole number, got {self.batch_size!r}")
         if self.eval_batch_size <= 0:
             raise ConfigError(f"eval_batch_size must be a positive number, got {self.eval_batch_size}")
-        if self.weight_decay < 0:
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ConfigError(f"--weight-decay must be 0 or more, got {self.weight_decay}")
+        if not 0 <= self.momentum < 1:  # also refuses nan
+            raise ConfigError(f"--momentum must be in [0, 1) (0.9 is usual), got {self.momentum}")
+        check_seed("--seed", self.seed)
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.warmup_epochs < 0:
@@ -190,8 +215,13 @@ class TrainConfig:
             raise ConfigError("--augmix-jsd weighs AugMix's consistency loss: add --augmix")
         if self.time_budget is not None and not (self.time_budget > 0 and math.isfinite(self.time_budget)):
             raise ConfigError(f"--time-budget must be a positive duration such as 10m, got {self.time_budget}")
-        if self.threads < 0:
-            raise ConfigError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
+        if not (self.dist_timeout > 0 and math.isfinite(self.dist_timeout)):
+            raise ConfigError(f"--dist-timeout must be a positive number of seconds, got {self.dist_timeout}")
+        if self.threads < 0 or self.threads > available_cores():
+            raise ConfigError(
+                f"--threads must be 0 (torch's default) to {available_cores()} (the cores this process may use), "
+                f"got {self.threads}"
+            )
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
             raise ConfigError(f"--target-acc is a fraction in (0, 1], e.g. 0.90; got {self.target_acc}")
         if not (self.muon_lr > 0 and math.isfinite(self.muon_lr)) or not 0 <= self.muon_momentum < 1:
@@ -220,6 +250,8 @@ class ExperimentConfig:
         from .errors import CifarlabError
         from .models import create_model
 
+        if "num_classes" in self.model_kwargs:
+            raise ConfigError("num_classes is set by the data set's classes (10); drop --model-arg num_classes")
         try:
             with torch.device("meta"):  # shapes only: a bad name or option fails here, before any data is loaded
                 create_model(self.model, **self.model_kwargs)

@@ -40,8 +40,8 @@ from .download import (
     download,
     safe_extract,
 )
-from .errors import DataError, warn
-from .fileio import new_temp
+from .errors import DataError, UnsafeFileError, warn
+from .fileio import new_temp, open_file
 
 __all__ = [
     "ARCHIVE_NAME",
@@ -111,6 +111,9 @@ def _looks_like_batches(folder: Path) -> bool:
 
 def _checked_batches(folder: Path, what: str) -> Path:
     missing = _missing_files(folder)
+    odd = [name for name in missing if (folder / name).exists()]  # a FIFO, device or folder of that name
+    if odd:
+        raise DataError(f"{folder / odd[0]} is not a regular file; replace it with the batch file itself")
     if missing:
         raise DataError(
             f"{folder} (from {what}) is missing {', '.join(missing)}; restore the files or point "
@@ -271,10 +274,16 @@ class _BatchUnpickler(pickle.Unpickler):
 
 def _unpickle(path: Path) -> Any:
     try:
-        with open(path, "rb") as f:
+        with open_file(path, "rb", follow=True) as f:  # the user's data: a link is fine, a FIFO is not
             return _BatchUnpickler(f, encoding="bytes").load()
     except FileNotFoundError:
         raise DataError(f"{path} is missing; {_DAMAGED}") from None
+    except UnsafeFileError as e:
+        raise DataError(str(e)) from None
+    except OSError as e:  # no permission, a failing disk: the file may be fine, so no advice to delete it
+        raise DataError(
+            f"cannot read {path} ({e.strerror or type(e).__name__}); check its permissions and disk"
+        ) from None
     except MemoryError:
         raise
     except Exception as e:  # noqa: BLE001 - a broken pickle can raise almost anything

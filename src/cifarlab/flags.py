@@ -197,6 +197,13 @@ def _speed_and_data_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="with several processes: BatchNorm statistics over all of them (CUDA only)",
     )
+    s_.add_argument(
+        "--dist-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="with several processes: end the run when one stops responding for this long during training "
+        "(default 120; setup, where rank 0 may download the data, waits 30 minutes)",
+    )
     d = p.add_argument_group("data")
     add_data_flags(d)
     d.add_argument("--train-batches", metavar="LIST", help="data_batch files to train on, e.g. 1 or 1,2 or 1-3")

@@ -12,8 +12,10 @@ The notebook's six networks (and the 64-channel ``cnn3_wide`` its code actually 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -88,14 +90,34 @@ def create_model(name: str, num_classes: int = 10, **kwargs) -> nn.Module:
     if unknown:
         options = ", ".join(p for p in params if p != "num_classes") or "none"
         raise ConfigError(f"model '{name}' has no option {', '.join(unknown)}; its options: {options}")
+    for key, value in kwargs.items():
+        _check_option(name, key, value)
     try:
         return builder(num_classes=num_classes, **kwargs)
-    except (TypeError, ValueError, RuntimeError) as e:  # refused by the builder, a wrong type, or torch (size -1)
+    except (
+        TypeError,
+        ValueError,
+        RuntimeError,
+        OverflowError,
+    ) as e:  # refused by the builder, a wrong type, or torch (size -1)
         if not kwargs:
             raise
         options = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         # Chained, so API users still see where it was raised; the CLI prints the one line.
         raise ConfigError(f"model '{name}' cannot be built with {options}: {e}") from e
+
+
+def _check_option(model: str, key: str, value: Any) -> None:
+    """Model options are sizes (positive, finite) or, for ``dropout``, a probability in [0, 1); a list of
+    sizes (``blocks``, ``widths``) holds positive sizes. Names and other kinds go to the builder."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        ok = 0 <= v < 1 if key == "dropout" else (v > 0 and math.isfinite(v))
+        if not ok:
+            want = "a probability in [0, 1)" if key == "dropout" else "a positive finite size"
+            raise ConfigError(f"model '{model}': option {key}={value!r} must be {want}")
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import CifarlabError
+from .errors import CifarlabError, UnsafeFileError
+from .fileio import open_file
 
 # Larger images are refused unread: the model sees 32x32, and a 40-megapixel photo (7.3k x 5.5k) is
 # already more than any camera image a user would pass; PIL's own bomb guard stops only at ~179M.
@@ -19,6 +20,13 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 class ImageError(CifarlabError):
     """A file that cannot be read as an image."""
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (newline, CR, ESC, BEL, bidi overrides, undecodable
+    bytes) written as its backslash escape, as ``repr`` does; ordinary names come back unchanged. For
+    names printed on a terminal, where such characters could forge lines or send escape sequences."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def to_rgb_uint8(image) -> np.ndarray:
@@ -49,7 +57,9 @@ def read_image(path: str | Path) -> np.ndarray:
     """One image file as (32, 32, 3) uint8 RGB; an ImageError (one line) for anything unreadable.
 
     Images over :data:`MAX_PIXELS` are refused from their header, before any pixel is decoded: a
-    few-hundred-KB PNG can declare 20000x20000 pixels and would take gigabytes to decode.
+    few-hundred-KB PNG can declare 20000x20000 pixels and would take gigabytes to decode. The path
+    may be a symlink (the user typed it) but must end at a regular file: a FIFO or device is refused
+    without blocking.
     """
     import warnings
 
@@ -59,7 +69,7 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with open_file(path, "rb", follow=True) as f, Image.open(f) as im:
                 width, height = im.size
                 if width * height > MAX_PIXELS:
                     raise ImageError(
@@ -69,6 +79,8 @@ def read_image(path: str | Path) -> np.ndarray:
                 return to_rgb_uint8(im)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
+    except UnsafeFileError as e:  # a FIFO, device, socket or folder
+        raise ImageError(str(e)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
             f"{path}: too many pixels to decode safely (over PIL's bomb limit); downscale it first"

@@ -21,10 +21,11 @@ import torch
 from torch import nn
 
 from . import corruptions as C
+from .config import check_seed
 from .download import default_cache_dir
 from .engine import check_tta, evaluate, predict_logits
-from .errors import ConfigError, DataError
-from .fileio import atomic_path
+from .errors import ConfigError, DataError, UnsafeFileError, warn
+from .fileio import atomic_path, read_text
 from .runs import atomic_write_json, check_writable, load_run
 from .speed import resolve_amp, resolve_channels_last
 
@@ -280,8 +281,7 @@ def evaluate_robustness(
         raise ConfigError(f"--amp is off (fp32), auto, bf16 or fp16, got '{amp}'")
     amp_dtype = resolve_amp(amp, next(model.parameters()).device)
     names, sevs = parse_corruptions(corruptions), parse_severities(severities)
-    if images is not None and images < 1:
-        raise ConfigError(f"--images must be at least 1, got {images}")
+    check_numbers(images=images, seed=seed, batch_size=batch_size)
     test_x = torch.as_tensor(test_x)
     if test_x.is_floating_point() and len(test_x) and 0 <= float(test_x.min()) and float(test_x.max()) <= 1:
         test_x = (test_x * 255).round().to(torch.uint8)  # the notebook's float images in [0, 1]
@@ -325,6 +325,15 @@ def evaluate_robustness(
     return result
 
 
+def check_numbers(images: int | None = None, seed: int = 0, batch_size: int = 1000) -> None:
+    """robustness's numeric flags, in one line each."""
+    if images is not None and images < 1:
+        raise ConfigError(f"--images must be at least 1, got {images}")
+    check_seed("--seed", seed)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"--batch-size must be a positive whole number, got {batch_size!r}")
+
+
 def evaluate_run(
     run_dir: str | Path,
     *,
@@ -339,6 +348,7 @@ def evaluate_run(
     :func:`evaluate_robustness`)."""
     from .data import load_cifar10
 
+    check_numbers(**{k: kwargs[k] for k in ("images", "seed", "batch_size") if k in kwargs})  # before any loading
     run = load_run(run_dir, device=device)
     check_writable(run.path)  # its result files are written there: fail before the work, not after
     tta = kwargs.pop("tta", None) or run.config.train.tta
@@ -368,7 +378,10 @@ def read_result(run_dir: str | Path) -> dict[str, Any] | None:
 
     path = Path(run_dir) / RESULT_FILE
     try:
-        obj = json.loads(path.read_text())
+        obj = json.loads(read_text(path))  # no symlink, no FIFO (fileio.open_regular)
+    except UnsafeFileError as e:
+        warn(f"{e}; robustness left out")
+        return None
     except (OSError, ValueError):
         return None
     return obj if isinstance(obj, dict) and isinstance(obj.get("mean_corruption_acc"), float) else None
