@@ -836,3 +836,12 @@ def test_robustness_numbers_are_one_line(tiny_run, tmp_path, flags, says):
     proc = cli_in_process("robustness", run, "--corruptions", "fog", "--severities", "1", *flags)
     assert_one_line_error(proc, says)
     assert not (run / "robustness.json").exists()
+
+
+@pytest.mark.parametrize("command", ["report", "compare", "evaluate"])
+def test_a_full_disk_is_one_line_in_every_command(evaluated_run, fake_folder, tmp_path, monkeypatch, command):
+    run = _copy_run(evaluated_run, tmp_path / "run")
+    _no_space_for(monkeypatch)
+    args = {"report": [run], "compare": [run, "--out", tmp_path / "cmp.json"], "evaluate": [run, "--data", fake_folder]}
+    assert_one_line_error(cli_in_process(command, *args[command]), "No space left on device", "free some space")
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]

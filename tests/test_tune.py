@@ -229,7 +229,7 @@ def test_open_storage_retries_the_schema_creation_race_only(monkeypatch):
     calls = []
 
     def failing_once(error):
-        def storage(url, engine_kwargs):
+        def storage(url, engine_kwargs, **heartbeat):
             calls.append(url)
             if len(calls) == 1:
                 raise error

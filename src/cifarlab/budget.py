@@ -40,7 +40,11 @@ WARMUP_STEPS = 2
 # A slow model times fewer steps, down to 2, so the probe stays within this share of the budget
 # (wrn28_10 takes ~19 s a step on a 2-core CPU: six timed steps would be a 2-minute budget).
 PROBE_SHARE = 0.03
-PROBE_EVAL_IMAGES = 500  # evaluated to time an evaluation; its cost per image is scaled to the run's sets
+# Images evaluated to time an evaluation (its cost per image is scaled to the run's sets): at least 500,
+# and one whole batch of the run's evaluation batch size up to 1,000, since per-image cost depends on it
+# (a 500-image probe under-estimated resnet56's 1,000-image batches on one Zen 3 thread).
+PROBE_EVAL_IMAGES = 500
+PROBE_EVAL_MAX = 1000
 # Fewer steps than this is no training worth a run folder: the textbook loop trained vgg16_bn for 67
 # steps to 10.11% and resnet18 for 44 to 11.60% (chance: 10%; docs/zoo.md). The planner refuses below
 # it (or below one epoch of a training set smaller than 50 batches) and names the budget that fits it.
@@ -241,7 +245,7 @@ def plan(
         _, full_s = _probe_steps(model, replace(probe_cfg, crop=0), train_x, train_y, budget_s)
         crop_ratio = step_s / full_s
         step_s = cfg.crop_until * step_s + (1 - cfg.crop_until) * full_s
-    n_eval = min(len(train_x), PROBE_EVAL_IMAGES)
+    n_eval = min(len(train_x), max(PROBE_EVAL_IMAGES, min(cfg.eval_batch_size, PROBE_EVAL_MAX)))
     # untimed: an evaluation's first call also picks its kernels, and would be charged to every later one
     trainer.evaluate(train_x[:100].to(trainer.device), train_y[:100].to(trainer.device))
     e0 = time.perf_counter()

@@ -403,8 +403,12 @@ COMMANDS = {
 }
 
 
+_ending: list[bool] = []  # set once main() is answering: a late SIGTERM then no longer raises a traceback
+
+
 def _raise_terminated(signum, frame) -> None:  # noqa: ARG001
-    raise Terminated()
+    if not _ending:
+        raise Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -414,25 +418,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv
     handles_sigterm = threading.current_thread() is threading.main_thread()  # signals go to the main thread
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if handles_sigterm else None
+    _ending.clear()
     try:
         return COMMANDS[args.command](args)
     except CifarlabError as e:
+        _ending.append(True)
         print(f"cifarlab: error: {e}", file=sys.stderr)
         return 2
     except Terminated:
+        _ending.append(True)
         print("cifarlab: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:
+        _ending.append(True)
         print("cifarlab: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `cifarlab models | head`: the reader left; not an error of ours
+        _ending.append(True)
         # Point stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:  # a filesystem fault (disk full, read-only, no permission): the user's to fix
+        _ending.append(True)
         print(f"cifarlab: error: {os_error_line(e)}", file=sys.stderr)
         return 1
     except Exception as e:
+        _ending.append(True)
         from .distributed import launched_by_torchrun
 
         if not launched_by_torchrun():
@@ -445,6 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     finally:
+        _ending.append(True)
         if handles_sigterm:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         dist_module = sys.modules.get("cifarlab.distributed")

@@ -58,7 +58,7 @@ def run_experiment(
     rank 0 loads first (it may download), writes the run folder and checkpoints, logs and reports.
     """
     config.validate()
-    device = distributed.init_from_env(config.train.device)
+    device = distributed.init_from_env(config.train.device, config.train.dist_timeout)
     main = distributed.is_main()
     if device is not None:
         distributed.check_sync_bn(config.train.sync_bn, device)

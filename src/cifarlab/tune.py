@@ -5,6 +5,13 @@ start), or any SQLAlchemy URL (PostgreSQL for workers on several machines). Ever
 process pointed at the same study and storage adds its trials to it; Optuna's storage hands out trial
 numbers, so workers never collide. Each trial is an ordinary run folder ``OUT/tune/STUDY/trial-NNNN``.
 The objective is the best *validation* accuracy of the trial's run; test accuracy is never used.
+
+A worker that dies mid-trial (kill -9, a lost machine) cannot mark its trial finished. Every worker
+records a heartbeat for its running trial (Optuna's, every :data:`HEARTBEAT_INTERVAL_S`); when any
+worker starts a trial, trials silent for :data:`GRACE_PERIOD_S` become FAIL. They are not retried on
+purpose: the kill may come from the trial's own settings (memory for a large batch), and a retry would
+then kill the next worker too; the sampler moves on (a grid counts the point as done), and the trial's
+run folder keeps its completed epochs (``cifarlab train --resume`` continues it).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import math
 import shutil
 import sqlite3
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +30,11 @@ from typing import Any
 from .config import ExperimentConfig, apply_overrides, check_name, get_setting
 from .errors import CifarlabError, ConfigError
 from .runs import atomic_write_bytes, atomic_write_json
+
+# Optuna's heartbeat (integers, seconds): every worker must use the same values, or one with a shorter
+# grace would fail another's live trials. The grace allows two missed beats (a busy database).
+HEARTBEAT_INTERVAL_S = 60
+GRACE_PERIOD_S = 180
 
 
 class TuneError(CifarlabError):
@@ -183,7 +196,8 @@ def default_storage(out: str | Path, study: str) -> str:
 
 
 def open_storage(url: str):
-    """An Optuna RDB storage for ``url``, or one line saying why it cannot be used."""
+    """An Optuna RDB storage for ``url`` with heartbeats on (a dead worker's trial becomes FAIL), or
+    one line saying why it cannot be used."""
     optuna = require_optuna()
     from sqlalchemy.exc import IntegrityError
 
@@ -191,7 +205,14 @@ def open_storage(url: str):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(6):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+            with warnings.catch_warnings():  # "heartbeat is experimental": in Optuna since 2.9, and ours to watch
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=_engine_kwargs(url),
+                    heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                    grace_period=GRACE_PERIOD_S,
+                )
         except Exception as e:  # noqa: BLE001 - sqlalchemy/driver errors of many kinds, one answer
             error: Exception = e
             if not (isinstance(e, IntegrityError) or _lost_schema_race(getattr(e, "orig", None))):
@@ -268,6 +289,8 @@ class TuneResult:
     best_value: float | None
     best_params: dict[str, Any] | None
     best_trial: int | None
+    failed: int = 0  # raised an error, or their worker died (heartbeat older than GRACE_PERIOD_S)
+    running: int = 0  # in another worker now, or in a dead one whose grace has not run out
 
 
 def _check_before_study(config: ExperimentConfig, space: Sequence[Param]):
@@ -453,6 +476,8 @@ def summarise(the_study, url: str, folder: Path) -> TuneResult:
         best_value=best.value if best else None,
         best_params=dict(best.params) if best else None,
         best_trial=best.number if best else None,
+        failed=states.count(optuna.trial.TrialState.FAIL),
+        running=states.count(optuna.trial.TrialState.RUNNING),
     )
 
 
@@ -491,6 +516,8 @@ def write_outputs(the_study, result: TuneResult) -> None:
             "trials": result.trials,
             "completed": result.completed,
             "pruned": result.pruned,
+            "failed": result.failed,
+            "running": result.running,
             "recipe": the_study.user_attrs.get("recipe"),
         },
     )
