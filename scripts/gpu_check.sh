@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3's GPU figures (docs/performance.md, "GPU"), in two phases that fit two calls of a lent GPU
+# The GPU figures (docs/bench/performance-log/README.md, "GPU"), in two phases that fit two calls of a GPU machine
 # machine (which takes 64 MiB per call and reaches no network; scripts/gpu_data.py carries the data):
 #
 #   code      needs no CIFAR-10: the CUDA code paths on fake data (bf16 autocast with Muon, fp16 with

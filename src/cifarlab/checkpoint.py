@@ -8,7 +8,7 @@ leaves either the old or the new checkpoint, never half of one.
 On CUDA the file is written in a background thread: the state is serialised to bytes at the end of
 the epoch (a consistent snapshot), and writing and fsyncing them overlaps the next epoch. A fast
 GPU epoch is under a second: in fast94's runs on an H200 the work after each epoch, this ~150 MB
-write among it, added ~0.6 s to each (docs/performance.md, "GPU"). At most one write is in flight;
+write among it, added ~0.6 s to each (docs/bench/performance-log/README.md, "GPU"). At most one write is in flight;
 a failed write is raised at the next epoch's end or at the end of training. A kill while one is in
 flight leaves the previous epoch's checkpoint, and resuming repeats that epoch.
 """

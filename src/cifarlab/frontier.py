@@ -23,13 +23,12 @@ class Point:
     acc: float  # test accuracy reached (single seed or median), on the JPEG-derived CIFAR-10 copy
     source: str
     # Not measured on the class itself: fp32 arithmetic on a bf16 host, over the budget in which it takes
-    # as many steps as the class's measured host takes in ``seconds`` (docs/performance.md, "step-matched").
+    # as many steps as the class's measured host takes in ``seconds`` (docs/bench/performance-log/README.md, "step-matched").
     estimated: bool = False
 
 
 TABLE: tuple[Point, ...] = (
     Point("cpu-bf16", 65, "fast", 0.8347, "docs/performance.md: 82.7% at 59.7 s, ends 83.2-83.7% (Zen 4, 3 seeds)"),
-    Point("cpu-bf16", 1072, "fast90", 0.9037, "docs/performance.md: fast90 90.37% in 1,072 s (Zen 4, seed 0)"),
     # the frontier itself: `cifarlab train --time-budget T` through this picker (docs/bench/frontier-zen4)
     Point("cpu-bf16", 120, "fast", 0.8538, "docs/performance.md: frontier, 2 min: 85.38% (Zen 4, seed 0)"),
     Point("cpu-bf16", 300, "fast", 0.8716, "docs/performance.md: frontier, 5 min: 87.16% (Zen 4, median of 3)"),
@@ -84,7 +83,7 @@ TABLE: tuple[Point, ...] = (
     ),
     Point("cuda", 6, "fast", 0.83, "docs/performance.md: 82.7% in 5.8 s (H200, bf16)"),
     Point("cuda", 8, "fast90", 0.90, "docs/performance.md: 90% in 7.9 s (H200, bf16)"),
-    Point("cuda", 60, "fast94", 0.930, "docs/performance.md: 93.0-93.6% in about a minute (H200, bf16)"),
+    Point("cuda", 60, "fast94", 0.9350, "docs/performance.md: 93.50% (median of 3; 93.02-93.61%) in 54-68 s (H200, bf16)"),
 )
 
 

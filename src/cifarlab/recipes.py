@@ -103,7 +103,7 @@ _KEEP_LAST = {"val_size": 0, "eval_from": 30}
 _FAST_NET = {"model_kwargs": {"width": 0.5, "stem_stride": 2}}
 
 # fast90-sel's and its descendants' cheaper steps: the hardest half of each batch by the proxy net, on
-# 24-pixel crops for the first 60% of the steps (docs/performance.md, "Pushing the fp32 frontier").
+# 24-pixel crops for the first 60% of the steps (docs/bench/performance-log/README.md, "Pushing the fp32 frontier").
 _SELECT_AND_CROP = {"keep_hard": 0.5, "crop": 24, "crop_until": 0.6}
 
 RECIPES: dict[str, Recipe] = {
@@ -129,7 +129,7 @@ RECIPES: dict[str, Recipe] = {
             "fastnet",
             "`fast` with SGD throughout and 5 epochs (the default before Muon). Measured: docs/recipes.md.",
             # "lr" alone, not lr_per_1024=17.25: that would also lower the weight decay, and the
-            # measured runs kept airbench's (docs/performance.md, "How the new fast was found").
+            # measured runs kept airbench's (docs/bench/performance-log/README.md, "How the new fast was found").
             {**_FAST_NET, **_airbench(512, 5), "lr": 1.125},
         ),
         Recipe(

@@ -156,7 +156,18 @@ FP32_CANDIDATES = {
     20: {
         "fast": ["fp32-host-estimate-zen4/fast-695s-fp32-s0"],
         "fast89": [f"width-zen4/fast90sel-w05-695s-fp32-s{seed}" for seed in range(3)],
-        "fast89-wide": [f"arch-zen4/fast89-w3-256-695s-fp32-s{seed}" for seed in range(3)],
+        # all fifteen runs of the recipe as it stands, over four rounds (the picker's median)
+        "fast89-wide": [
+            f"{folder}-695s-fp32-s{seed}"
+            for folder in (
+                "arch-zen4/fast89-w3-256",
+                "hyper-zen4/fast89-wide-ref",
+                "wide-proxy-zen4/fast89-wide-guard",
+                "wide-proxy-zen4/fast89-wide-oldguard",
+                "crops-wd-zen4/fast89-wide-ref",
+            )
+            for seed in range(3)
+        ],
     },
     60: {
         "fast90-sel": ["fp32-frontier-zen4/fast90-sel-2086s-fp32-s0"],
