@@ -23,7 +23,8 @@ class Point:
     acc: float  # test accuracy reached (single seed or median), on the JPEG-derived CIFAR-10 copy
     source: str
     # Not measured on the class itself: fp32 arithmetic on a bf16 host, over the budget in which it takes
-    # as many steps as the class's measured host takes in ``seconds`` (docs/bench/performance-log/README.md, "step-matched").
+    # as many steps as the class's measured host takes in ``seconds``
+    # (docs/bench/performance-log/README.md, "step-matched").
     estimated: bool = False
 
 
@@ -83,7 +84,7 @@ TABLE: tuple[Point, ...] = (
     ),
     Point("cuda", 6, "fast", 0.83, "docs/performance.md: 82.7% in 5.8 s (H200, bf16)"),
     Point("cuda", 8, "fast90", 0.90, "docs/performance.md: 90% in 7.9 s (H200, bf16)"),
-    Point("cuda", 60, "fast94", 0.9350, "docs/performance.md: 93.50% (median of 3; 93.02-93.61%) in 54-68 s (H200, bf16)"),
+    Point("cuda", 60, "fast94", 0.9350, "docs/performance.md: 93.50% (median of 3) in 54-68 s (H200, bf16)"),
 )
 
 
