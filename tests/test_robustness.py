@@ -215,7 +215,9 @@ def test_the_notebook_trainer_has_it_too(first_images, fake_folder):
     torch.manual_seed(0)
     trainer = Trainer(create_model("softmax"), num_epochs=1, batch_size=256, progress=False, log=None, tta="flip")
     trainer.train(arrays.train_x[:1000], arrays.train_y[:1000], first_images[0], first_images[1])
-    res = trainer.robustness(first_images[0], first_images[1], corruptions="contrast", severities="4")
+    res = evaluate_robustness(
+        trainer.net, first_images[0], first_images[1], tta=trainer.config.tta, corruptions="contrast", severities="4"
+    )
     x = first_images[0].permute(0, 2, 3, 1).numpy()
     expect = reference_accuracy(trainer.net.cpu().eval(), C.corrupt(x, "contrast", 4, 0), first_images[1])
     assert res.tta == "flip" and res.corruptions["contrast"][3] == pytest.approx(expect, abs=1e-12)

@@ -97,14 +97,16 @@ class BudgetPlan:
         crops = f", a crop step {self.crop_ratio:.2f}x a full one" if self.crop_ratio != 1.0 else ""
         steps = round(self.epochs * self.steps_per_epoch)
         return (
-            f"time budget {_fmt(self.budget_s)}: {self.epochs:.4g} epochs ({steps} steps) planned "
-            f"({_fmt(self.planned_s)}: {1000 * self.step_s:.0f} ms a step{crops}, {self.steps_per_epoch} steps an "
-            f"epoch, {self.eval_s:.1f} s an evaluation; measuring took {self.probe_s:.1f} s)"
+            f"time budget {fmt_seconds(self.budget_s)}: {self.epochs:.4g} epochs ({steps} steps) planned "
+            f"({fmt_seconds(self.planned_s)}: {1000 * self.step_s:.0f} ms a step{crops}, "
+            f"{self.steps_per_epoch} steps an epoch, {self.eval_s:.1f} s an evaluation; "
+            f"measuring took {self.probe_s:.1f} s)"
             + ("; test-time views off: they would take over a tenth of the budget" if self.tta == "none" else "")
         )
 
 
-def _fmt(seconds: float) -> str:
+def fmt_seconds(seconds: float) -> str:
+    """A duration as people read it: seconds under two minutes, minutes above."""
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
@@ -268,7 +270,7 @@ def plan(
     if steps < floor:
         need = costs.seconds_for_steps(floor) / SAFETY + probe_s
         raise ConfigError(
-            f"--time-budget {_fmt(budget_s)} is too short here: it fits {steps} training steps, and a run needs "
+            f"--time-budget {fmt_seconds(budget_s)} is too short here: it fits {steps} training steps, and a run needs "
             f"at least {floor} ({1000 * step_s:.0f} ms a step, evaluation {eval_s:.0f} s, measuring "
             f"{probe_s:.0f} s); raise --time-budget to {_duration_flag(need)}"
         )
@@ -320,7 +322,7 @@ def _probe_steps(
     need = time.perf_counter() - t0 + floor * warm_step_s / 2
     if need > budget_s:
         raise ConfigError(
-            f"--time-budget {_fmt(budget_s)} is too short here: a training step takes about "
+            f"--time-budget {fmt_seconds(budget_s)} is too short here: a training step takes about "
             f"{warm_step_s:.0f} s, and a run needs at least {floor}; raise --time-budget to at least "
             f"{_duration_flag(need)}"
         )

@@ -57,7 +57,6 @@ PARAMS: dict[str, list] = {
     "jpeg_compression": [80, 65, 58, 50, 40],
 }
 NAMES = tuple(PARAMS)  # the order of the CIFAR-10-C paper's figures: noise, blur, weather, digital
-OFFICIAL_NAMES = tuple(n.rstrip("*") for n in NAMES)  # file names of the official release (<name>.npy)
 SEVERITIES = (1, 2, 3, 4, 5)
 
 

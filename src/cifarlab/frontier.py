@@ -99,12 +99,10 @@ def machine_class(device: torch.device) -> str:
     return "cpu-fp32"  # mps and others: no measurements; the conservative table
 
 
-def _fmt(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
-
-
 def pick(budget_s: float, device: torch.device) -> tuple[str, str]:
     """(recipe, one line saying which and why) for a budget of ``budget_s`` seconds on ``device``."""
+    from .budget import fmt_seconds as _fmt
+
     machine = machine_class(device)
     points = [p for p in TABLE if p.machine == machine]
     fits = [p for p in points if p.seconds <= budget_s]

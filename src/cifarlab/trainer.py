@@ -263,13 +263,6 @@ class Trainer:
         loss_sum, hits = distributed.all_reduce_sum(torch.tensor(loss * k), torch.tensor(acc * k))
         return loss_sum.item() / len(x), round(hits.item()) / len(x)
 
-    def robustness(self, x_test: torch.Tensor, y_test: torch.Tensor, **options: Any):
-        """The trained net under the CIFAR-10-C corruptions, with the run's test-time views: see
-        :func:`cifarlab.robustness.evaluate_robustness` for ``options`` (corruptions, severities, images...)."""
-        from .robustness import evaluate_robustness
-
-        return evaluate_robustness(self.net, x_test, y_test, **{"tta": self.config.tta, **options})
-
     def _set_lr(self) -> None:
         cfg = self.config
         factor = lr_factor(
