@@ -1,6 +1,7 @@
 """Which recipe to train when only a time budget is given: ``cifarlab train --time-budget 20m``.
 
-A small table of measured points per machine class -- (budget, recipe, accuracy reached) -- and the rule:
+A small table of measured points per machine class -- (budget, recipe, accuracy reached), kept in
+``frontier.csv`` beside this module with the source of each -- and the rule:
 the recipe with the highest accuracy among the points that fit the budget; below every point, the quickest
 recipe. The budget planner (budget.py) then lays the chosen recipe's schedule over the whole budget, so a
 longer budget than the point's still gains (more epochs). Every point names where it was measured; all CPU
@@ -10,9 +11,13 @@ same choice, which is then conservative. A point marked ``estimated`` says so in
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+TABLE_FILE = Path(__file__).with_name("frontier.csv")  # the measurements: data, not code
 
 
 @dataclass(frozen=True)
@@ -28,64 +33,24 @@ class Point:
     estimated: bool = False
 
 
-TABLE: tuple[Point, ...] = (
-    Point("cpu-bf16", 65, "fast", 0.8347, "docs/performance.md: 82.7% at 59.7 s, ends 83.2-83.7% (Zen 4, 3 seeds)"),
-    # the frontier itself: `cifarlab train --time-budget T` through this picker (docs/bench/frontier-zen4)
-    Point("cpu-bf16", 120, "fast", 0.8538, "docs/performance.md: frontier, 2 min: 85.38% (Zen 4, seed 0)"),
-    Point("cpu-bf16", 300, "fast", 0.8716, "docs/performance.md: frontier, 5 min: 87.16% (Zen 4, median of 3)"),
-    Point("cpu-bf16", 420, "fast", 0.8779, "docs/performance.md: fast over 7 min: 87.79% (Zen 4, mean of 2 seeds)"),
-    Point("cpu-bf16", 420, "fast90-sel", 0.8770, "docs/performance.md: fast90-sel, 7 min: 87.70% (Zen 4, 2 seeds)"),
-    Point("cpu-bf16", 600, "fast", 0.8760, "docs/performance.md: frontier, 10 min: 87.60% (Zen 4, seed 0)"),
-    # fast89, `--recipe fast90-sel --model-arg width=0.5 --time-budget T` (docs/bench/width-zen4)
-    Point("cpu-bf16", 120, "fast89", 0.8149, "docs/performance.md: fast89, 2 min: 81.49% (Zen 4, seed 0)"),
-    Point("cpu-bf16", 300, "fast89", 0.8817, "docs/performance.md: fast89, 5 min: 88.17% (Zen 4, median of 3)"),
-    Point("cpu-bf16", 420, "fast89", 0.8933, "docs/performance.md: fast89, 7 min: 89.33% (Zen 4, mean of 2 seeds)"),
-    Point("cpu-bf16", 600, "fast89", 0.8962, "docs/performance.md: fast89, 10 min: 89.62% (Zen 4, seed 0)"),
-    Point("cpu-bf16", 600, "fast90", 0.8934, "docs/performance.md: fast90 over 10 min: 89.34% (Zen 4, seed 0)"),
-    Point("cpu-bf16", 600, "fast90-sel", 0.9000, "docs/performance.md: fast90-sel, 10 min: 90.00% (Zen 4, 3 seeds)"),
-    Point("cpu-bf16", 1200, "fast90", 0.9101, "docs/performance.md: frontier, 20 min: 91.01% (Zen 4, median of 3)"),
-    Point("cpu-bf16", 1200, "fast90-sel", 0.9128, "docs/performance.md: fast90-sel, 20 min: 91.28% (Zen 4, 3 seeds)"),
-    Point("cpu-bf16", 2100, "fast90", 0.9135, "docs/performance.md: frontier, 35 min: 91.35% (Zen 4, seed 0)"),
-    Point("cpu-bf16", 2100, "fast90-sel", 0.9141, "docs/performance.md: frontier, 35 min: 91.41% (Zen 4, seed 0)"),
-    Point("cpu-bf16", 3600, "fast90", 0.9176, "docs/performance.md: frontier, 60 min: 91.76% (Zen 4, seed 0)"),
-    Point("cpu-bf16", 3600, "fast90-sel", 0.9141, "docs/performance.md: fast90-sel, 60 min: 91.41% (Zen 4, seed 0)"),
-    Point("cpu-fp32", 150, "fast", 0.8344, "docs/performance.md: 82.7% at 139.8 s, ends 83.3-83.6% (Zen 3, 3 seeds)"),
-    Point("cpu-fp32", 3258, "fast90", 0.9052, "docs/performance.md: fast90 90.05-90.59% in 43-56 min (Zen 3, median)"),
-    # a Zen 3's 20 minutes of steps are 695 s of a Zen 4's in fp32 (docs/bench/fp32-host-estimate-zen4, width-zen4)
-    Point("cpu-fp32", 1200, "fast", 0.8800, "docs/performance.md: fast, 88.00% (seed 0)", estimated=True),
-    Point("cpu-fp32", 1200, "fast89", 0.8943, "docs/performance.md: fast89, 89.43% (median of 3)", estimated=True),
-    # the rest of the estimated fp32 frontier: 2, 5, 10, 15 and 60 minutes (docs/bench/fp32-frontier-zen4)
-    Point("cpu-fp32", 120, "fast", 0.8141, "docs/performance.md: fp32, 2 min: 81.41% (seed 0)", estimated=True),
-    Point("cpu-fp32", 300, "fast", 0.8548, "docs/performance.md: fp32, 5 min: 85.48% (median of 3)", estimated=True),
-    Point("cpu-fp32", 300, "fast89", 0.7956, "docs/performance.md: fp32, 5 min: 79.56% (seed 0)", estimated=True),
-    Point("cpu-fp32", 600, "fast", 0.8716, "docs/performance.md: fp32, 10 min: 87.16% (seed 0)", estimated=True),
-    Point("cpu-fp32", 600, "fast89", 0.8643, "docs/performance.md: fp32, 10 min: 86.43% (seed 0)", estimated=True),
-    # a Zen 3's 12.5 minutes, where the hand-over from fast to fast89-wide was sought (docs/bench/fp32-frontier-zen4)
-    Point("cpu-fp32", 750, "fast", 0.8747, "docs/performance.md: fp32, 12.5 min: 87.47% (seed 0)", estimated=True),
-    Point(
-        "cpu-fp32", 750, "fast89-wide", 0.8732, "docs/performance.md: fp32, 12.5 min: 87.32% (seed 0)", estimated=True
-    ),
-    Point("cpu-fp32", 900, "fast", 0.8747, "docs/performance.md: fp32, 15 min: 87.47% (seed 0)", estimated=True),
-    Point("cpu-fp32", 900, "fast89-wide", 0.8841, "docs/performance.md: fp32, 15 min: 88.41% (seed 0)", estimated=True),
-    Point("cpu-fp32", 3600, "fast90-sel", 0.9128, "docs/performance.md: fp32, 60 min: 91.28% (seed 0)", estimated=True),
-    Point(
-        "cpu-fp32", 3600, "fast89-wide", 0.9072, "docs/performance.md: fp32, 60 min: 90.72% (seed 0)", estimated=True
-    ),
-    # fast89 with a 256-channel last group: the median of all its runs on the step-matched 20 minutes,
-    # fifteen over four sessions (docs/bench/arch-zen4, hyper-zen4, wide-proxy-zen4, crops-wd-zen4); its
-    # first three alone gave 89.85%, and same-seed repeats moved by up to half a point between sessions
-    Point(
-        "cpu-fp32",
-        1200,
-        "fast89-wide",
-        0.8955,
-        "docs/performance.md: fast89-wide, 89.55% (median of 15 runs)",
-        estimated=True,
-    ),
-    Point("cuda", 6, "fast", 0.83, "docs/performance.md: 82.7% in 5.8 s (H200, bf16)"),
-    Point("cuda", 8, "fast90", 0.90, "docs/performance.md: 90% in 7.9 s (H200, bf16)"),
-    Point("cuda", 60, "fast94", 0.9350, "docs/performance.md: 93.50% (median of 3) in 54-68 s (H200, bf16)"),
-)
+def load_table(path: Path = TABLE_FILE) -> tuple[Point, ...]:
+    """The measured points, from the data file beside this module (one row per point, with its source)."""
+    with open(path, newline="") as f:
+        rows = csv.DictReader(line for line in f if not line.startswith("#"))
+        return tuple(
+            Point(
+                r["machine"],
+                float(r["seconds"]),
+                r["recipe"],
+                float(r["acc"]),
+                r["source"],
+                estimated=r["estimated"] == "yes",
+            )
+            for r in rows
+        )
+
+
+TABLE = load_table()
 
 
 def machine_class(device: torch.device) -> str:
