@@ -158,7 +158,7 @@ def test_a_decompression_bomb_is_one_per_file_error(tiny_run, tmp_path):
     [
         ([], "--val-size"),  # 5000 validation images out of 600
         (["--val-size", "100", "--device", "cuda"], "CUDA is not available"),
-        (["--val-size", "100", "--model-arg", "hidden=-1"], "option hidden=-1 must be a positive finite size"),
+        (["--val-size", "100", "--model-arg", "hidden=-1"], "cannot be built"),
     ],
 )
 def test_tune_checks_everything_before_the_study_exists(tmp_path, fake_folder, extra, needle):
@@ -794,10 +794,10 @@ def test_a_fifo_as_a_batch_file_is_one_line(fake_folder, tmp_path):
     "flags, says",
     [
         (["--model-arg", "num_classes=5"], "num_classes is set by the data set's classes"),
-        (["--model", "fastnet", "--model-arg", "width=Infinity"], "option width=inf must be a positive finite size"),
+        (["--model", "fastnet", "--model-arg", "width=Infinity"], "cannot be built with width=inf"),
         (["--model", "fastnet", "--model-arg", "width=-1"], "option width=-1 must be a positive finite size"),
-        (["--model", "resnet20", "--model-arg", "width=0"], "option width=0 must be a positive finite size"),
-        (["--model-arg", "dropout=1.5"], "option dropout=1.5 must be a probability in [0, 1)"),
+        (["--model", "resnet20", "--model-arg", "width=0"], "width must be a positive integer, got 0"),
+        (["--model-arg", "dropout=1.0"], "option dropout=1.0 must be a probability in [0, 1)"),
         (["--seed", "99999999999999999999"], "--seed must be a whole number from 0 to 2**63-1"),
         (["--seed", "-1"], "--seed must be a whole number from 0 to 2**63-1"),
         (["--split-seed", "-3"], "--split-seed must be a whole number"),

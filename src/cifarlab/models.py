@@ -90,21 +90,17 @@ def create_model(name: str, num_classes: int = 10, **kwargs) -> nn.Module:
     if unknown:
         options = ", ".join(p for p in params if p != "num_classes") or "none"
         raise ConfigError(f"model '{name}' has no option {', '.join(unknown)}; its options: {options}")
-    for key, value in kwargs.items():
-        _check_option(name, key, value)
     try:
-        return builder(num_classes=num_classes, **kwargs)
-    except (
-        TypeError,
-        ValueError,
-        RuntimeError,
-        OverflowError,
-    ) as e:  # refused by the builder, a wrong type, or torch (size -1)
+        model = builder(num_classes=num_classes, **kwargs)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as e:  # refused by the builder, or by torch
         if not kwargs:
             raise
         options = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         # Chained, so API users still see where it was raised; the CLI prints the one line.
         raise ConfigError(f"model '{name}' cannot be built with {options}: {e}") from e
+    for key, value in kwargs.items():  # what the builder let through (fastnet made width=-1 a width of 8)
+        _check_option(name, key, value)
+    return model
 
 
 def _check_option(model: str, key: str, value: Any) -> None:
