@@ -224,14 +224,14 @@ def test_the_notebook_trainer_has_it_too(first_images, fake_folder):
 
 
 def test_report_and_compare_show_it(fresh_run, fake_folder):
-    from cifarlab.robustness import RobustnessResult, evaluate_run, write_result
+    from cifarlab.robustness import RobustnessResult, robustness_of_run, write_result
 
     def ok(*args) -> str:
         return cli_in_process(*args, check=True).stdout
 
     ok("report", fresh_run, "--data", fake_folder)
     assert "Not measured: <code>cifarlab robustness" in (fresh_run / "report.html").read_text()
-    res = evaluate_run(fresh_run, data=fake_folder, corruptions="fog", severities="2", images=N)
+    res = robustness_of_run(fresh_run, data=fake_folder, corruptions="fog", severities="2", images=N)
     ok("report", fresh_run, "--data", fake_folder)
     page = (fresh_run / "report.html").read_text()
     assert (

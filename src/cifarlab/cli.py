@@ -251,9 +251,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
-    from .robustness import evaluate_run
+    from .robustness import robustness_of_run
 
-    result = evaluate_run(
+    result = robustness_of_run(
         args.run_dir,
         data=args.data,
         offline=bool(args.offline),

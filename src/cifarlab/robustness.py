@@ -334,7 +334,7 @@ def check_numbers(images: int | None = None, seed: int = 0, batch_size: int = 10
         raise ConfigError(f"--batch-size must be a positive whole number, got {batch_size!r}")
 
 
-def evaluate_run(
+def robustness_of_run(
     run_dir: str | Path,
     *,
     data=None,
