@@ -134,17 +134,12 @@ def execute_quickstart(fake_folder: Path, work: Path) -> Record:
     return record
 
 
-def test_committed_notebook_has_run_in_order_and_explains_each_step():
-    """The notebook is committed with the outputs of one real run, top to bottom, so that it shows what
-    it does where people read it."""
+def test_committed_notebook_has_no_outputs_and_explains_each_step():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
-    code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    counts = [cell.execution_count for cell in code]
-    assert counts == list(range(1, len(code) + 1)), f"run every cell once, in order, then commit: {counts}"
-    assert not [o for cell in code for o in cell.outputs if o.output_type == "error"], "a cell failed"
-    figures = [o for cell in code for o in cell.outputs if "image/png" in o.get("data", {})]
-    assert len(figures) >= 3, "the curves, the confusion matrix and the mistakes are shown"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, "outputs must be cleared before committing"
     # every code cell but the parameters follows a markdown cell that says what it does
     kinds = [c.cell_type for c in nb.cells]
     assert kinds[0] == "markdown"
