@@ -108,7 +108,15 @@ def test_sqlite_study_then_from_study(fake_folder, tmp_path):
     best = json.loads((folder / "best_params.json").read_text())
     values = [float(r["value"]) for r in rows]
     assert best["best_val_acc"] == pytest.approx(max(values), abs=1e-6) and best["completed"] == 3
-    assert (folder / "history.png").stat().st_size > 0 and (folder / "importance.png").stat().st_size > 0
+    winner = max(rows, key=lambda r: float(r["value"]))  # the best trial's own settings, as trials.csv has them
+    assert best["best_trial"] == int(winner["number"]) and (best["failed"], best["running"]) == (0, 0)
+    assert best["params"]["lr"] == pytest.approx(float(winner["lr"]), rel=1e-5)  # trials.csv keeps 6 digits
+    assert best["params"]["epochs"] == pytest.approx(float(winner["epochs"]), rel=1e-5)
+    from PIL import Image
+
+    for figure in ("history.png", "importance.png"):  # real images of a readable size, not empty files
+        with Image.open(folder / figure) as im:
+            assert im.format == "PNG" and im.width >= 300 and im.height >= 200, (figure, im.size)
 
     # A second worker with another search space is refused, and the study is left as it was.
     proc = cli_in_process(
