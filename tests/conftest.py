@@ -95,3 +95,26 @@ def real_arrays(real_data: Path, real_cache_dir: Path) -> tuple[CifarArrays, lis
         warnings.simplefilter("always")
         arrays = load_cifar10(real_data, cache_dir=real_cache_dir, offline=True, progress=False)
     return arrays, list(caught)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(fake_folder, tmp_path_factory, _session_cache) -> Path:
+    """One finished 1-epoch run of the hostile tests' ``TINY`` settings, per test module; tests copy it
+    before damaging it."""
+    from test_cli import _SHARED, cli_in_process
+    from test_hostile import TINY
+
+    _SHARED["CIFARLAB_CACHE"] = str(_session_cache)
+    out = tmp_path_factory.mktemp("tiny-run")
+    cli_in_process("train", *TINY, "--data", fake_folder, "--out", out, "--name", "r", check=True)
+    return out / "r"
+
+
+@pytest.fixture(scope="module")
+def evaluated_run(tiny_run, tmp_path_factory) -> Path:
+    """:func:`tiny_run` with its evaluation files, so ``report`` needs no data set."""
+    from test_cli import cli_in_process
+
+    run = Path(shutil.copytree(tiny_run, tmp_path_factory.mktemp("evaluated") / "r"))
+    cli_in_process("evaluate", run, check=True)
+    return run

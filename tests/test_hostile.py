@@ -59,23 +59,6 @@ class _Evil:
         return (Path.touch, (self.marker,))
 
 
-@pytest.fixture(scope="module")
-def tiny_run(fake_folder, tmp_path_factory, _session_cache) -> Path:
-    """One finished 1-epoch run; tests copy it before damaging it."""
-    _SHARED["CIFARLAB_CACHE"] = str(_session_cache)
-    out = tmp_path_factory.mktemp("tiny-run")
-    cli_in_process("train", *TINY, "--data", fake_folder, "--out", out, "--name", "r", check=True)
-    return out / "r"
-
-
-@pytest.fixture(scope="module")
-def evaluated_run(tiny_run, tmp_path_factory) -> Path:
-    """:func:`tiny_run` with its evaluation files, so ``report`` needs no data set."""
-    run = _copy_run(tiny_run, tmp_path_factory.mktemp("evaluated") / "r")
-    cli_in_process("evaluate", run, check=True)
-    return run
-
-
 def _copy_run(run: Path, dest: Path) -> Path:
     shutil.copytree(run, dest)
     return dest

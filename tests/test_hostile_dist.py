@@ -21,29 +21,13 @@ from pathlib import Path
 
 import pytest
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli_in_process  # noqa: F401
+from test_hostile import TINY
 
 from cifarlab import distributed
 
-TINY_DIST = [
-    "--model",
-    "mlp_first",
-    "--optimizer",
-    "adam",
-    "--lr",
-    "1e-3",
-    "--epochs",
-    "100",  # far more than the tests wait for: the run is mid-training when it is disturbed
-    "--train-limit",
-    "600",
-    "--val-size",
-    "100",
-    "--test-limit",
-    "1000",
-    "--batch-size",
-    "100",
-    "--no-progress",
-    "--no-report",
-]
+# the hostile tests' tiny run, with far more epochs than the tests wait for (the run is mid-training
+# when it is disturbed) and a smaller test set
+TINY_DIST = [*TINY[:7], "100", *TINY[8:12], "--test-limit", "1000", *TINY[12:]]
 
 
 def _env() -> dict[str, str]:

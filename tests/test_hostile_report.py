@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,48 +21,9 @@ from pathlib import Path
 
 import pytest
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
+from test_hostile import _copy_run
 
-TINY = [
-    "--model",
-    "mlp_first",
-    "--optimizer",
-    "adam",
-    "--lr",
-    "1e-3",
-    "--epochs",
-    "1",
-    "--train-limit",
-    "600",
-    "--val-size",
-    "100",
-    "--batch-size",
-    "100",
-    "--no-progress",
-    "--no-report",
-]
 SCRIPT = "<script>alert(1)</script>"
-
-
-@pytest.fixture(scope="module")
-def tiny_run(fake_folder, tmp_path_factory, _session_cache) -> Path:
-    """One finished 1-epoch run; tests copy it before changing it."""
-    _SHARED["CIFARLAB_CACHE"] = str(_session_cache)
-    out = tmp_path_factory.mktemp("tiny-run")
-    cli_in_process("train", *TINY, "--data", fake_folder, "--out", out, "--name", "r", check=True)
-    return out / "r"
-
-
-@pytest.fixture(scope="module")
-def evaluated_run(tiny_run, tmp_path_factory) -> Path:
-    """:func:`tiny_run` with its evaluation files, so ``report`` needs no data set."""
-    run = _copy_run(tiny_run, tmp_path_factory.mktemp("evaluated") / "r")
-    cli_in_process("evaluate", run, check=True)
-    return run
-
-
-def _copy_run(run: Path, dest: Path) -> Path:
-    shutil.copytree(run, dest)
-    return dest
 
 
 def _edit_json(path: Path, **changes) -> None:

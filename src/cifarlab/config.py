@@ -149,6 +149,12 @@ class TrainConfig:
     dist_timeout: float = 120.0
 
     def validate(self, check_optimizer: bool = True) -> None:
+        self._check_optimisation()
+        self._check_names(check_optimizer)
+        self._check_augmentation()
+        self._check_run_settings()
+
+    def _check_optimisation(self) -> None:
         if not (self.epochs > 0 and math.isfinite(self.epochs)):
             raise ConfigError(f"--epochs must be a positive number, got {self.epochs}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -166,6 +172,8 @@ class TrainConfig:
             raise ConfigError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.warmup_epochs < 0:
             raise ConfigError(f"--warmup-epochs must be 0 or more, got {self.warmup_epochs}")
+
+    def _check_names(self, check_optimizer: bool) -> None:
         if check_optimizer and self.optimizer not in OPTIMIZERS:
             raise unknown_name("optimizer", self.optimizer, OPTIMIZERS)
         if self.schedule not in SCHEDULES:
@@ -180,6 +188,8 @@ class TrainConfig:
             raise unknown_name("--amp mode", self.amp, AMP_MODES)
         if self.channels_last not in SWITCHES:
             raise unknown_name("--channels-last value", self.channels_last, SWITCHES)
+
+    def _check_augmentation(self) -> None:
         if self.translate < 0 or self.cutout < 0 or self.crop < 0:
             raise ConfigError("--translate, --cutout and --crop must be 0 or more pixels")
         half = IMAGE_SIZE // 2
@@ -213,6 +223,8 @@ class TrainConfig:
             raise ConfigError(f"--augmix-jsd is a loss weight of 0 or more (the paper uses 12), got {self.augmix_jsd}")
         if self.augmix_jsd > 0 and not self.augmix:
             raise ConfigError("--augmix-jsd weighs AugMix's consistency loss: add --augmix")
+
+    def _check_run_settings(self) -> None:
         if self.time_budget is not None and not (self.time_budget > 0 and math.isfinite(self.time_budget)):
             raise ConfigError(f"--time-budget must be a positive duration such as 10m, got {self.time_budget}")
         if not (self.dist_timeout > 0 and math.isfinite(self.dist_timeout)):

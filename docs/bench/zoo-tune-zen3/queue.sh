@@ -5,13 +5,7 @@
 # wall time of a trial and not its result. Usage, from the repository root:
 # docs/bench/zoo-tune-zen3/queue.sh WORKTREE   (a frozen checkout, e.g. `git worktree add ../wt-tune HEAD`)
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../zoo2-zen3/env.sh" "$1"
-grid() {
-  echo "=== $(date -u +%FT%TZ) start $* ($(git -C "$wt" rev-parse --short HEAD))"
-  "$py" -m cifarlab tune --sampler grid --pruner none --val-size 5000 --threads 1 --out "$here" "$@"
-  echo "=== $(date -u +%FT%TZ) end rc $?"
-}
+. "$(dirname "$0")/grid.sh" "$1"
 # resnet20: 2.29 epochs of 50,000 images fit 10 minutes (docs/zoo.md), about 2.5 of 45,000.
 grid --model resnet20 --epochs 2.5 --study resnet20-lr --param lr=0.05,0.1,0.2,0.4,0.8
 # vgg11_bn: a third of an epoch fits 10 minutes.
