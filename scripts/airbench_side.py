@@ -33,7 +33,7 @@ def prepare(batches: Path, dest: Path) -> None:
     """airbench's ``train.pt``/``test.pt`` in ``dest``, read through cifarlab's validated loader."""
     import torch
 
-    from cifarlab.data import load_cifar10
+    from cifarlab.data.cifar import load_cifar10
 
     arrays = load_cifar10(batches, offline=True, progress=False)
     dest.mkdir(parents=True, exist_ok=True)

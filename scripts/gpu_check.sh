@@ -44,7 +44,7 @@ print(fakecifar.make_fake_batches(Path('$work/fake')))"
   step compile 150 "${cifarlab[@]}" train --device "$dev" --recipe fast --epochs 2 --compile --name fast-compiled "${fake[@]}"
 else
   : "${CIFARLAB_DATA:?set CIFARLAB_DATA to the CIFAR-10 archive or folder}"
-  step data 60 $py -c "from cifarlab.data import load_cifar10; a = load_cifar10(offline=True); print(a.source, len(a.train_x))"
+  step data 60 $py -c "from cifarlab.data.cifar import load_cifar10; a = load_cifar10(offline=True); print(a.source, len(a.train_x))"
   step fast90 150 "${cifarlab[@]}" bench --device "$dev" --time-to 0.90 --recipe fast90 --seeds 3 --out "$out/$phase/fast90"
   for seed in 0 1 2; do
     step "fast94-seed$seed" 240 "${cifarlab[@]}" bench --device "$dev" --time-to 0.94 --recipe fast94 --seeds 1 \

@@ -9,7 +9,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from cifarlab.runs import read_metrics
+from cifarlab.runs.store import read_metrics
 
 NOTEBOOK = {  # recipe: (notebook best, notebook final) as DEVELOPERS.md reports them
     "seed-softmax": ("'it runs'", ""),

@@ -19,8 +19,8 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from cifarlab.cli import parse_key_values
-from cifarlab.models import create_model
+from cifarlab.cli.app import parse_key_values
+from cifarlab.models.registry import create_model
 
 
 def _timed(fn, repeats: int) -> float:
@@ -50,7 +50,7 @@ def conv_rates(model: nn.Module, x: torch.Tensor, memory_format, repeats: int) -
         grad = torch.randn(out_shape).contiguous(memory_format=memory_format)
         weight = conv.weight.detach().clone().requires_grad_()
         layer = lambda: nn.functional.conv2d(inp, weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)  # noqa: E731
-        counter = FlopCounterMode(display=False)  # torch's own count, as cifarlab.models.forward_flops uses
+        counter = FlopCounterMode(display=False)  # torch's own count, as cifarlab.models.registry.forward_flops uses
         with counter, torch.no_grad():
             layer()
         flops = counter.get_total_flops()

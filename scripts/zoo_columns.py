@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from cifarlab.zoobench import budget_columns, budget_plot
+from cifarlab.tools.zoobench import budget_columns, budget_plot
 
 md, png, *files = sys.argv[1:]
 tables = [json.loads(Path(f).read_text()) for f in files]

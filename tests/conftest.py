@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cifarlab.data import CifarArrays, load_cifar10
+from cifarlab.data.cifar import CifarArrays, load_cifar10
 
 sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import fakecifar`
 

@@ -1,4 +1,4 @@
-"""The notebook's networks written out as plain nn.Sequential stacks, independently of cifarlab.models."""
+"""The notebook's networks written out as plain nn.Sequential stacks, independently of cifarlab.models.registry."""
 
 from torch import nn
 

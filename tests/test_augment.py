@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cifarlab.augment import (
+from cifarlab.config.schema import TrainConfig
+from cifarlab.data.augment import (
     BatchAugment,
     alternating_flip,
     cutout,
@@ -14,7 +15,6 @@ from cifarlab.augment import (
     random_translate,
     translate_and_crop,
 )
-from cifarlab.config import TrainConfig
 
 
 def images(n=16, seed=0):

@@ -11,9 +11,9 @@ import torch
 from PIL import Image, ImageOps
 from test_cli import SMALL, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
-from cifarlab import augmix as A
-from cifarlab.config import TrainConfig
-from cifarlab.errors import ConfigError
+from cifarlab.config.schema import TrainConfig
+from cifarlab.core.errors import ConfigError
+from cifarlab.data import augmix as A
 
 
 def batch(n=6, seed=0) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The textbook loop that the zoo's recipes are measured against (cifarlab.baseline): it imports none of
+"""The textbook loop that the zoo's recipes are measured against (cifarlab.tools.baseline): it imports none of
 the lab's training engine, its schedule is torch's OneCycleLR, its batched crops are per-image crops,
 and it learns; ``bench --zoo --baseline`` runs it beside the lab and marks a row that falls below it."""
 
@@ -15,45 +15,60 @@ import pytest
 import torch
 from test_cli import cli
 
-import cifarlab.baseline as baseline
+import cifarlab.tools.baseline as baseline
 
 # The lab's training engine and everything that builds on it: the baseline may use none of them.
-ENGINE = {
-    "trainer", "engine", "loader", "augment", "augmix", "optim", "muon", "schedules", "speed", "history",
-    "budget", "experiment", "runs", "checkpoint", "selection", "resolve", "recipes",
-}  # fmt: skip
+ENGINE = (
+    "cifarlab.training",
+    "cifarlab.experiment",
+    "cifarlab.runs",
+    "cifarlab.config.recipes",
+    "cifarlab.data.augment",
+    "cifarlab.data.augmix",
+)
 
 
-def _lab_imports(path: Path) -> set[str]:
-    """The cifarlab modules a source file imports, by name (``from .x import``, ``import cifarlab.x``)."""
+def _lab_imports(path: Path, package: str = "cifarlab.tools") -> set[str]:
+    """The cifarlab modules a source file in ``package`` imports, as absolute dotted names."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1:
-                names |= {node.module} if node.module else {a.name for a in node.names}
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                if node.module:
+                    names.add(".".join(base + [node.module]))
+                else:
+                    names |= {".".join(base + [a.name]) for a in node.names}
             elif (node.module or "").startswith("cifarlab"):
-                names.add(node.module.removeprefix("cifarlab").lstrip(".") or "cifarlab")
+                names.add(node.module)
         elif isinstance(node, ast.Import):
-            names |= {a.name.removeprefix("cifarlab.") for a in node.names if a.name.startswith("cifarlab")}
+            names |= {a.name for a in node.names if a.name.startswith("cifarlab")}
     return names
 
 
+def _in_engine(module: str) -> bool:
+    return any(module == e or module.startswith(e + ".") for e in ENGINE)
+
+
 def test_the_baseline_imports_nothing_of_the_training_engine():
-    assert _lab_imports(Path(baseline.__file__)) == {"data", "fileio", "models"}
+    imports = _lab_imports(Path(baseline.__file__))
+    assert imports == {"cifarlab.core.fileio", "cifarlab.data.cifar", "cifarlab.models.registry"}
     # and nothing pulls the engine in behind its back (cifarlab/__init__ loads it lazily)
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, cifarlab.baseline; print(' '.join(sys.modules))"],
+        [sys.executable, "-c", "import sys, cifarlab.tools.baseline; print(' '.join(sys.modules))"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    assert not {f"cifarlab.{m}" for m in ENGINE} & set(loaded)
+    assert not [m for m in loaded if _in_engine(m)]
 
 
 def test_the_import_check_would_catch_an_engine_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from .trainer import Trainer\nfrom cifarlab.augment import BatchAugment\nimport cifarlab.speed\n")
-    assert _lab_imports(bad) == {"trainer", "augment", "speed"}
+    bad.write_text("from ..training.trainer import T\nfrom cifarlab.data.augment import X\nimport cifarlab.runs\n")
+    found = _lab_imports(bad)
+    assert found == {"cifarlab.training.trainer", "cifarlab.data.augment", "cifarlab.runs"}
+    assert all(_in_engine(m) for m in found)
 
 
 def test_one_cycle_is_torchs_one_cycle_lr():
@@ -85,7 +100,7 @@ def test_batched_crop_flip_equals_cropping_each_image():
 
 @pytest.fixture(scope="module")
 def fake_arrays(fake_folder):
-    from cifarlab.data import load_cifar10
+    from cifarlab.data.cifar import load_cifar10
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -124,7 +139,7 @@ def _row(model, seed, acc, base):
 
 
 def test_the_table_takes_medians_over_seeds_and_marks_rows_below_the_baseline():
-    from cifarlab.zoobench import markdown
+    from cifarlab.tools.zoobench import markdown
 
     rows = [_row("a", s, acc, base) for s, acc, base in [(0, 0.80, 0.70), (1, 0.90, 0.95), (2, 0.85, 0.75)]]
     rows += [_row("b", 0, 0.60, 0.61)]
@@ -136,7 +151,7 @@ def test_the_table_takes_medians_over_seeds_and_marks_rows_below_the_baseline():
 
 
 def test_budget_columns_put_each_budget_beside_the_others(tmp_path):
-    from cifarlab.zoobench import budget_columns, budget_plot
+    from cifarlab.tools.zoobench import budget_columns, budget_plot
 
     short = {**_row("a", 0, 0.5, 0.4), "budget_s": 120.0}
     short.pop("baseline")

@@ -10,9 +10,10 @@ import pytest
 import torch
 from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
-from cifarlab.budget import BudgetGuard, RunCosts, parse_duration
-from cifarlab.config import TrainConfig
-from cifarlab.errors import ConfigError
+from cifarlab.config.schema import TrainConfig
+from cifarlab.core.durations import parse_duration
+from cifarlab.core.errors import ConfigError
+from cifarlab.training.budget import BudgetGuard, RunCosts
 
 
 @pytest.mark.parametrize(
@@ -59,8 +60,8 @@ def test_cost_matches_an_epoch_by_epoch_reference(epochs, eval_last, restores):
 )
 def test_the_plan_reserves_a_last_evaluation_only_for_restored_weights(monkeypatch, overrides, restores):
     from cifarlab import experiment
-    from cifarlab.config import ExperimentConfig, apply_overrides
-    from cifarlab.splits import Split, Splits
+    from cifarlab.config.schema import ExperimentConfig, apply_overrides
+    from cifarlab.data.splits import Split, Splits
 
     seen = {}
 
@@ -109,7 +110,7 @@ class _FakeTrainer:
 
 def test_guard_shrinks_a_run_that_turned_out_slower(monkeypatch):
     now = 100.0
-    monkeypatch.setattr("cifarlab.budget.time.perf_counter", lambda: now)
+    monkeypatch.setattr("cifarlab.training.budget.time.perf_counter", lambda: now)
     # planned 10 epochs of 100 steps in 100 s, but 2 epochs took 40 s: 60 s left, 0.2 s a step
     trainer = _FakeTrainer(100, 1000, 200, t_start=now - 40)
     logs = []
@@ -119,7 +120,7 @@ def test_guard_shrinks_a_run_that_turned_out_slower(monkeypatch):
 
 
 def test_guard_leaves_a_run_on_plan_alone(monkeypatch):
-    monkeypatch.setattr("cifarlab.budget.time.perf_counter", lambda: 50.0)
+    monkeypatch.setattr("cifarlab.training.budget.time.perf_counter", lambda: 50.0)
     trainer = _FakeTrainer(100, 940, 200, t_start=30.0)  # 0.1 s a step: 950 steps fit, within 3% of the plan
     BudgetGuard(100.0, eval_s=1.0, log=None).on_epoch_end(trainer, {})
     assert trainer.total_steps == 940
@@ -129,7 +130,7 @@ def test_guard_fills_the_budget_near_the_end(monkeypatch):
     # 900 of 1000 steps in 90 s of a 100 s budget: 0.95 * 10 - 1 = 8.5 s left, 85 steps, so 985 in all.
     # 15 steps is 1.5% of the run (the old dead band, 3% of all steps, left them: 1.5 s of 100 unused)
     # but 15% of the 100 steps still to come, so the guard re-plans.
-    monkeypatch.setattr("cifarlab.budget.time.perf_counter", lambda: 190.0)
+    monkeypatch.setattr("cifarlab.training.budget.time.perf_counter", lambda: 190.0)
     trainer = _FakeTrainer(100, 1000, 900, t_start=100.0)
     logs = []
     BudgetGuard(100.0, eval_s=1.0, log=logs.append).on_epoch_end(trainer, {})
@@ -148,7 +149,7 @@ def test_guard_fills_the_budget_near_the_end(monkeypatch):
     ],
 )
 def test_test_time_views_are_dropped_only_where_they_would_cost_over_a_tenth(eval_s, tta, share, expect):
-    from cifarlab.budget import views_that_pay
+    from cifarlab.training.budget import views_that_pay
 
     assert views_that_pay(eval_s, tta, 120.0, share) == expect
 
@@ -157,7 +158,7 @@ def test_guard_re_plans_within_an_epoch_every_30_s(monkeypatch):
     # one long epoch of 1000 steps planned at 0.1 s a step in 100 s; it runs at 0.2 s a step. Step
     # hooks before 30 s of training leave it alone; the first after 30 s re-fits it to the time left.
     clock = {"now": 10.0}
-    monkeypatch.setattr("cifarlab.budget.time.perf_counter", lambda: clock["now"])
+    monkeypatch.setattr("cifarlab.training.budget.time.perf_counter", lambda: clock["now"])
     trainer = _FakeTrainer(1000, 1000, 100, t_start=0.0)  # 100 steps in 20 s, then 150 in 30 s
     guard = BudgetGuard(100.0, eval_s=2.0, log=None)
     clock["now"] = 20.0
@@ -259,7 +260,7 @@ def test_bad_model_and_budget_flags(capsys, tmp_path, args, needle):
     proc = cli_in_process("train", *args, "--out", tmp_path, "--name", "x") if "soon" not in args else None
     if proc is None:  # argparse rejects it: exit 2 with argparse's own one line
         with pytest.raises(SystemExit) as e:
-            from cifarlab.cli import main
+            from cifarlab.cli.app import main
 
             main(["train", *args, "--out", str(tmp_path)])
         assert e.value.code == 2 and needle in capsys.readouterr().err
@@ -269,7 +270,7 @@ def test_bad_model_and_budget_flags(capsys, tmp_path, args, needle):
 
 
 def test_mismatched_recipe_warns_in_one_line(tmp_path):
-    from cifarlab.cli import build_parser, config_from_args
+    from cifarlab.cli.app import build_parser, config_from_args
 
     with pytest.warns(
         UserWarning,
@@ -332,7 +333,7 @@ def test_zoo_bench_refuses_bad_input(tmp_path):
     ],
 )
 def test_a_budget_alone_picks_the_recipe_measured_best_within_it(monkeypatch, machine, budget, recipe, says):
-    from cifarlab import frontier
+    from cifarlab.config import frontier
 
     monkeypatch.setattr(frontier, "machine_class", lambda device: machine)
     got, line = frontier.pick(budget, torch.device("cpu"))
@@ -345,8 +346,8 @@ def test_a_budget_alone_picks_the_recipe_measured_best_within_it(monkeypatch, ma
 
 
 def test_resolve_uses_the_frontier_only_without_model_and_recipe(monkeypatch):
-    from cifarlab import frontier
-    from cifarlab.resolve import resolve
+    from cifarlab.config import frontier
+    from cifarlab.config.recipes import resolve
 
     monkeypatch.setattr(frontier, "machine_class", lambda device: "cpu-bf16")
     notes: list[str] = []
@@ -362,8 +363,8 @@ def test_resolve_uses_the_frontier_only_without_model_and_recipe(monkeypatch):
 def test_a_re_planned_run_still_evaluates_only_its_last_epochs(replan_to, evaluated):
     """eval_from counts from the end: a run planned for 3 epochs that evaluates its last one (eval_from
     3) and is stretched to 4 by the guard evaluates epoch 4 only; shrunk to 2, epoch 2 only."""
-    from cifarlab.models import create_model
-    from cifarlab.trainer import Trainer
+    from cifarlab.models.registry import create_model
+    from cifarlab.training.trainer import Trainer
 
     class Replan:
         def on_epoch_end(self, trainer, row):
@@ -381,8 +382,8 @@ def test_a_re_planned_run_still_evaluates_only_its_last_epochs(replan_to, evalua
 def test_a_model_too_slow_for_the_floor_is_refused_after_its_warm_up(monkeypatch):
     # two warm-up steps of 3 s: 50 steps need at least 75 s (a later step is at least half a warm one),
     # so a 60 s budget is refused there, before the timed steps and the evaluation spend more of it
-    from cifarlab import budget
-    from cifarlab.models import create_model
+    from cifarlab.models.registry import create_model
+    from cifarlab.training import budget
 
     calls = []
 
@@ -393,7 +394,7 @@ def test_a_model_too_slow_for_the_floor_is_refused_after_its_warm_up(monkeypatch
         def train(self, x, y):
             calls.append(len(x))
 
-    monkeypatch.setattr("cifarlab.trainer.Trainer", SlowTrainer)
+    monkeypatch.setattr("cifarlab.training.trainer.Trainer", SlowTrainer)
     cfg = TrainConfig(batch_size=32)
     x, y = torch.zeros(6400, 3, 32, 32, dtype=torch.uint8), torch.zeros(6400, dtype=torch.long)
     with pytest.raises(ConfigError, match=r"a training step takes about 3 s, and a run needs at least 50; raise"):

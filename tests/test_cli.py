@@ -17,9 +17,9 @@ import pytest
 import torch
 
 import cifarlab
-from cifarlab.data import load_cifar10
-from cifarlab.engine import evaluate
-from cifarlab.history import METRIC_COLUMNS
+from cifarlab.data.cifar import load_cifar10
+from cifarlab.training.history import METRIC_COLUMNS
+from cifarlab.training.step import evaluate
 
 CLI = str(Path(sys.executable).parent / "cifarlab")
 SMALL = ["--train-limit", "1500", "--val-size", "300", "--no-progress"]
@@ -50,14 +50,14 @@ def cli(*args, env=None, check=True, timeout=240) -> subprocess.CompletedProcess
 
 
 def cli_in_process(*args, env=None, check=False) -> subprocess.CompletedProcess:
-    """``cifarlab ARGS`` through :func:`cifarlab.cli.main` in this process: the same code as the console
+    """``cifarlab ARGS`` through :func:`cifarlab.cli.app.main` in this process: the same code as the console
     script without the ~1.4 s start of a new interpreter importing torch, for the tests (and module
     fixtures) whose subject is not the process itself (signals, exit on a kill, the installed script:
     those keep :func:`cli`). Like :func:`cli` it reads the session's data cache and takes ``env`` on
     top; the environment and torch's thread count (a ``--threads`` in ARGS sets it) are given back
     afterwards. An exception main() does not turn into one line propagates and fails the test, as a
     traceback would."""
-    from cifarlab.cli import main
+    from cifarlab.cli.app import main
 
     updates = {**_SHARED, **(env or {})}
     threads, before = torch.get_num_threads(), {k: os.environ.get(k) for k in updates}

@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from cifarlab import corruptions as C
-from cifarlab.errors import ConfigError
+from cifarlab.core.errors import ConfigError
+from cifarlab.data import corruptions as C
 
 SEED = 7
 

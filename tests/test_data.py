@@ -1,4 +1,4 @@
-"""cifarlab.data: locating, downloading, safe extraction, validation, parsing, the parsed cache, splits."""
+"""cifarlab.data.cifar: locating, downloading, safe extraction, validation, parsing, the parsed cache, splits."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 import torch
 
-import cifarlab.download as download_mod
-from cifarlab.data import (
+import cifarlab.data.download as download_mod
+from cifarlab.core.errors import CifarlabWarning, ConfigError, DataError
+from cifarlab.data.cifar import (
     ARCHIVE_NAME,
     CLASSES,
     FOLDER_NAME,
@@ -36,8 +37,7 @@ from cifarlab.data import (
     locate,
     safe_extract,
 )
-from cifarlab.errors import CifarlabWarning, ConfigError, DataError
-from cifarlab.splits import make_splits, parse_train_batches
+from cifarlab.data.splits import make_splits, parse_train_batches
 
 ALL_FILES = fakecifar.ALL_FILES
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 from notebook_reference import notebook_cnn3_wide, notebook_mlp_first
 
-from cifarlab.errors import RunError
-from cifarlab.evaluation import confusion_matrix, evaluate_model, load_weights
+from cifarlab.analysis.evaluation import confusion_matrix, evaluate_model, load_weights
+from cifarlab.core.errors import RunError
 
 CLI = str(Path(sys.executable).parent / "cifarlab")
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "reference"

@@ -12,14 +12,14 @@ import torch
 from test_trainer import toy_data as toy
 from torch import nn
 
-from cifarlab import bench
-from cifarlab.config import TrainConfig
-from cifarlab.engine import tta_logits
-from cifarlab.models import create_model
-from cifarlab.optim import Lookahead, param_groups
-from cifarlab.recipes import RECIPES
-from cifarlab.speed import keep_cpu_allocations
-from cifarlab.trainer import Trainer
+from cifarlab.config.recipes import RECIPES
+from cifarlab.config.schema import TrainConfig
+from cifarlab.models.registry import create_model
+from cifarlab.tools import bench
+from cifarlab.training.device import keep_cpu_allocations
+from cifarlab.training.optim import Lookahead, param_groups
+from cifarlab.training.step import tta_logits
+from cifarlab.training.trainer import Trainer
 
 CLI = str(Path(sys.executable).parent / "cifarlab")
 
@@ -254,7 +254,7 @@ def test_bench_cli_writes_json_and_markdown(tmp_path, fake_folder):
 
 
 def test_median_of_all_seeds_counts_a_missed_target_as_never():
-    from cifarlab.bench import median_counting_misses
+    from cifarlab.tools.bench import median_counting_misses
 
     run = lambda t: {"reached": t is not None, "seconds_to_target": t}  # noqa: E731
     # docs/performance.md's fast bench: 196.0 s, 177.5 s and a seed at 82.46% -> 196.0, not 186.75
@@ -265,7 +265,7 @@ def test_median_of_all_seeds_counts_a_missed_target_as_never():
 
 
 def test_bench_throughput_passes_model_options(tmp_path, capsys):
-    from cifarlab.cli import main
+    from cifarlab.cli.app import main
 
     args = [
         "bench",
@@ -298,7 +298,7 @@ def test_bench_throughput_passes_model_options(tmp_path, capsys):
 
 @pytest.mark.parametrize("seeds, first_seed", [(0, 0), (2, -1)])
 def test_bench_time_to_refuses_bad_seeds_before_any_work(seeds, first_seed):
-    from cifarlab.errors import ConfigError
+    from cifarlab.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--seeds must be at least 1 and --first-seed at least 0"):
         bench.time_to(0.5, "no-such-recipe", seeds, first_seed=first_seed)  # checked before the recipe or data

@@ -26,7 +26,7 @@ import pytest
 import torch
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
-from cifarlab.errors import RunError
+from cifarlab.core.errors import RunError
 
 TINY = [
     "--model",
@@ -319,7 +319,7 @@ def test_written_files_follow_the_umask(fake_folder, tmp_path, umask):
 
 
 def test_a_second_resume_of_a_run_in_training_is_refused(tiny_run, tmp_path, fake_folder):
-    from cifarlab.runs import RunLock
+    from cifarlab.runs.store import RunLock
 
     run = _copy_run(tiny_run, tmp_path / "run")
     before = (run / "metrics.csv").read_bytes()
@@ -336,13 +336,13 @@ def test_a_second_resume_of_a_run_in_training_is_refused(tiny_run, tmp_path, fak
 
 
 def test_a_dead_holder_does_not_keep_the_lock(tmp_path):
-    from cifarlab.runs import RunLock
+    from cifarlab.runs.store import RunLock
 
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time; from cifarlab.runs import RunLock; "
+            "import sys, time; from cifarlab.runs.store import RunLock; "
             f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -423,8 +423,8 @@ def test_sigterm_saves_like_ctrl_c(fake_folder, tmp_path):
 def test_a_refused_archive_leaves_nothing_in_the_cache(fake_folder, tmp_path, cache_dir):
     import fakecifar
 
-    from cifarlab.data import load_cifar10
-    from cifarlab.errors import DataError
+    from cifarlab.core.errors import DataError
+    from cifarlab.data.cifar import load_cifar10
 
     src = tmp_path / "src" / "cifar-10-batches-py"
     shutil.copytree(fake_folder, src)
@@ -469,9 +469,9 @@ def test_evaluate_refuses_an_unknown_tta_mode(tiny_run, tmp_path, fake_folder):
 def test_notebook_html_escapes_run_and_class_names(tiny_run, tmp_path):
     import dataclasses
 
-    from cifarlab.compare import comparison
-    from cifarlab.history import History
-    from cifarlab.runs import load_run
+    from cifarlab.analysis.compare import comparison
+    from cifarlab.runs.store import load_run
+    from cifarlab.training.history import History
 
     hostile = "<img src=x onerror=alert(1)>"
     run_dir = _copy_run(tiny_run, tmp_path / hostile)  # a folder name may hold anything but '/'
@@ -503,7 +503,7 @@ def test_a_damaged_zoo_table_is_refused_before_any_training_and_kept(tmp_path, c
 
 
 def test_the_baseline_log_does_not_follow_a_planted_symlink(tmp_path):
-    from cifarlab import zoobench
+    from cifarlab.tools import zoobench
 
     victim = tmp_path / "victim"
     victim.write_text("keep me")
@@ -563,7 +563,7 @@ def test_a_fifo_in_a_run_folder_is_one_line_not_a_hang(tiny_run, fake_folder, tm
 
 
 def test_options_in_a_model_file_allocate_nothing_before_the_weights_fit(tiny_run, tmp_path, monkeypatch):
-    import cifarlab.runs as runs
+    import cifarlab.runs.store as runs
 
     run = _copy_run(tiny_run, tmp_path / "run")
     _edit_model(run, lambda p: p.update(model="fastnet", model_kwargs={"width": 64}, state_dict={}))
@@ -595,8 +595,8 @@ def _sparse_npy(path: Path, dtype: str, count: int) -> None:
 def test_a_huge_declared_labels_file_allocates_nothing(tmp_path, which):
     import tracemalloc
 
-    from cifarlab.errors import DataError
-    from cifarlab.robustness import official_sets, shift_set
+    from cifarlab.analysis.robustness import official_sets, shift_set
+    from cifarlab.core.errors import DataError
 
     labels = tmp_path / ("labels.npy" if which == "corruptions" else "cifar10.1_v6_labels.npy")
     _sparse_npy(labels, "|u1", 100_000_000)  # 100 MB on disk as a hole; 800 MB as int64
@@ -627,7 +627,7 @@ def _no_space_for(monkeypatch, *names: str) -> None:
     """Every atomic write of a file named in ``names`` (all, if none) fails as on a full disk."""
     import errno
 
-    import cifarlab.fileio as fileio
+    import cifarlab.core.fileio as fileio
 
     real = fileio.new_temp
 
@@ -658,8 +658,8 @@ def test_a_failed_first_checkpoint_gives_no_false_resume_hint(fake_folder, tmp_p
 def test_an_unwritable_run_folder_is_refused_before_the_work(tiny_run, fake_folder, tmp_path, monkeypatch, command):
     import errno
 
-    import cifarlab.engine as engine
-    import cifarlab.runs as runs
+    import cifarlab.runs.store as runs
+    import cifarlab.training.step as engine
 
     run = _copy_run(tiny_run, tmp_path / "run")
 
@@ -732,7 +732,7 @@ def test_a_fifo_for_robustness_json_does_not_hang_report_or_compare(evaluated_ru
 def test_an_unreadable_batch_file_is_one_line_without_advice_to_delete_it(fake_folder, tmp_path, monkeypatch):
     import errno
 
-    import cifarlab.data as data
+    import cifarlab.data.cifar as data
 
     real = data.open_file
 

@@ -23,7 +23,7 @@ import pytest
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli_in_process  # noqa: F401
 from test_hostile import TINY
 
-from cifarlab import distributed
+from cifarlab.training import distributed
 
 # the hostile tests' tiny run, with far more epochs than the tests wait for (the run is mid-training
 # when it is disturbed) and a smaller test set
@@ -115,7 +115,7 @@ def test_dist_timeout_must_be_a_positive_number_of_seconds(tmp_path, value):
 
 def test_the_setup_waits_for_a_download_and_training_for_the_setting():
     assert distributed.SETUP_TIMEOUT_S >= 30 * 60, "setup covers rank 0 downloading while the others wait"
-    from cifarlab.config import TrainConfig
+    from cifarlab.config.schema import TrainConfig
 
     assert 0 < TrainConfig.dist_timeout < distributed.SETUP_TIMEOUT_S
 
@@ -179,8 +179,8 @@ TUNE += ["--test-limit", "500", "--batch-size", "100"]
 @pytest.mark.slow
 def test_a_killed_tune_workers_trial_becomes_failed_and_is_counted(fake_folder, tmp_path, monkeypatch):
     # Both workers use a 1 s heartbeat and a 2 s grace (every worker of a study must use the same).
-    patch = "import cifarlab.tune as t; t.HEARTBEAT_INTERVAL_S, t.GRACE_PERIOD_S = 1, 2"
-    worker = [sys.executable, "-c", f"{patch}; import sys; from cifarlab.cli import main; sys.exit(main())"]
+    patch = "import cifarlab.tools.tune as t; t.HEARTBEAT_INTERVAL_S, t.GRACE_PERIOD_S = 1, 2"
+    worker = [sys.executable, "-c", f"{patch}; import sys; from cifarlab.cli.app import main; sys.exit(main())"]
     args = ["tune", *TUNE, "--data", str(fake_folder), "--out", str(tmp_path)]
     killed = subprocess.Popen(
         [*worker, *args, "--trials", "1", "--epochs", "200"],
@@ -201,8 +201,8 @@ def test_a_killed_tune_workers_trial_becomes_failed_and_is_counted(fake_folder, 
         killed.communicate()
     time.sleep(3.5)  # past the grace (SQLite's clock counts whole seconds)
 
-    monkeypatch.setattr("cifarlab.tune.HEARTBEAT_INTERVAL_S", 1, raising=False)
-    monkeypatch.setattr("cifarlab.tune.GRACE_PERIOD_S", 2, raising=False)
+    monkeypatch.setattr("cifarlab.tools.tune.HEARTBEAT_INTERVAL_S", 1, raising=False)
+    monkeypatch.setattr("cifarlab.tools.tune.GRACE_PERIOD_S", 2, raising=False)
     proc = cli_in_process(*args, "--trials", "1", "--epochs", "1", check=True)
     assert "2 trials, 1 completed, 0 pruned, 1 failed, 0 running" in proc.stdout, proc.stdout
     with open(tmp_path / "tune" / "hb" / "trials.csv") as f:

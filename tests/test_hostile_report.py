@@ -92,8 +92,8 @@ def test_report_embeds_no_symlinked_figure_and_does_not_hang_on_a_fifo(evaluated
 _DRIVER = """
 import signal, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)  # a background test run inherits SIGINT ignored
-from cifarlab import report
-from cifarlab.cli import main
+from cifarlab.analysis import report
+from cifarlab.cli.app import main
 
 class Drawing:
     def __del__(self):

@@ -13,13 +13,13 @@ import torch
 from tqdm.std import tqdm as std_tqdm
 
 import cifarlab
-from cifarlab import jupyter
-from cifarlab.compare import Comparison, compare, comparison
-from cifarlab.errors import CifarlabError, ConfigError, MissingPackage, RunError, closest_name
-from cifarlab.history import History
-from cifarlab.models import create_model, list_models
+from cifarlab.analysis.compare import Comparison, compare, comparison
+from cifarlab.core import jupyter
+from cifarlab.core.errors import CifarlabError, ConfigError, MissingPackage, RunError, closest_name
+from cifarlab.models.registry import create_model, list_models
 from cifarlab.plots import LivePlot
-from cifarlab.runs import load_run, save_run
+from cifarlab.runs.store import load_run, save_run
+from cifarlab.training.history import History
 
 ROWS = [
     {"epoch": 1, "train_loss": 2.0, "train_acc": 0.25, "val_loss": math.nan, "val_acc": math.nan, "lr": 0.1},
@@ -72,7 +72,7 @@ def test_trainer_uses_the_chooser(monkeypatch):
         made.append(kwargs)
         return real(**kwargs)
 
-    import cifarlab.trainer as trainer_module
+    import cifarlab.training.trainer as trainer_module
 
     monkeypatch.setattr(trainer_module, "progress_bar", spy)
     x, y = torch.rand(64, 3, 32, 32), torch.randint(0, 10, (64,))

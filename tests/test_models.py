@@ -10,8 +10,8 @@ import torch
 from notebook_reference import notebook_cnn3_wide
 from torch import nn
 
-from cifarlab.errors import ConfigError
-from cifarlab.models import count_parameters, create_model, forward_flops, list_models
+from cifarlab.core.errors import ConfigError
+from cifarlab.models.registry import count_parameters, create_model, forward_flops, list_models
 
 # Parameter counts of the notebook's networks, computed by hand from its layer list:
 # e.g. cnn3 = convs (896 + 9248 + 18496 + 36928 + 73856) + BN 2*(32+32+64+64+128) + 2048*256+256 + 256*10+10.
@@ -188,7 +188,7 @@ def test_fastnet_rejects_bad_options(kwargs):
 
 
 def test_create_model_option_errors(monkeypatch):
-    from cifarlab import models
+    from cifarlab.models import registry as models
 
     with pytest.raises(ConfigError, match=r"^model 'cnn3' has no option width; its options: none$"):
         create_model("cnn3", width=2)

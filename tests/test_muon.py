@@ -9,11 +9,11 @@ import torch
 from test_trainer import toy_data as toy
 from torch import nn
 
-from cifarlab.config import TrainConfig
-from cifarlab.models import create_model
-from cifarlab.muon import NS_COEFFICIENTS, ConvMuon, orthogonalize
-from cifarlab.optim import param_groups
-from cifarlab.trainer import Trainer
+from cifarlab.config.schema import TrainConfig
+from cifarlab.models.registry import create_model
+from cifarlab.training.muon import NS_COEFFICIENTS, ConvMuon, orthogonalize
+from cifarlab.training.optim import param_groups
+from cifarlab.training.trainer import Trainer
 
 
 def test_orthogonalize_keeps_singular_vectors_and_evens_out_singular_values():

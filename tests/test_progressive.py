@@ -7,11 +7,11 @@ import pytest
 import torch
 from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
-from cifarlab import budget
-from cifarlab.budget import BudgetGuard, weighted_steps
-from cifarlab.config import TrainConfig
-from cifarlab.models import create_model
-from cifarlab.trainer import Trainer
+from cifarlab.config.schema import TrainConfig
+from cifarlab.models.registry import create_model
+from cifarlab.training import budget
+from cifarlab.training.budget import BudgetGuard, weighted_steps
+from cifarlab.training.trainer import Trainer
 
 
 def _sizes_seen(cfg: TrainConfig, n: int = 96, replan_to: int | None = None) -> list[int]:
@@ -47,7 +47,7 @@ def test_the_switch_follows_a_re_planned_length():
 
 def test_progressive_crops_draw_the_same_flips_and_translations_as_full_images():
     """Only the crop offsets are skipped after the switch: the other draws are identical."""
-    from cifarlab.augment import BatchAugment
+    from cifarlab.data.augment import BatchAugment
 
     cfg = TrainConfig(crop=24, crop_until=0.5, translate=2, flip="random")
     x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)

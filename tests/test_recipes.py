@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from cifarlab.cli import build_parser, config_from_args
-from cifarlab.config import apply_overrides, get_setting
-from cifarlab.errors import ConfigError
-from cifarlab.models import create_model
-from cifarlab.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
+from cifarlab.cli.app import build_parser, config_from_args
+from cifarlab.config.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
+from cifarlab.config.schema import apply_overrides, get_setting
+from cifarlab.core.errors import ConfigError
+from cifarlab.models.registry import create_model
 
 # (model, optimizer, lr, weight_decay, batch_size, epochs, patience, train_batches) from the notebook
 NOTEBOOK = {
@@ -188,8 +188,7 @@ def test_settings_are_read_and_set_by_the_same_names():
 def test_cli_and_python_api_resolve_alike(capsys):
     """The rules live in resolve.py: the CLI and cifarlab.train/for_model get the same config."""
     import cifarlab
-    from cifarlab.recipes import for_model
-    from cifarlab.resolve import resolve
+    from cifarlab.config.recipes import for_model, resolve
 
     parse = build_parser().parse_args
     cli_cfg = config_from_args(parse(["train", "--model", "cnn2", "--select-on", "test"]))
@@ -209,8 +208,8 @@ def test_cli_and_python_api_resolve_alike(capsys):
 
 def test_cifarlab_evaluate_stays_the_function():
     import cifarlab
-    import cifarlab.evaluation  # noqa: F401  (importing the module must not shadow the function)
-    from cifarlab.engine import evaluate
+    import cifarlab.analysis.evaluation  # noqa: F401  (importing the module must not shadow the function)
+    from cifarlab.training.step import evaluate
 
     assert cifarlab.evaluate is evaluate
 
@@ -220,7 +219,7 @@ def test_cifarlab_evaluate_stays_the_function():
 
 @pytest.mark.parametrize("model", ["resnet20", "resnet56", "vgg16_bn", "mobilenetv2", "vit", "convmixer"])
 def test_under_a_budget_the_zoo_trains_on_all_images_and_keeps_the_last_epoch(model):
-    from cifarlab.recipes import for_model
+    from cifarlab.config.recipes import for_model
 
     plain, budgeted = for_model(model), for_model(model, budget="10m")
     assert plain.data.val_size == 5000 and plain.train.eval_from == 1  # validated every epoch
@@ -233,7 +232,7 @@ def test_under_a_budget_the_zoo_trains_on_all_images_and_keeps_the_last_epoch(mo
 
 @pytest.mark.parametrize("extra", [{"val_size": 2000}, {"select_on": "test"}])
 def test_a_validation_protocol_asked_for_keeps_the_recipes_per_epoch_evaluation(extra):
-    from cifarlab.resolve import resolve
+    from cifarlab.config.recipes import resolve
 
     config = resolve(None, "resnet20", None, {"time_budget": 600.0, **extra})
     assert config.train.eval_from == 1
@@ -241,7 +240,7 @@ def test_a_validation_protocol_asked_for_keeps_the_recipes_per_epoch_evaluation(
 
 
 def test_the_notebook_and_fast_recipes_are_untouched_by_a_budget():
-    from cifarlab.recipes import RECIPES, for_model
+    from cifarlab.config.recipes import RECIPES, for_model
 
     for name, recipe in RECIPES.items():
         if name.startswith(("seed-", "fast")):
@@ -250,8 +249,8 @@ def test_the_notebook_and_fast_recipes_are_untouched_by_a_budget():
 
 
 def test_the_textbook_recipe_is_what_the_baseline_loop_trains_with():
-    import cifarlab.baseline as b
-    from cifarlab.recipes import for_model
+    import cifarlab.tools.baseline as b
+    from cifarlab.config.recipes import for_model
 
     t = for_model("resnet20").train
     assert (t.optimizer, t.momentum, t.nesterov, t.lr, t.weight_decay) == ("sgd", 0.9, True, b.PEAK_LR, b.WEIGHT_DECAY)

@@ -14,8 +14,8 @@ import pytest
 import torch
 from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, cli_in_process, default_sigint  # noqa: F401
 
-from cifarlab.checkpoint import CheckpointWriter, load_checkpoint
-from cifarlab.history import METRIC_COLUMNS, EarlyStopping
+from cifarlab.training.checkpoint import CheckpointWriter, load_checkpoint
+from cifarlab.training.history import METRIC_COLUMNS, EarlyStopping
 
 # Dropout 0.3 uses the global RNG; flips and translations use the augmentation RNG; Adam has state;
 # patience adds early-stopping state: all of it must carry over a kill for the metrics to match.
@@ -165,8 +165,8 @@ def test_checkpoint_writer_raises_a_failed_background_write(tmp_path):
 
 def _writer_and_trainer(tmp_path, plot):
     """A RunWriter in tmp_path drawing with ``plot``, and a stand-in trainer with an empty history."""
-    from cifarlab.config import ExperimentConfig
-    from cifarlab.runs import RunWriter
+    from cifarlab.config.schema import ExperimentConfig
+    from cifarlab.runs.store import RunWriter
 
     writer = RunWriter(tmp_path, ExperimentConfig(model="softmax"), ["a"])
     writer._plot_curves = plot
@@ -191,7 +191,7 @@ def test_curves_are_redrawn_while_cheap_and_always_at_the_end(tmp_path):
 def test_an_interrupt_between_history_and_metrics_csv_leaves_them_agreeing(tmp_path):
     # The race CI once hit: SIGINT after the trainer appended epoch 4 to its history but before
     # on_epoch_end wrote it to metrics.csv; summary.json said 4 epochs, the CSV held 3.
-    from cifarlab.runs import read_metrics
+    from cifarlab.runs.store import read_metrics
 
     writer, history, trainer = _writer_and_trainer(tmp_path, lambda rows, path, title: None)
     row = {c: 0.25 for c in METRIC_COLUMNS}

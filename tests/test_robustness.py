@@ -11,11 +11,11 @@ import pytest
 import torch
 from test_cli import SMALL, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
-from cifarlab import corruptions as C
-from cifarlab.data import load_cifar10
-from cifarlab.errors import ConfigError
-from cifarlab.robustness import RESULT_FILE, evaluate_robustness
-from cifarlab.runs import load_run
+from cifarlab.analysis.robustness import RESULT_FILE, evaluate_robustness
+from cifarlab.core.errors import ConfigError
+from cifarlab.data import corruptions as C
+from cifarlab.data.cifar import load_cifar10
+from cifarlab.runs.store import load_run
 
 N = 120  # test images per set
 
@@ -224,7 +224,7 @@ def test_the_notebook_trainer_has_it_too(first_images, fake_folder):
 
 
 def test_report_and_compare_show_it(fresh_run, fake_folder):
-    from cifarlab.robustness import RobustnessResult, robustness_of_run, write_result
+    from cifarlab.analysis.robustness import RobustnessResult, robustness_of_run, write_result
 
     def ok(*args) -> str:
         return cli_in_process(*args, check=True).stdout

@@ -11,13 +11,13 @@ import torch
 from test_cli import _SHARED, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 from torch.nn import functional as F
 
-from cifarlab import distributed
-from cifarlab.config import TrainConfig
-from cifarlab.engine import train_one_epoch
-from cifarlab.errors import CifarlabError, ConfigError
-from cifarlab.models import create_model
-from cifarlab.selection import HardSelector, proxy_widths
-from cifarlab.trainer import Trainer
+from cifarlab.config.schema import TrainConfig
+from cifarlab.core.errors import CifarlabError, ConfigError
+from cifarlab.models.registry import create_model
+from cifarlab.training import distributed
+from cifarlab.training.hard_examples import HardSelector, proxy_widths
+from cifarlab.training.step import train_one_epoch
+from cifarlab.training.trainer import Trainer
 
 CPU = torch.device("cpu")
 

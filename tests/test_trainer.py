@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from cifarlab.config import TrainConfig
-from cifarlab.engine import TrainingDiverged, evaluate
-from cifarlab.errors import ConfigError
-from cifarlab.history import EarlyStopping
-from cifarlab.schedules import lr_factor
-from cifarlab.trainer import Trainer
+from cifarlab.config.schema import TrainConfig
+from cifarlab.core.errors import ConfigError
+from cifarlab.training.history import EarlyStopping
+from cifarlab.training.schedules import lr_factor
+from cifarlab.training.step import TrainingDiverged, evaluate
+from cifarlab.training.trainer import Trainer
 
 
 def toy_data(n=600, seed=0):
@@ -277,7 +277,7 @@ def test_the_config_names_the_optimizer(name, cls):
 def test_trainer_state_exists_before_training():
     """Everything the loop reads is built in __init__ (or declared there); checkpoint_state() before
     training says what to do instead of failing on a missing attribute."""
-    from cifarlab.errors import CifarlabError
+    from cifarlab.core.errors import CifarlabError
 
     t = Trainer(softmax_net(), log=None, progress=False)
     assert t.optimizer is not None and t.scaler is not None and t.step == 0 and len(t.history) == 0

@@ -14,10 +14,10 @@ import torch
 from test_cli import CLI, SMALL, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
 import cifarlab
-from cifarlab.data import load_cifar10
-from cifarlab.evaluation import expected_calibration_error, reliability_bins
-from cifarlab.export import export_model
-from cifarlab.models import create_model, list_models
+from cifarlab.analysis.evaluation import expected_calibration_error, reliability_bins
+from cifarlab.analysis.export import export_model
+from cifarlab.data.cifar import load_cifar10
+from cifarlab.models.registry import create_model, list_models
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_predict_any_image_and_report_bad_files(two_runs, tmp_path):
 def test_16_bit_images_are_scaled_not_clipped():
     from PIL import Image
 
-    from cifarlab.predict import to_rgb_uint8
+    from cifarlab.data.images import to_rgb_uint8
 
     im = Image.fromarray(np.full((32, 32), 32768, dtype=np.uint16))
     assert abs(int(to_rgb_uint8(im)[0, 0, 0]) - 128) <= 1
@@ -193,7 +193,7 @@ def export_images(request, fake_folder):
 
 @pytest.mark.parametrize("name", list_models())
 def test_export_every_model_onnx_and_torchscript(name, tmp_path, export_images):
-    from cifarlab.zoo import REDUCED
+    from reduced_sizes import REDUCED
 
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
@@ -308,8 +308,8 @@ def test_tensorboard_scalars_equal_the_metrics(fake_folder, tmp_path):
 def test_tensorboard_missing_is_a_one_line_error(monkeypatch, fake_folder, tmp_path):
     import sys
 
-    from cifarlab.config import ExperimentConfig
-    from cifarlab.errors import ConfigError
+    from cifarlab.config.schema import ExperimentConfig
+    from cifarlab.core.errors import ConfigError
     from cifarlab.experiment import run_experiment
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed

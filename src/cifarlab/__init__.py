@@ -2,9 +2,9 @@
 
 import importlib
 
-from .config import DataConfig, ExperimentConfig, TrainConfig
-from .errors import CifarlabError
-from .jupyter import show_user_errors_briefly
+from .config.schema import DataConfig, ExperimentConfig, TrainConfig
+from .core.errors import CifarlabError
+from .core.jupyter import show_user_errors_briefly
 from .models import count_parameters, create_model, list_models, register_model
 
 __version__ = "0.1.0"
@@ -14,14 +14,14 @@ __version__ = "0.1.0"
 show_user_errors_briefly()
 
 
-# The training engine is imported on first use, so that `import cifarlab.models` or `cifarlab.baseline`
+# The training engine is imported on first use, so that `import cifarlab.models` or `cifarlab.tools.baseline`
 # (the textbook loop the zoo is measured against) loads none of it.
 _LAZY = {
-    "Trainer": ".trainer",
-    "evaluate": ".engine",
-    "EarlyStopping": ".history",
-    "History": ".history",
-    "load_run": ".runs",
+    "Trainer": ".training.trainer",
+    "evaluate": ".training.step",
+    "EarlyStopping": ".training.history",
+    "History": ".training.history",
+    "load_run": ".runs.store",
 }
 
 
@@ -35,7 +35,7 @@ def __getattr__(name: str):
 
         return train
     if name in ("robustness", "evaluate_robustness"):  # numpy/scipy corruptions: also on first use
-        module = importlib.import_module(".robustness", __name__)  # not `from . import`: it would recurse here
+        module = importlib.import_module(".analysis.robustness", __name__)  # not `from . import`: it would recurse here
         return module if name == "robustness" else module.evaluate_robustness
     raise AttributeError(f"module 'cifarlab' has no attribute '{name}'")
 

@@ -10,18 +10,15 @@ from typing import Any
 
 import torch
 
-from . import distributed
-from .budget import TTA_BUDGET_SHARE, BudgetGuard, BudgetPlan
-from .budget import plan as budget_plan
-from .checkpoint import CheckpointWriter, resume_hint
-from .config import ExperimentConfig
-from .data import CifarArrays, load_cifar10
-from .fileio import remove_temps
-from .jupyter import in_notebook
-from .models import count_parameters, create_model
-from .optim import check_optimizer_fits
+from .config.schema import ExperimentConfig
+from .core.fileio import remove_temps
+from .core.host import resolve_device
+from .core.jupyter import in_notebook
+from .data.cifar import CifarArrays, load_cifar10
+from .data.splits import Splits, make_splits
+from .models.registry import count_parameters, create_model
 from .plots import LivePlot
-from .runs import (
+from .runs.store import (
     LoadedRun,
     RunLock,
     RunWriter,
@@ -31,9 +28,12 @@ from .runs import (
     remove_if_unused,
     rewrite_metrics,
 )
-from .speed import resolve_device
-from .splits import Splits, make_splits
-from .trainer import Trainer
+from .training import distributed
+from .training.budget import TTA_BUDGET_SHARE, BudgetGuard, BudgetPlan
+from .training.budget import plan as budget_plan
+from .training.checkpoint import CheckpointWriter, resume_hint
+from .training.optim import check_optimizer_fits
+from .training.trainer import Trainer
 
 
 def run_experiment(
@@ -67,7 +67,7 @@ def run_experiment(
     if not main:
         progress, report, tensorboard, log = False, False, False, lambda msg: None
     if tensorboard:
-        from .loggers import require_tensorboard
+        from .runs.loggers import require_tensorboard
 
         require_tensorboard()  # before any work: a missing package fails in a second, not after training
     out = check_writable(config.out) if main else Path(config.out)
@@ -147,9 +147,9 @@ def check_setup(config: ExperimentConfig, arrays: CifarArrays) -> tuple[Splits, 
 
 def plan_budget(config: ExperimentConfig, splits: Splits, model: torch.nn.Module, log) -> BudgetPlan:
     """Measure this machine and set ``config``'s epochs to what fits its time budget (budget.py)."""
-    from .config import apply_overrides
-    from .errors import ConfigError
-    from .recipes import RECIPES
+    from .config.recipes import RECIPES
+    from .config.schema import apply_overrides
+    from .core.errors import ConfigError
 
     if distributed.is_active():
         raise ConfigError("--time-budget measures one process; it cannot be combined with --nproc or torchrun yet")
@@ -190,7 +190,7 @@ def _train_in(
         if in_notebook():
             writers.append(LivePlot(run_dir.name))
     if tensorboard:
-        from .loggers import TensorBoardLogger
+        from .runs.loggers import TensorBoardLogger
 
         writers.append(TensorBoardLogger(run_dir))
     trainer = Trainer(model, config=config.train, callbacks=[*writers, *callbacks], progress=progress, log=log)
@@ -222,7 +222,7 @@ def _train_in(
         raise
     summary = writer.summary if main else trainer.summary
     if report:
-        from .report import write_report
+        from .analysis.report import write_report
 
         write_report(run_dir, arrays=arrays)  # evaluation files + report.html, after the timed training
     return LoadedRun(run_dir, trainer.net.eval(), config, list(splits.classes), summary)
@@ -242,10 +242,10 @@ def train(
 
     ``settings`` override the recipe by field name (``epochs=5``, ``lr=0.05``, ``val_size=1000``,
     ``out="runs"``; ``time_budget="10m"`` measures this machine and trains what fits). Returns a
-    :class:`cifarlab.runs.LoadedRun`: ``.summary``, ``.metrics``, ``.model``, ``.predict(images)``.
+    :class:`cifarlab.runs.store.LoadedRun`: ``.summary``, ``.metrics``, ``.model``, ``.predict(images)``.
     """
-    from .budget import parse_duration
-    from .resolve import resolve
+    from .config.recipes import resolve
+    from .core.durations import parse_duration
 
     if isinstance(settings.get("time_budget"), str):
         settings["time_budget"] = parse_duration(settings["time_budget"])

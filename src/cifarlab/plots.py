@@ -9,8 +9,8 @@ from pathlib import Path
 # A bare Figure renders through the Agg canvas without pyplot: no GUI backend, no global state.
 from matplotlib.figure import Figure
 
-from .fileio import atomic_path
-from .jupyter import in_notebook
+from .core.fileio import atomic_path
+from .core.jupyter import in_notebook
 
 
 def _series(rows: Sequence[dict], key: str) -> tuple[list[int], list[float]]:

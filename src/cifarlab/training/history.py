@@ -1,0 +1,88 @@
+"""What a run records per epoch (:class:`History`, the metric columns) and the notebook's rule for
+its best epoch and early stop (:class:`EarlyStopping`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds")
+
+
+class EarlyStopping:
+    """The notebook's rule: an epoch improves only if it beats the best by more than ``min_delta``;
+    stop after ``patience`` epochs in a row without improvement (``patience <= 0``: never stop)."""
+
+    def __init__(self, patience: int = -1, min_delta: float = 0.001):
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = -math.inf
+        self.best_epoch = 0
+        self.bad_epochs = 0
+
+    def update(self, value: float, epoch: int) -> bool:
+        """Record ``value`` for ``epoch``; return True if it is a new best."""
+        if value > self.best + self.min_delta:
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience > 0 and self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.bad_epochs = state["best"], state["best_epoch"], state["bad_epochs"]
+
+
+class History:
+    """Per-epoch rows; ``history['test_acc']`` gives a column as a list, like the notebook's dict."""
+
+    def __init__(self, rows: Iterable[dict[str, float]] = ()):
+        self.rows: list[dict[str, float]] = list(rows)
+
+    def append(self, row: dict[str, float]) -> None:
+        self.rows.append(row)
+
+    def __getitem__(self, key: str | int):
+        if isinstance(key, int):
+            return self.rows[key]
+        return [row[key] for row in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __repr__(self) -> str:
+        return f"History({len(self.rows)} epochs)"
+
+    @property
+    def columns(self) -> list[str]:
+        """The metric columns present, in METRIC_COLUMNS order, then any others in first-seen order."""
+        seen = {key: None for row in self.rows for key in row}
+        return [c for c in METRIC_COLUMNS if c in seen] + [c for c in seen if c not in METRIC_COLUMNS]
+
+    def to_frame(self):
+        """The rows as a pandas DataFrame indexed by epoch (1, 2, ...), one column per metric; NaN where
+        an epoch was not evaluated. Needs pandas (``pip install pandas``, or the notebook extra)."""
+        from ..core.jupyter import require_pandas
+
+        pd = require_pandas("History.to_frame()")
+        columns = self.columns or list(METRIC_COLUMNS)
+        frame = pd.DataFrame([{c: row.get(c, math.nan) for c in columns} for row in self.rows], columns=columns)
+        return frame.set_index("epoch") if "epoch" in frame.columns else frame
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the rows as a table, accuracies in percent (values escaped). The curves are
+        LivePlot's (and a run's, ``LoadedRun``'s HTML)."""
+        from ..core.jupyter import html_table
+
+        caption = f"History: {len(self.rows)} epoch{'' if len(self.rows) == 1 else 's'}"
+        return html_table(self.columns or list(METRIC_COLUMNS), self.rows, caption=caption, max_height=400)
