@@ -14,6 +14,7 @@ from cifarlab.config.schema import TrainConfig
 from cifarlab.core.durations import parse_duration
 from cifarlab.core.errors import ConfigError
 from cifarlab.training.budget import BudgetGuard, RunCosts
+from cifarlab.training.plan import StepPlan
 
 
 @pytest.mark.parametrize(
@@ -100,12 +101,10 @@ def test_a_fraction_of_an_epoch_pays_for_what_it_does():
 
 
 class _FakeTrainer:
-    def __init__(self, steps_per_epoch, total, step, t_start):
-        self.config, self.crop_steps = TrainConfig(), total  # no progressive resizing
-        self.steps_per_epoch, self.total_steps, self.step, self.t_start = steps_per_epoch, total, step, t_start
+    """What the guard sees of a Trainer: its step plan, and nothing else."""
 
-    def replan(self, total):
-        self.total_steps = max(total, self.step)
+    def __init__(self, steps_per_epoch, total, step, t_start):
+        self.plan = StepPlan(steps_per_epoch, total, done=step, started=t_start)  # no progressive resizing
 
 
 def test_guard_shrinks_a_run_that_turned_out_slower(monkeypatch):
@@ -115,7 +114,7 @@ def test_guard_shrinks_a_run_that_turned_out_slower(monkeypatch):
     trainer = _FakeTrainer(100, 1000, 200, t_start=now - 40)
     logs = []
     BudgetGuard(100.0, eval_s=1.0, log=logs.append).on_epoch_end(trainer, {})
-    assert trainer.total_steps == 200 + int((0.95 * 60 - 1.0) / 0.2)  # 480 steps
+    assert trainer.plan.total == 200 + int((0.95 * 60 - 1.0) / 0.2)  # 480 steps
     assert logs and "re-planned to 4.80 epochs" in logs[0]
 
 
@@ -123,7 +122,7 @@ def test_guard_leaves_a_run_on_plan_alone(monkeypatch):
     monkeypatch.setattr("cifarlab.training.budget.time.perf_counter", lambda: 50.0)
     trainer = _FakeTrainer(100, 940, 200, t_start=30.0)  # 0.1 s a step: 950 steps fit, within 3% of the plan
     BudgetGuard(100.0, eval_s=1.0, log=None).on_epoch_end(trainer, {})
-    assert trainer.total_steps == 940
+    assert trainer.plan.total == 940
 
 
 def test_guard_fills_the_budget_near_the_end(monkeypatch):
@@ -134,7 +133,7 @@ def test_guard_fills_the_budget_near_the_end(monkeypatch):
     trainer = _FakeTrainer(100, 1000, 900, t_start=100.0)
     logs = []
     BudgetGuard(100.0, eval_s=1.0, log=logs.append).on_epoch_end(trainer, {})
-    assert trainer.total_steps == 985
+    assert trainer.plan.total == 985
     assert logs == ["time budget: re-planned to 9.85 epochs (10.0 s an epoch so far; planned 10.00)"]
 
 
@@ -163,14 +162,14 @@ def test_guard_re_plans_within_an_epoch_every_30_s(monkeypatch):
     guard = BudgetGuard(100.0, eval_s=2.0, log=None)
     clock["now"] = 20.0
     guard.on_step_end(trainer)
-    assert trainer.total_steps == 1000
-    trainer.step, clock["now"] = 150, 30.0
+    assert trainer.plan.total == 1000
+    trainer.plan.done, clock["now"] = 150, 30.0
     guard.on_step_end(trainer)
-    assert trainer.total_steps == 150 + int((0.95 * 70 - 2.0) / 0.2)  # 150 + 322 steps
-    planned = trainer.total_steps
-    trainer.step, clock["now"] = 200, 45.0  # 15 s after that re-plan: too soon for another
+    assert trainer.plan.total == 150 + int((0.95 * 70 - 2.0) / 0.2)  # 150 + 322 steps
+    planned = trainer.plan.total
+    trainer.plan.done, clock["now"] = 200, 45.0  # 15 s after that re-plan: too soon for another
     guard.on_step_end(trainer)
-    assert trainer.total_steps == planned
+    assert trainer.plan.total == planned
 
 
 TINY_NET = [
@@ -369,7 +368,7 @@ def test_a_re_planned_run_still_evaluates_only_its_last_epochs(replan_to, evalua
     class Replan:
         def on_epoch_end(self, trainer, row):
             if replan_to is not None and row["epoch"] == 1:
-                trainer.replan(replan_to)
+                trainer.plan.resize(replan_to)
 
     torch.manual_seed(0)
     x, y = torch.randint(0, 256, (96, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (96,))
@@ -402,3 +401,22 @@ def test_a_model_too_slow_for_the_floor_is_refused_after_its_warm_up(monkeypatch
     assert calls == [64]  # the warm-up only
     with pytest.raises(ConfigError, match="at least 20; raise --time-budget to at least 3[0-2]s"):
         budget.plan(25.0, create_model("softmax"), cfg, x[:640], y[:640], eval_images=100)  # a 20-batch set
+
+
+def test_a_step_plan_resizes_and_what_depends_on_its_end_follows():
+    plan = StepPlan.for_epochs(10, 3, warmup_epochs=0.5, crop_until=0.5, eval_from=3)
+    assert (plan.total, plan.warmup, plan.last_epoch, plan.eval_from, plan.crop_steps) == (30, 5, 3, 3, 15)
+    told = []
+    plan.on_resize(told.append)
+    plan.done = 12
+    assert plan.resize(45) == 45 and told == [45]
+    # the last epoch is a half one; the evaluated last epoch moved with the end; crops still half the run
+    assert (plan.last_epoch, plan.steps_in(5), plan.eval_from, plan.crop_steps) == (5, 5, 5, 22)
+    assert plan.resize(5) == 12 and told == [45, 12]  # never below the steps taken
+    state = plan.state_dict()
+    again = StepPlan.for_epochs(10, 3)
+    again.load_state_dict(state)  # a resumed run keeps the guard's length
+    assert (again.done, again.total) == (12, 12)
+    longer = StepPlan.for_epochs(10, 4)
+    longer.load_state_dict(state)  # resumed with a new --epochs: that length wins
+    assert (longer.done, longer.total) == (12, 40)

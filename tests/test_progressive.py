@@ -24,7 +24,7 @@ def _sizes_seen(cfg: TrainConfig, n: int = 96, replan_to: int | None = None) -> 
     class Replan:
         def on_epoch_end(self, trainer, row):
             if replan_to is not None and row["epoch"] == 1:
-                trainer.replan(replan_to)
+                trainer.plan.resize(replan_to)
 
     x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8)
     y = torch.randint(0, 10, (n,))

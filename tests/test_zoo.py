@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from reduced_sizes import REDUCED
 
 from cifarlab.core.errors import ConfigError
 from cifarlab.models.registry import (
@@ -13,7 +14,6 @@ from cifarlab.models.registry import (
     list_models,
     model_info,
 )
-from reduced_sizes import REDUCED
 
 
 def _from_zoo(name: str) -> bool:

@@ -32,7 +32,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def config_from_args(args: argparse.Namespace, tuning: bool = False):
-    """The recipe's config with every given flag applied on top (the rules: resolve.py)."""
+    """The recipe's config with every given flag applied on top (the rules: config/recipes.py)."""
     from ..config.recipes import resolve
 
     kwargs = parse_key_values(args.model_arg, "--model-arg") if args.model_arg else None

@@ -1,7 +1,7 @@
 """The command line's flags: one parser per ``cifarlab`` command.
 
 The flags that set a config field are named after it (``--batch-size`` sets ``batch_size``), which
-is how cli.py maps them onto the config in one place (``cli._given``).
+is how app.py maps them onto the config in one place (``app._given``).
 """
 
 from __future__ import annotations

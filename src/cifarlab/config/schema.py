@@ -122,7 +122,7 @@ class TrainConfig:
     # Progressive resizing: the first crop_until of the training steps on `crop` crops, the rest on full
     # images (cheaper early steps at the objects' own scale); 1.0: every step on crops
     crop_until: float = 1.0
-    # Selective backprop (selection.py): train on this share of each batch, the examples a small proxy
+    # Selective backprop (training/hard_examples.py): train on this share of each batch, the examples a small proxy
     # network finds hardest (airbench96_faster's idea); 1.0: every example
     keep_hard: float = 1.0
     # The proxy's size: airbench96_faster's widths 32/64/64 times proxy_width, and its whitening stem's
@@ -299,7 +299,7 @@ def _build(cls, values: dict[str, Any], **extra):
 
 def setting_names() -> list[str]:
     """Every field a user sets by name (``epochs``, ``val_size``, ``out``, ...); the CLI's flags are
-    named after them. The model and its options, and the recipe, are chosen separately (resolve.py)."""
+    named after them. The model and its options, and the recipe, are chosen separately (config/recipes.py)."""
     top = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name not in ("model", "model_kwargs", "recipe")]
     nested = [f.name for cls in (DataConfig, TrainConfig) for f in dataclasses.fields(cls)]
     return [n for n in top if n not in ("data", "train")] + nested

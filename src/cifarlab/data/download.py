@@ -6,7 +6,7 @@
   the target, checking them all before writing anything; tarfile's ``filter='data'`` is a second line of
   defence behind those checks.
 
-Where the data set is looked for, and how it is parsed and split, is data.py's.
+Where the data set is looked for, and how it is parsed and split, is cifar.py's.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ import torch
 from ..config.schema import TrainConfig
 from ..core.durations import fmt_seconds
 from ..core.errors import ConfigError
+from .plan import StepPlan
 
 # Plan for this share of the budget: step times drift by a few percent over a run (thermal state,
 # the allocator, a busy neighbour), and overrunning is worse than finishing a little early.
@@ -149,28 +150,28 @@ class BudgetGuard:
         self.checked = 0.0  # perf_counter of the last re-fit
 
     def on_epoch_end(self, trainer, row) -> None:
-        self.check(trainer)
+        self.check(trainer.plan)
 
     def on_step_end(self, trainer) -> None:
-        if time.perf_counter() - max(self.checked, trainer.t_start) >= self.every:
-            self.check(trainer)
+        if time.perf_counter() - max(self.checked, trainer.plan.started) >= self.every:
+            self.check(trainer.plan)
 
-    def check(self, trainer) -> None:
-        """Re-fit the steps still to come to the time left (trainer.replan), saying so when it changes."""
-        steps_per_epoch, total = trainer.steps_per_epoch, trainer.total_steps
-        done = trainer.step
+    def check(self, plan: StepPlan) -> None:
+        """Re-fit the steps still to come to the time left (``plan.resize``), saying so when it changes."""
+        total, done = plan.total, plan.done
         self.checked = now = time.perf_counter()
         if done >= total or done == 0:
             return
-        elapsed = now - trainer.t_start
+        elapsed = plan.elapsed(now)
         left = SAFETY * (self.seconds - elapsed) - self.eval_s  # keep one test evaluation for the end
         # crop_until is 1.0 unless --crop is set (config validation), so plain runs keep the old rule
-        new_total = self.fit(done, elapsed, left, trainer.config.crop_until, trainer.crop_steps)
+        new_total = self.fit(done, elapsed, left, plan.crop_until, plan.crop_steps)
         if abs(new_total - total) > 0.03 * (total - done):
-            trainer.replan(new_total)
+            plan.resize(new_total)
+            per_epoch = plan.steps_per_epoch
             self.log(
-                f"time budget: re-planned to {trainer.total_steps / steps_per_epoch:.2f} epochs "
-                f"({elapsed / done * steps_per_epoch:.1f} s an epoch so far; planned {total / steps_per_epoch:.2f})"
+                f"time budget: re-planned to {plan.epochs:.2f} epochs "
+                f"({elapsed / done * per_epoch:.1f} s an epoch so far; planned {total / per_epoch:.2f})"
             )
 
     def fit(self, done: int, elapsed: float, left: float, crop_until: float, switch: int) -> int:

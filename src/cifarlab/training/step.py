@@ -44,7 +44,7 @@ def train_one_epoch(
 
     ``weight`` scales a batch's loss before the backward pass (1.0 except for a data-parallel shard,
     loader.py). ``before_step`` sets the step's learning rate, ``after_step`` counts it and applies
-    lookahead. ``select`` keeps part of each batch, with a factor on its loss (selection.py); the
+    lookahead. ``select`` keeps part of each batch, with a factor on its loss (training/hard_examples.py); the
     statistics are then those of the examples trained on.
     """
     loss_sum = correct = None

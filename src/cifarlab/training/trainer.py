@@ -6,7 +6,7 @@ holds one row per epoch. This module owns the run's state and its order of event
 once (``__init__``: device, precision, layout, optimizer; :meth:`Trainer.setup`: data on the device,
 the plan of steps, data-dependent init, data-parallel wrapping, a resumed state), the epoch loop,
 model selection and early stopping, checkpoint state and the summary. The steps themselves are in
-engine.py, the batches in loader.py, the optimizer pieces in optim.py.
+training/step.py, the batches in loader.py, the optimizer pieces in optim.py.
 
 What changed from the notebook underneath:
 
@@ -41,6 +41,7 @@ from .hard_examples import HardSelector
 from .history import EarlyStopping, History
 from .loader import DeviceLoader
 from .optim import Lookahead, build_loss, build_optimizer, param_groups
+from .plan import StepPlan
 from .schedules import lr_factor
 from .step import TrainingDiverged, evaluate, train_one_epoch
 
@@ -108,8 +109,8 @@ class Trainer:
         self.history = History()
         self.summary: dict[str, Any] = {}
         self.stopper = EarlyStopping(cfg.patience, cfg.min_delta)
-        self.step, self.lr, self.lr_factor = 0, self.base_lrs[0], 1.0
-        # --keep-hard: a proxy network picks the hardest share of each batch (selection.py)
+        self.lr, self.lr_factor = self.base_lrs[0], 1.0
+        # --keep-hard: a proxy network picks the hardest share of each batch (training/hard_examples.py)
         self.selector = (
             HardSelector(cfg, spec, self.device, self.amp_dtype, self.channels_last) if cfg.keep_hard < 1 else None
         )
@@ -117,11 +118,10 @@ class Trainer:
         self.loader: DeviceLoader | None = None
         self.sets: dict[str, tuple[torch.Tensor, torch.Tensor] | None] = {"val": None, "test": None}
         self.watched = "val" if cfg.select_on == "val" else "test"
-        self.steps_per_epoch = self.total_steps = self.planned_steps = self.warmup_steps = 0
+        self.plan: StepPlan | None = None  # the steps, epochs, crops and evaluations; a budget guard resizes it
         self.lookahead: Lookahead | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.seconds_to_target: float | None = None
-        self.t_start = 0.0
         self._step_hooks: list[Callable[[Trainer], None]] = []
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class Trainer:
         self._step_hooks = [cb.on_step_end for cb in self.callbacks if hasattr(cb, "on_step_end")]
         self._call("on_train_begin")
         epoch = len(self.history) + 1
-        while epoch <= self.last_epoch:  # a time budget's guard may re-plan the length (replan)
+        while epoch <= self.plan.last_epoch:  # a time budget's guard may resize the plan
             row = {"epoch": epoch, **self.train_epoch(epoch)}
             row.update(self.evaluate_epoch(epoch), lr=row.pop("lr"), seconds=row.pop("seconds"))
             self.history.append(row)
@@ -155,7 +155,7 @@ class Trainer:
             self.log(self._epoch_line(row))
             reached = self.config.target_acc is not None and row["test_acc"] >= self.config.target_acc
             if reached:
-                self.seconds_to_target = time.perf_counter() - self.t_start
+                self.seconds_to_target = self.plan.elapsed()
             self._call("on_epoch_end", row)
             if reached:
                 self.log(
@@ -169,7 +169,7 @@ class Trainer:
             epoch += 1
         if self.best_state is not None and self.stopper.best_epoch != len(self.history):
             self.net.load_state_dict(self.best_state)
-        self.summary = self._summary(time.perf_counter() - self.t_start)
+        self.summary = self._summary(self.plan.elapsed())
         self._call("on_train_end", self.summary)
         return self.history
 
@@ -178,19 +178,20 @@ class Trainer:
         self.net.train()
         if hasattr(self.net, "epoch_hook"):
             self.net.epoch_hook(epoch)  # e.g. fastnet freezes its whitening bias after a few epochs
-        first_step = self.step
-        steps = self.steps_in(epoch)  # at the start: a budget's guard may re-plan the end during the epoch
+        plan = self.plan
+        first_step = plan.done
+        steps = plan.steps_in(epoch)  # at the start: a budget's guard may resize the plan during the epoch
         # A notebook widget in Jupyter (text without ipywidgets), a text bar on a terminal, none in a pipe.
         bar = progress_bar(
             total=steps,
-            desc=f"epoch {epoch}/{self.last_epoch}",
+            desc=f"epoch {epoch}/{plan.last_epoch}",
             leave=False,
             disable=None if self.progress and distributed.is_main() else True,
         )
         select = None
         if self.selector is not None:
             self.selector.epoch_hook(epoch)
-            select = lambda xb, yb: self.selector(xb, yb, self.step, self.lr_factor)  # noqa: E731
+            select = lambda xb, yb: self.selector(xb, yb, plan.done, self.lr_factor)  # noqa: E731
         t0 = time.perf_counter()
         loss_sum, correct, trained = train_one_epoch(
             self.forward,
@@ -199,8 +200,8 @@ class Trainer:
             self.scaler,
             self.loader.epoch(
                 epoch,
-                lambda: self.steps_in(epoch),
-                crops=lambda: self.crop_steps - (epoch - 1) * self.steps_per_epoch,
+                lambda: plan.steps_in(epoch),
+                crops=lambda: plan.crop_steps - (epoch - 1) * plan.steps_per_epoch,
             ),
             amp_dtype=self.amp_dtype,
             before_step=self._set_lr,
@@ -209,21 +210,21 @@ class Trainer:
         )
         loss_sum, correct = distributed.all_reduce_sum(loss_sum, correct)  # sums over processes
         # with --keep-hard (one process only) the statistics cover the examples trained on
-        seen = self.loader.images_in(self.step - first_step) if self.selector is None else trained
+        seen = self.loader.images_in(plan.done - first_step) if self.selector is None else trained
         train_loss = loss_sum.item() / seen  # the one host sync of the epoch
         seconds = time.perf_counter() - t0
         bar.close()
         if not math.isfinite(train_loss):
             hint = f"lower the learning rate (--lr {self.config.lr:g})"
             raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}; {hint}")
-        if self.lookahead is not None and epoch == self.last_epoch:
+        if self.lookahead is not None and epoch == plan.last_epoch:
             self.lookahead.finish(self.net)  # end on the averaged weights
         return {"train_loss": train_loss, "train_acc": correct.item() / seen, "lr": self.lr, "seconds": seconds}
 
     def evaluate_epoch(self, epoch: int) -> dict[str, float]:
         """Validation and test loss and accuracy (NaN where there is no such set or the recipe skips
         this epoch's evaluation: ``eval_from``; the last epoch is always evaluated)."""
-        now = epoch >= self.eval_from or epoch == self.last_epoch
+        now = epoch >= self.plan.eval_from or epoch == self.plan.last_epoch
         distributed.broadcast_buffers(self.net)  # rank 0's BatchNorm statistics everywhere (and in model.pt)
         row = {}
         for split in ("val", "test"):
@@ -258,11 +259,11 @@ class Trainer:
     def _set_lr(self) -> None:
         cfg = self.config
         factor = lr_factor(
-            self.step,
-            self.total_steps,
+            self.plan.done,
+            self.plan.total,
             cfg.schedule,
-            warmup_steps=self.warmup_steps,
-            steps_per_epoch=self.steps_per_epoch,
+            warmup_steps=self.plan.warmup,
+            steps_per_epoch=self.plan.steps_per_epoch,
             step_size=cfg.step_size,
             gamma=cfg.gamma,
         )
@@ -271,9 +272,9 @@ class Trainer:
         self.lr, self.lr_factor = self.base_lrs[0] * factor, factor
 
     def _after_step(self, bar) -> None:
-        self.step += 1
+        self.plan.done += 1
         if self.lookahead is not None:
-            self.lookahead.step(self.net, self.step)
+            self.lookahead.step(self.net, self.plan.done)
         bar.update()
         for hook in self._step_hooks:
             hook(self)
@@ -306,7 +307,7 @@ class Trainer:
         resume: dict[str, Any] | None = None,
     ) -> None:
         """Everything :meth:`train` needs from the data, done once before the first epoch; the clock
-        (``t_start``) starts here, before the data-dependent init."""
+        (``plan.started``) starts here, before the data-dependent init."""
         cfg, device = self.config, self.device
         self._check_data(X, y, X_test, X_val)
         if cfg.threads > 0:
@@ -314,17 +315,16 @@ class Trainer:
         torch.manual_seed(cfg.seed + distributed.rank())  # dropout and other global-RNG use (rank 0: as one process)
         tune_cuda(device)
         if device.type == "cpu":
-            keep_cpu_allocations()  # ~4% faster CPU steps, far less kernel time (speed.py)
+            keep_cpu_allocations()  # ~4% faster CPU steps, far less kernel time (training/device.py)
         self.loader = DeviceLoader(X, y, cfg, device, self.channels_last)
         self.sets = {
             "val": (X_val.to(device), y_val.to(device)) if X_val is not None else None,
             "test": (X_test.to(device), y_test.to(device)) if X_test is not None else None,
         }
-        self.steps_per_epoch = self.loader.steps_per_epoch
         # A fractional cfg.epochs ends with part of an epoch: the first batches of its shuffled order.
-        self.total_steps = self.planned_steps = max(1, round(self.steps_per_epoch * cfg.epochs))
-        self.warmup_steps = round(cfg.warmup_epochs * self.steps_per_epoch)
-        self.t_start = time.perf_counter()
+        self.plan = StepPlan.for_epochs(
+            self.loader.steps_per_epoch, cfg.epochs, cfg.warmup_epochs, cfg.crop_until, cfg.eval_from
+        )
         # Data-dependent init (fastnet's whitening filters) from a seeded sample of training images,
         # for the model and for --keep-hard's proxy (a resumed state overwrites the proxy's).
         needs_init = hasattr(self.net, "init_from_data") and not getattr(self.net, "data_initialised", True)
@@ -334,13 +334,15 @@ class Trainer:
                 self.net.init_from_data(self.loader.x[sample])
             if self.selector is not None:
                 self.selector.init_from_data(self.loader.x[sample])
-        self.lookahead = Lookahead(self.net, self.total_steps) if cfg.lookahead else None
+        self.lookahead = Lookahead(self.net, self.plan.total) if cfg.lookahead else None
+        if self.lookahead is not None:
+            self.plan.on_resize(lambda total: setattr(self.lookahead, "total", total))
         if distributed.world_size() > 1:
             # Wrapping broadcasts rank 0's initial weights and buffers, so every process starts alike.
             ddp = nn.parallel.DistributedDataParallel(self.net, device_ids=[device] if device.type == "cuda" else None)
             self.forward = torch.compile(ddp) if cfg.compile else ddp
         if resume is not None:
-            self.t_start = time.perf_counter() - self._load_checkpoint_state(resume)
+            self.plan.started = time.perf_counter() - self._load_checkpoint_state(resume)
 
     def _check_data(self, X, y, X_test, X_val) -> None:
         cfg, watched = self.config, self.watched
@@ -355,37 +357,10 @@ class Trainer:
         if self.selector is not None and distributed.world_size() > 1:
             raise ConfigError("--keep-hard trains in one process only for now: drop --nproc or --keep-hard")
 
-    # -- the plan of steps ------------------------------------------------------------------------
-
     @property
-    def last_epoch(self) -> int:
-        return math.ceil(self.total_steps / self.steps_per_epoch)
-
-    def steps_in(self, epoch: int) -> int:
-        """Steps of ``epoch``: a whole epoch's, or fewer in the partial last one of a fractional run."""
-        return min(self.steps_per_epoch, self.total_steps - (epoch - 1) * self.steps_per_epoch)
-
-    @property
-    def eval_from(self) -> int:
-        """First evaluated epoch: the config's, moved with the end when a budget guard re-plans the run,
-        so a recipe that evaluates its last epochs only still does (not every epoch between the planned
-        end and the new one: on ``fast90`` over 20 minutes each costs ~37 s on a 2-core CPU)."""
-        if self.config.eval_from <= 1:
-            return self.config.eval_from
-        planned_last = math.ceil(self.planned_steps / self.steps_per_epoch)
-        return max(1, self.config.eval_from + self.last_epoch - planned_last)
-
-    @property
-    def crop_steps(self) -> int:
-        """Steps of the run trained on crops (progressive resizing: the first ``crop_until`` of them)."""
-        return round(self.config.crop_until * self.total_steps)
-
-    def replan(self, total_steps: int) -> None:
-        """Change the run's length to ``total_steps`` (never below the steps taken), from the next
-        epoch on: the LR schedule and lookahead follow the new end. Used by a time budget's guard."""
-        self.total_steps = max(total_steps, self.step, 1)
-        if self.lookahead is not None:
-            self.lookahead.total = self.total_steps
+    def step(self) -> int:
+        """Training steps taken so far (the plan's count)."""
+        return self.plan.done if self.plan is not None else 0
 
     # -- checkpoints ------------------------------------------------------------------------------
 
@@ -396,10 +371,8 @@ class Trainer:
         cuda = self.device.type == "cuda"
         return {
             "epoch": len(self.history),
-            "step": self.step,
-            # The length the config asked for, and the one a time budget's guard may have re-planned.
-            "planned_steps": self.planned_steps,
-            "total_steps": self.total_steps,
+            # steps taken; the length the config asked for, and the one a time budget's guard may have set
+            **self.plan.state_dict(),
             "history": [dict(r) for r in self.history.rows],
             "model": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -415,13 +388,12 @@ class Trainer:
                 "cuda": torch.cuda.get_rng_state(self.device) if cuda else None,
             },
             "seconds_to_target": self.seconds_to_target,
-            "elapsed": time.perf_counter() - self.t_start,
+            "elapsed": self.plan.elapsed(),
         }
 
     def _load_checkpoint_state(self, state: dict[str, Any]) -> float:
         """Restore a :meth:`checkpoint_state`; returns the seconds the run had already taken."""
-        if state.get("total_steps") and state.get("planned_steps") == self.planned_steps:
-            self.replan(int(state["total_steps"]))  # re-planned by a budget guard; a new --epochs wins
+        self.plan.load_state_dict(state)  # steps taken, and a length a budget guard set (a new --epochs wins)
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -444,7 +416,6 @@ class Trainer:
         if state["rng"]["cuda"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.history = History(state["history"])
-        self.step = state["step"]
         self.seconds_to_target = state["seconds_to_target"]
         return float(state["elapsed"])
 
@@ -455,10 +426,10 @@ class Trainer:
             acc = row[f"{split}_acc"]
             return "" if math.isnan(acc) else f"  {split} loss {row[f'{split}_loss']:.4f} acc {100 * acc:.2f}%"
 
-        steps = self.steps_in(row["epoch"])
-        partial = f" ({steps} of {self.steps_per_epoch} batches)" if steps < self.steps_per_epoch else ""
+        steps, per_epoch = self.plan.steps_in(row["epoch"]), self.plan.steps_per_epoch
+        partial = f" ({steps} of {per_epoch} batches)" if steps < per_epoch else ""
         return (
-            f"epoch {row['epoch']:>3}/{self.last_epoch}{partial}  train loss {row['train_loss']:.4f} "
+            f"epoch {row['epoch']:>3}/{self.plan.last_epoch}{partial}  train loss {row['train_loss']:.4f} "
             f"acc {100 * row['train_acc']:.2f}%{part('val')}{part('test')}  lr {row['lr']:.2e}  {row['seconds']:.1f}s"
         )
 
@@ -471,7 +442,7 @@ class Trainer:
             "best_epoch": best_epoch,
             "epochs_run": len(rows),  # metric rows; a 4.5-epoch run has 5, the last a half epoch
             # what was trained: 4.5 for a 4.5-epoch run, fewer whole epochs if it stopped early
-            "epochs_trained": min(len(rows), round(self.total_steps / self.steps_per_epoch, 4)),
+            "epochs_trained": min(len(rows), round(self.plan.epochs, 4)),
             "stopped_early": self.stopper.should_stop,
             "best_val_acc": _nanmax(r["val_acc"] for r in rows),
             "best_test_acc": _nanmax(r["test_acc"] for r in rows),
