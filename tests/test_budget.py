@@ -61,7 +61,8 @@ def test_cost_matches_an_epoch_by_epoch_reference(epochs, eval_last, restores):
 )
 def test_the_plan_reserves_a_last_evaluation_only_for_restored_weights(monkeypatch, overrides, restores):
     from cifarlab import experiment
-    from cifarlab.config.schema import ExperimentConfig, apply_overrides
+    from cifarlab.config.overrides import apply_overrides
+    from cifarlab.config.schema import ExperimentConfig
     from cifarlab.data.splits import Split, Splits
 
     seen = {}

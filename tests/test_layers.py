@@ -82,7 +82,6 @@ def test_no_module_imports_itself_through_others():
     graph = grimp.build_graph("cifarlab", cache_dir=None)
     # A package's __init__ importing its own modules is how a package is built, not a circle.
     imports = {
-        m: {t for t in graph.find_modules_directly_imported_by(m) if not m.startswith(t + ".")}
-        for m in graph.modules
+        m: {t for t in graph.find_modules_directly_imported_by(m) if not m.startswith(t + ".")} for m in graph.modules
     }
     assert cycles(imports) == []

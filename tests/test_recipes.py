@@ -8,8 +8,8 @@ import math
 import pytest
 
 from cifarlab.cli.app import build_parser, config_from_args
+from cifarlab.config.overrides import apply_overrides, get_setting
 from cifarlab.config.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
-from cifarlab.config.schema import apply_overrides, get_setting
 from cifarlab.core.errors import ConfigError
 from cifarlab.models.registry import create_model
 

@@ -147,8 +147,8 @@ def check_setup(config: ExperimentConfig, arrays: CifarArrays) -> tuple[Splits, 
 
 def plan_budget(config: ExperimentConfig, splits: Splits, model: torch.nn.Module, log) -> BudgetPlan:
     """Measure this machine and set ``config``'s epochs to what fits its time budget (budget.py)."""
+    from .config.overrides import apply_overrides
     from .config.recipes import RECIPES
-    from .config.schema import apply_overrides
     from .core.errors import ConfigError
 
     if distributed.is_active():

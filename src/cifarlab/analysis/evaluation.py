@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config.schema import check_image_limit
+from ..config.checks import check_image_limit
 from ..core.errors import RunError, UnsafeFileError
 from ..core.fileio import atomic_write_json, open_file
 from ..data.cifar import CifarArrays, load_cifar10

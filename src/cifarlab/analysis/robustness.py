@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config.schema import check_seed
+from ..config.checks import check_seed
 from ..core.errors import ConfigError, DataError, UnsafeFileError, warn
 from ..core.fileio import atomic_path, atomic_write_json, read_text
 from ..data import corruptions as C

@@ -22,7 +22,7 @@ from .flags import build_parser
 def _given(args: argparse.Namespace) -> dict[str, Any]:
     """The settings given on the command line, by config field name: each flag that sets a field is
     named after it (--batch-size sets batch_size), so this one mapping serves train, tune and resume."""
-    from ..config.schema import setting_names
+    from ..config.overrides import setting_names
     from ..data.splits import parse_train_batches
 
     given = {name: getattr(args, name) for name in setting_names() if getattr(args, name, None) is not None}

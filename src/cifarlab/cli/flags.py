@@ -7,17 +7,18 @@ is how app.py maps them onto the config in one place (``app._given``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 
-from ..config.schema import OPTIMIZERS, SCHEDULES, TrainConfig
+from ..config.schema import DataConfig, TrainConfig, annotation
 from ..core.errors import ConfigError
 
 
-def add_data_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data", metavar="PATH", help="CIFAR-10 archive or folder (default: $CIFARLAB_DATA, cache, download)"
-    )
-    p.add_argument("--offline", action="store_true", default=None, help="never download the data set")
+def add_data_flags(p) -> None:
+    """--data and --offline, for every command that loads the data set."""
+    for f in dataclasses.fields(DataConfig):
+        if f.name in ("data", "offline"):
+            _add_setting(p, f)
 
 
 def _train_parser(sub) -> argparse.ArgumentParser:
@@ -78,8 +79,35 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _add_setting(group, f: dataclasses.Field) -> None:
+    """The flag of config field ``f``: named after it, typed by its annotation, with its help."""
+    meta, kind = f.metadata, annotation(f)
+    kwargs: dict = {"help": meta["help"]}
+    if meta["choices"]:
+        kwargs["help"] += ": " + ", ".join(meta["choices"])
+    if meta["show_default"]:
+        kwargs["help"] += f" (default {f.default})"
+    if meta["metavar"]:
+        kwargs["metavar"] = meta["metavar"]
+    if kind == "bool":
+        kwargs.update(action="store_true", default=None)  # None: not given, the recipe's value stays
+    elif meta["parse"]:
+        kwargs["type"] = _PARSERS[meta["parse"]]
+    elif kind == "int | float":
+        kwargs["type"] = _epochs
+    elif kind.startswith(("int", "float")):
+        kwargs["type"] = int if kind.startswith("int") else float
+    group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+# Settings with a parser of their own: a duration, and a list of batch files (parsed with the config's
+# other rules, in data/splits.py, so that the CLI and the API read it alike)
+_PARSERS = {"duration": _duration, "batches": str}
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that set an ExperimentConfig (shared by train and tune)."""
+    """The flags that set an ExperimentConfig (shared by train and tune): one per config field with a
+    flag, in groups, from the fields' metadata (config/schema.py); the model, its options and --out here."""
     p.add_argument("--recipe", help="named recipe (see 'cifarlab recipes')")
     p.add_argument("--model", help="registered model (see 'cifarlab models')")
     p.add_argument(
@@ -88,131 +116,12 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="model option, e.g. --model-arg width=0.5 (repeatable)",
     )
-    _optimisation_flags(p.add_argument_group("optimisation"))
-    _augment_flags(p.add_argument_group("augmentation and evaluation"))
-    _speed_and_data_flags(p)
-
-
-def _optimisation_flags(g) -> None:
-    g.add_argument("--epochs", type=_epochs, help="epochs to train; a fraction ends with part of an epoch (4.5)")
-    g.add_argument("--lr", type=float, help="base learning rate")
-    g.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
-    g.add_argument("--momentum", type=float, help="SGD momentum")
-    g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (SGD)")
-    g.add_argument(
-        "--muon-lr", type=float, help=f"--optimizer muon: step size on the conv filters (default {TrainConfig.muon_lr})"
-    )
-    g.add_argument(
-        "--muon-momentum",
-        type=float,
-        help=f"--optimizer muon: momentum on the conv filters (default {TrainConfig.muon_momentum})",
-    )
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--patience", type=int, help="early-stopping patience in epochs (<= 0: off)")
-    g.add_argument("--schedule", help=f"LR schedule: {', '.join(SCHEDULES)}")
-    g.add_argument(
-        "--warmup-epochs",
-        type=float,
-        help="linear LR warm-up length in epochs (a recipe's warm-up "
-        "is a share of its epochs: it scales with --epochs unless this flag is given)",
-    )
-    g.add_argument("--label-smoothing", type=float)
-    g.add_argument(
-        "--select-on",
-        help="accuracy watched for early stopping and best weights: val (default) "
-        "or test (the notebook's protocol; then --val-size defaults to 0)",
-    )
-    g.add_argument("--bn-lr-scale", type=float, help="LR multiplier for BatchNorm parameters")
-    g.add_argument("--lookahead", action="store_true", default=None, help="lookahead weight averaging")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--device", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps")
-
-
-def _augment_flags(a) -> None:
-    a.add_argument("--translate", type=int, metavar="PX", help="random translation by up to PX pixels")
-    a.add_argument("--flip", help="none, random or alternating horizontal flips")
-    a.add_argument("--cutout", type=int, metavar="PX", help="zero a PX x PX square per image")
-    a.add_argument("--crop", type=int, metavar="PX", help="train on random PX x PX crops (0: full images)")
-    a.add_argument(
-        "--crop-until",
-        type=float,
-        metavar="F",
-        help="progressive resizing: crops for the first share F of the training steps, full images after (1: all)",
-    )
-    a.add_argument(
-        "--keep-hard",
-        type=float,
-        metavar="F",
-        help="selective backprop: train on the share F of each batch that a small proxy net finds hardest (1: all)",
-    )
-    a.add_argument(
-        "--proxy-width",
-        type=float,
-        metavar="F",
-        help="with --keep-hard: the proxy's channels, F x 32/64/64 (default 1)",
-    )
-    a.add_argument(
-        "--proxy-stride",
-        type=int,
-        help="with --keep-hard: the proxy's stem stride; 2 ranks on 16x16 maps, ~4x cheaper (default 1)",
-    )
-    a.add_argument(
-        "--proxy-every",
-        type=int,
-        metavar="N",
-        help="with --keep-hard: the proxy learns on every Nth batch and ranks every batch (default 4)",
-    )
-    a.add_argument(
-        "--augmix", action="store_true", default=None, help="AugMix: mix augmentation chains (corruption robustness)"
-    )
-    a.add_argument(
-        "--augmix-jsd", type=float, metavar="L", help="with --augmix: consistency loss of weight L (paper: 12; 3x cost)"
-    )
-    a.add_argument("--tta", help="test-time augmentation: none, flip, flip_translate")
-    a.add_argument("--eval-from", type=int, metavar="EPOCH", help="skip evaluation before this epoch")
-    a.add_argument(
-        "--time-budget",
-        type=_duration,
-        metavar="T",
-        help="train what fits in T (10m, 90s, 1h30m) on this machine: measures a few steps first, then sets --epochs",
-    )
-    a.add_argument(
-        "--target-acc",
-        type=float,
-        metavar="ACC",
-        help="stop when test accuracy reaches ACC (e.g. 0.90); records seconds_to_target",
-    )
-
-
-def _speed_and_data_flags(p: argparse.ArgumentParser) -> None:
-    s_ = p.add_argument_group("speed")
-    s_.add_argument("--amp", help="mixed precision: auto, off, bf16, fp16")
-    s_.add_argument("--channels-last", help="auto, on, off")
-    s_.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    s_.add_argument("--threads", type=int, help="torch intra-op threads (0: default)")
-    s_.add_argument(
-        "--sync-bn",
-        action="store_true",
-        default=None,
-        help="with several processes: BatchNorm statistics over all of them (CUDA only)",
-    )
-    s_.add_argument(
-        "--dist-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="with several processes: end the run when one stops responding for this long during training "
-        "(default 120; setup, where rank 0 may download the data, waits 30 minutes)",
-    )
-    d = p.add_argument_group("data")
-    add_data_flags(d)
-    d.add_argument("--train-batches", metavar="LIST", help="data_batch files to train on, e.g. 1 or 1,2 or 1-3")
-    d.add_argument("--train-limit", type=int, metavar="N", help="train on the first N selected images only")
-    d.add_argument("--val-size", type=int, metavar="N", help="validation images held out (default 5000; 0: none)")
-    d.add_argument(
-        "--test-limit", type=int, metavar="N", help="test on the first N test images only (quick checks; default: all)"
-    )
-    d.add_argument("--split-seed", type=int, help="seed of the validation split")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in [*dataclasses.fields(TrainConfig), *dataclasses.fields(DataConfig)]:
+        if f.metadata.get("flag"):
+            group = groups.get(f.metadata["group"]) or p.add_argument_group(f.metadata["group"])
+            groups[f.metadata["group"]] = group
+            _add_setting(group, f)
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="parent folder of run folders (default: runs)")
 

@@ -2,6 +2,7 @@
 a run's config is resolved (recipes.py), the recipe picked for a time budget (frontier.py), and a
 resumed run's config (resume.py)."""
 
-from .schema import DataConfig, ExperimentConfig, TrainConfig, apply_overrides
+from .overrides import apply_overrides
+from .schema import DataConfig, ExperimentConfig, TrainConfig
 
 __all__ = ["DataConfig", "ExperimentConfig", "TrainConfig", "apply_overrides"]

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import ConfigError, unknown_name, warn
-from .schema import DataConfig, ExperimentConfig, apply_overrides, warmup_for
+from .overrides import apply_overrides, transfer_settings, warmup_for
+from .schema import DataConfig, ExperimentConfig
 
 DEFAULT_RECIPE = "fast"
 
@@ -355,25 +356,6 @@ def for_model(
     return resolve(recipe, model, model_kwargs, overrides)
 
 
-# Settings that decide whether a recipe transfers to another network, in the order a reader checks them.
-_TRANSFER_KEYS = (
-    "optimizer",
-    "lr",
-    "muon_lr",
-    "momentum",
-    "weight_decay",
-    "bn_lr_scale",
-    "lookahead",
-    "label_smoothing",
-    "schedule",
-    "epochs",
-    "batch_size",
-    "eval_from",
-    "tta",
-    "val_size",
-)
-
-
 def mismatch_note(recipe: str, model: str) -> str | None:
     """One line when ``recipe`` was not made for ``model``, naming the settings that may not transfer."""
     r = get_recipe(recipe)
@@ -382,7 +364,7 @@ def mismatch_note(recipe: str, model: str) -> str | None:
         return None
     theirs, ours = r.config(), get_recipe(own).config()
     diffs = []
-    for key in _TRANSFER_KEYS:
+    for key in transfer_settings():
         section = theirs.data if key == "val_size" else theirs.train
         mine = ours.data if key == "val_size" else ours.train
         if getattr(section, key) != getattr(mine, key):

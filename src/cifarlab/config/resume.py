@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.errors import ConfigError
-from .schema import ExperimentConfig, apply_overrides
+from .overrides import apply_overrides
+from .schema import ExperimentConfig
 
 
 def resume(saved: ExperimentConfig, overrides: dict[str, Any], allow_changes: bool = False) -> ExperimentConfig:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..core.errors import ConfigError, unknown_name
+from .checks import available_cores, check_image_limit, check_name, check_seed
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "muon")
 FLIPS = ("none", "random", "alternating")
@@ -23,59 +23,66 @@ SWITCHES = ("auto", "on", "off")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 SELECT_ON = ("val", "test")
 IMAGE_SIZE = 32  # CIFAR-10's side: bounds the augmentation sizes
-MAX_NAME = 100  # characters in a run or study name (one folder name, with room for a '-2' suffix)
-_NAME = re.compile(r"\w[\w.+=@,-]*")
 
 
-def check_name(name: str, flag: str = "--name") -> str:
-    """A run or study name is one folder name: no path separators, no leading '.' or '-', sane length."""
-    if (
-        not isinstance(name, str)
-        or len(name) > MAX_NAME
-        or len(name.encode()) > 2 * MAX_NAME
-        or not _NAME.fullmatch(name)
-    ):
-        shown = name if not isinstance(name, str) or len(name) <= 40 else name[:40] + "..."
-        raise ConfigError(
-            f"{flag} {shown!r} is not a valid name: use one folder name of at most {MAX_NAME} letters, digits "
-            "and . _ - + = @ , (starting with a letter or digit; no '/')"
-        )
-    return name
+def setting(
+    default: Any,
+    help: str = "",
+    *,
+    group: str = "",
+    metavar: str | None = None,
+    choices: tuple[str, ...] = (),
+    parse: str = "",
+    flag: bool = True,
+    transfers: bool = False,
+    show_default: bool = False,
+):
+    """A config field and its command-line flag, defined once: ``--<name with dashes>`` in ``group``,
+    typed from the field's annotation (``parse``: a parser of its own, e.g. "duration"), with
+    ``help``, ``metavar`` and the ``choices`` it lists. ``flag=False``: settable by name (recipes,
+    ``apply_overrides``) but not on the command line. ``transfers``: a setting that decides whether
+    a recipe carries over to another network (the warning of config/recipes.py names the differing ones)."""
+    meta = {"help": help, "group": group, "metavar": metavar, "choices": choices, "parse": parse}
+    meta.update(flag=flag, transfers=transfers, show_default=show_default)
+    return field(default=default, metadata=meta)
 
 
-MAX_SEED = 2**63 - 1  # torch.manual_seed takes a signed 64-bit number
+def annotation(f: dataclasses.Field) -> str:
+    """A field's type as written (``"int | float"``), whether or not its module postpones annotations."""
+    return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
 
 
-def check_seed(flag: str, seed: int) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"{flag} must be a whole number from 0 to 2**63-1, got {seed!r}")
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. a container's or taskset's share)."""
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def check_image_limit(flag: str, n: int | None) -> None:
-    """``--train-limit`` / ``--test-limit``: None (all images) or a positive count."""
-    if n is not None and n <= 0:
-        raise ConfigError(f"{flag} must be a positive number of images, got {n}")
+OPTIMISATION, AUGMENTATION, SPEED, DATA = "optimisation", "augmentation and evaluation", "speed", "data"
 
 
 @dataclass
 class DataConfig:
-    data: str | None = None  # archive or folder; None: $CIFARLAB_DATA, then the cache, then download
-    offline: bool = False  # never download
-    train_batches: tuple[int, ...] = (1, 2, 3, 4, 5)  # which data_batch_k files to train on
-    train_limit: int | None = None  # keep only the first N selected training images
-    test_limit: int | None = None  # test on the first N test images only (quick checks; the accuracy is on N)
-    val_size: int = 5000  # stratified validation images held out of the training images (0: none)
-    split_seed: int = 0  # seed of the validation split (fixed across training seeds on purpose)
+    # None: $CIFARLAB_DATA, then the cache, then download
+    data: str | None = setting(
+        None, "CIFAR-10 archive or folder (default: $CIFARLAB_DATA, cache, download)", group=DATA, metavar="PATH"
+    )
+    offline: bool = setting(False, "never download the data set", group=DATA)
+    train_batches: tuple[int, ...] = setting(
+        (1, 2, 3, 4, 5),
+        "data_batch files to train on, e.g. 1 or 1,2 or 1-3",
+        group=DATA,
+        metavar="LIST",
+        parse="batches",
+    )
+    train_limit: int | None = setting(None, "train on the first N selected images only", group=DATA, metavar="N")
+    test_limit: int | None = setting(
+        None, "test on the first N test images only (quick checks; default: all)", group=DATA, metavar="N"
+    )
+    val_size: int = setting(
+        5000,
+        "stratified validation images held out of the training images (0: none)",
+        group=DATA,
+        metavar="N",
+        transfers=True,
+        show_default=True,
+    )
+    # fixed across training seeds on purpose
+    split_seed: int = setting(0, "seed of the validation split", group=DATA)
 
     def validate(self) -> None:
         if not self.train_batches or any(b not in range(1, 6) for b in self.train_batches):
@@ -89,64 +96,165 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int | float = 20  # a fraction trains part of a last epoch (e.g. 4.5: 4 epochs, then half of one)
-    lr: float = 0.1
-    optimizer: str = "sgd"  # sgd | adam | adamw | muon (Muon on conv filters, SGD on the rest)
-    momentum: float = 0.0  # sgd and muon's SGD part; the notebook's SGD had none
-    nesterov: bool = False
-    muon_lr: float = 0.24  # muon: step size on the conv filters (airbench94_muon's, at batch 2000)
-    muon_momentum: float = 0.6  # muon: Nesterov momentum on the conv filters
-    weight_decay: float = 0.0
-    batch_size: int = 256
-    eval_batch_size: int = 1000
-    patience: int = -1  # stop after this many epochs without improvement; <= 0: never stop early
-    min_delta: float = 0.001  # the notebook's rule: an improvement must beat the best by more than this
-    select_on: str = "val"  # watched accuracy for early stopping / best weights: val | test (notebook)
-    restore_best: bool = True  # end the run with the weights of the best epoch
-    schedule: str = "constant"  # constant | step | cosine | onecycle
-    warmup_epochs: float = 0.0  # linear warm-up from 0, before the schedule
-    step_size: int = 30  # 'step' schedule: epochs between decays
-    gamma: float = 0.1  # 'step' schedule: decay factor
-    label_smoothing: float = 0.0
-    seed: int = 0
-    device: str = "auto"  # auto (cuda, mps, cpu) | cpu | cuda | cuda:1 | mps
-    # Parameter groups: BatchNorm parameters may learn faster (fast CIFAR nets train their BN biases at
-    # a much higher LR); their weight decay is divided by the same factor so the decay step is unchanged.
-    bn_lr_scale: float = 1.0
-    lookahead: bool = False  # airbench-style lookahead: every 5 steps pull weights towards their EMA
-    # Batched augmentation on the training device (cifarlab.data.augment)
-    translate: int = 0  # random translation by up to this many pixels (reflect-padded crop)
-    flip: str = "none"  # none | random | alternating
-    cutout: int = 0  # side of a zeroed square per image; 0: off
-    crop: int = 0  # train on random crops of this side (evaluation sees full images); 0: off
-    # Progressive resizing: the first crop_until of the training steps on `crop` crops, the rest on full
-    # images (cheaper early steps at the objects' own scale); 1.0: every step on crops
-    crop_until: float = 1.0
-    # Selective backprop (training/hard_examples.py): train on this share of each batch, the examples a small proxy
-    # network finds hardest (airbench96_faster's idea); 1.0: every example
-    keep_hard: float = 1.0
-    # The proxy's size: airbench96_faster's widths 32/64/64 times proxy_width, and its whitening stem's
-    # stride (2: non-overlapping patches, 16x16 maps, ~4x fewer FLOPs). Defaults: airbench96_faster's proxy.
-    proxy_width: float = 1.0
-    proxy_stride: int = 1
-    proxy_every: int = 4  # the proxy learns on every Nth batch (airbench96_faster: 4); it ranks every batch
-    augmix: bool = False  # AugMix mixing of augmentation chains, for corruption robustness (augmix.py)
-    augmix_jsd: float = 0.0  # > 0: AugMix's consistency loss with this weight (3 views per image); needs augmix
-    # Evaluation
-    tta: str = "none"  # test-time augmentation: none | flip | flip_translate (6 views)
-    eval_from: int = 1  # first epoch evaluated on val/test (the last epoch always is)
-    target_acc: float | None = None  # stop the first time test accuracy reaches this
-    time_budget: float | None = None  # seconds: measure this machine, then train the epochs that fit (budget.py)
-    # Speed
-    amp: str = "auto"  # auto | off | bf16 | fp16 (auto: bf16 on CPU with AVX512-BF16/AMX and on CUDA)
-    channels_last: str = "auto"  # auto (on for conv nets) | on | off
-    compile: bool = False  # torch.compile the model
-    threads: int = 0  # torch intra-op threads; 0: torch's default (one per physical core)
+    # -- optimisation
+    epochs: int | float = setting(
+        20, "epochs to train; a fraction ends with part of an epoch (4.5)", group=OPTIMISATION, transfers=True
+    )
+    lr: float = setting(0.1, "base learning rate", group=OPTIMISATION, transfers=True)
+    optimizer: str = setting(
+        "sgd",
+        "optimizer (muon: Muon on conv filters, SGD on the rest)",
+        group=OPTIMISATION,
+        choices=OPTIMIZERS,
+        transfers=True,
+    )
+    momentum: float = setting(
+        0.0, "SGD momentum (sgd and muon's SGD part; the notebook's SGD had none)", group=OPTIMISATION, transfers=True
+    )
+    nesterov: bool = setting(False, "Nesterov momentum (SGD)", group=OPTIMISATION)
+    muon_lr: float = setting(
+        0.24,
+        "--optimizer muon: step size on the conv filters (airbench94_muon's, at batch 2000)",
+        group=OPTIMISATION,
+        transfers=True,
+        show_default=True,
+    )
+    muon_momentum: float = setting(
+        0.6, "--optimizer muon: Nesterov momentum on the conv filters", group=OPTIMISATION, show_default=True
+    )
+    weight_decay: float = setting(0.0, "weight decay", group=OPTIMISATION, transfers=True)
+    batch_size: int = setting(
+        256, "training batch size (with several processes: the global batch)", group=OPTIMISATION, transfers=True
+    )
+    eval_batch_size: int = setting(1000, "evaluation batch size", group=OPTIMISATION, show_default=True)
+    patience: int = setting(-1, "early-stopping patience in epochs (<= 0: off)", group=OPTIMISATION)
+    min_delta: float = setting(
+        0.001,
+        "early stopping: an improvement must beat the best by more than this (the notebook's rule)",
+        group=OPTIMISATION,
+        show_default=True,
+    )
+    select_on: str = setting(
+        "val",
+        "accuracy watched for early stopping and best weights (test: the notebook's "
+        "protocol; then --val-size defaults to 0)",
+        group=OPTIMISATION,
+        choices=SELECT_ON,
+    )
+    restore_best: bool = setting(True, "end the run with the weights of the best epoch", flag=False)
+    schedule: str = setting("constant", "LR schedule", group=OPTIMISATION, choices=SCHEDULES, transfers=True)
+    warmup_epochs: float = setting(
+        0.0,
+        "linear LR warm-up length in epochs (a recipe's warm-up is a share of its "
+        "epochs: it scales with --epochs unless this flag is given)",
+        group=OPTIMISATION,
+    )
+    step_size: int = setting(30, "--schedule step: epochs between decays", group=OPTIMISATION, show_default=True)
+    gamma: float = setting(0.1, "--schedule step: decay factor", group=OPTIMISATION, show_default=True)
+    label_smoothing: float = setting(0.0, "label smoothing", group=OPTIMISATION, transfers=True)
+    seed: int = setting(0, "seed of the weights, shuffles, augmentations and dropout", group=OPTIMISATION)
+    device: str = setting("auto", "auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps", group=OPTIMISATION)
+    # Parameter groups: fast CIFAR nets train their BN biases at a much higher LR; their weight decay is
+    # divided by the same factor so the decay step is unchanged.
+    bn_lr_scale: float = setting(1.0, "LR multiplier for BatchNorm parameters", group=OPTIMISATION, transfers=True)
+    lookahead: bool = setting(
+        False,
+        "airbench-style lookahead: every 5 steps pull weights towards their average",
+        group=OPTIMISATION,
+        transfers=True,
+    )
+    # -- batched augmentation on the training device (cifarlab.data.augment), and evaluation
+    translate: int = setting(
+        0, "random translation by up to PX pixels (reflect-padded)", group=AUGMENTATION, metavar="PX"
+    )
+    flip: str = setting("none", "horizontal flips", group=AUGMENTATION, choices=FLIPS)
+    cutout: int = setting(0, "zero a PX x PX square per image (0: off)", group=AUGMENTATION, metavar="PX")
+    crop: int = setting(
+        0, "train on random PX x PX crops; evaluation sees full images (0: off)", group=AUGMENTATION, metavar="PX"
+    )
+    # Progressive resizing: cheaper early steps at the objects' own scale
+    crop_until: float = setting(
+        1.0,
+        "progressive resizing: crops for the first share F of the training steps, full images after (1: all)",
+        group=AUGMENTATION,
+        metavar="F",
+    )
+    # Selective backprop (training/hard_examples.py; airbench96_faster's idea)
+    keep_hard: float = setting(
+        1.0,
+        "selective backprop: train on the share F of each batch that a small proxy net finds hardest (1: all)",
+        group=AUGMENTATION,
+        metavar="F",
+    )
+    proxy_width: float = setting(
+        1.0, "with --keep-hard: the proxy's channels, F x 32/64/64", group=AUGMENTATION, metavar="F", show_default=True
+    )
+    proxy_stride: int = setting(
+        1,
+        "with --keep-hard: the proxy's stem stride; 2 ranks on 16x16 maps, ~4x cheaper",
+        group=AUGMENTATION,
+        show_default=True,
+    )
+    proxy_every: int = setting(
+        4,
+        "with --keep-hard: the proxy learns on every Nth batch and ranks every batch",
+        group=AUGMENTATION,
+        metavar="N",
+        show_default=True,
+    )
+    augmix: bool = setting(False, "AugMix: mix augmentation chains (corruption robustness)", group=AUGMENTATION)
+    augmix_jsd: float = setting(
+        0.0, "with --augmix: consistency loss of weight L (paper: 12; 3x cost)", group=AUGMENTATION, metavar="L"
+    )
+    tta: str = setting(
+        "none",
+        "test-time augmentation (flip_translate: 6 views)",
+        group=AUGMENTATION,
+        choices=TTA_MODES,
+        transfers=True,
+    )
+    eval_from: int = setting(
+        1,
+        "skip evaluation before this epoch (the last is always evaluated)",
+        group=AUGMENTATION,
+        metavar="EPOCH",
+        transfers=True,
+    )
+    target_acc: float | None = setting(
+        None,
+        "stop when test accuracy reaches ACC (e.g. 0.90); records seconds_to_target",
+        group=AUGMENTATION,
+        metavar="ACC",
+    )
+    time_budget: float | None = setting(
+        None,
+        "train what fits in T (10m, 90s, 1h30m) on this machine: measures a few steps first, then sets --epochs",
+        group=AUGMENTATION,
+        metavar="T",
+        parse="duration",
+    )
+    # -- speed
+    amp: str = setting(
+        "auto", "mixed precision (auto: bf16 on a CPU with AVX512-BF16/AMX and on CUDA)", group=SPEED, choices=AMP_MODES
+    )
+    channels_last: str = setting(
+        "auto", "channels_last memory format (auto: on for conv nets)", group=SPEED, choices=SWITCHES
+    )
+    compile: bool = setting(False, "torch.compile the model", group=SPEED)
+    threads: int = setting(0, "torch intra-op threads (0: torch's default, one per physical core)", group=SPEED)
     # Distributed (torchrun): batch_size is the global batch, split over the ranks
-    sync_bn: bool = False  # SyncBatchNorm over ranks (CUDA only); off: each rank normalises its share
-    # Seconds a collective waits for the other ranks once training has started: a rank that stopped
-    # responding ends the run after this long (setup, where rank 0 may download, waits 30 minutes)
-    dist_timeout: float = 120.0
+    sync_bn: bool = setting(
+        False, "with several processes: BatchNorm statistics over all of them (CUDA only)", group=SPEED
+    )
+    dist_timeout: float = setting(
+        120.0,
+        "with several processes: end the run when one stops responding for this "
+        "long during training (setup, where rank 0 may download the data, waits 30 "
+        "minutes)",
+        group=SPEED,
+        metavar="SECONDS",
+        show_default=True,
+    )
 
     def validate(self, check_optimizer: bool = True) -> None:
         self._check_optimisation()
@@ -162,7 +270,7 @@ class TrainConfig:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size <= 0:
             raise ConfigError(f"--batch-size must be a positive whole number, got {self.batch_size!r}")
         if self.eval_batch_size <= 0:
-            raise ConfigError(f"eval_batch_size must be a positive number, got {self.eval_batch_size}")
+            raise ConfigError(f"--eval-batch-size must be a positive number, got {self.eval_batch_size}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ConfigError(f"--weight-decay must be 0 or more, got {self.weight_decay}")
         if not 0 <= self.momentum < 1:  # also refuses nan
@@ -295,60 +403,3 @@ def _build(cls, values: dict[str, Any], **extra):
     if "train_batches" in kwargs:
         kwargs["train_batches"] = tuple(kwargs["train_batches"])
     return cls(**kwargs, **extra)
-
-
-def setting_names() -> list[str]:
-    """Every field a user sets by name (``epochs``, ``val_size``, ``out``, ...); the CLI's flags are
-    named after them. The model and its options, and the recipe, are chosen separately (config/recipes.py)."""
-    top = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name not in ("model", "model_kwargs", "recipe")]
-    nested = [f.name for cls in (DataConfig, TrainConfig) for f in dataclasses.fields(cls)]
-    return [n for n in top if n not in ("data", "train")] + nested
-
-
-def warmup_for(epochs: float, share: float) -> float:
-    """A warm-up of ``share`` of ``epochs``, rounded to 12 places, so that a recipe's own warm-up and
-    the one an ``--epochs`` override rescales it to are equal numbers (0.2 * 23 alone is 4.6000000000000005)."""
-    return round(share * epochs, 12)
-
-
-def apply_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
-    """Set fields by name: top-level, ``data.<field>``/``train.<field>``, or a bare field of either.
-
-    A new ``epochs`` carries two settings along unless they are given too. A warm-up is a share of
-    the training, so ``warmup_epochs`` scales with it (fast94's 8 warm-up epochs would otherwise
-    outlast a 2-epoch trial, whose LR would then never decay). ``eval_from`` keeps the same number
-    of evaluated epochs at the end (a recipe that evaluates its last epoch only still does).
-    """
-    new_epochs = overrides.get("epochs", overrides.get("train.epochs"))
-    given = set(overrides)
-    old = config.train
-    if new_epochs and old.warmup_epochs > 0 and not {"warmup_epochs", "train.warmup_epochs"} & given:
-        overrides = {**overrides, "warmup_epochs": warmup_for(new_epochs, old.warmup_epochs / old.epochs)}
-    if new_epochs and old.eval_from > 1 and not {"eval_from", "train.eval_from"} & given:
-        # counted in whole epochs: 4.5 epochs end with epoch 5
-        shift = math.ceil(new_epochs) - math.ceil(old.epochs)
-        overrides = {**overrides, "eval_from": max(1, old.eval_from + shift)}
-    for key, value in overrides.items():
-        setattr(*_holder(config, key), value)
-    return config
-
-
-def get_setting(config: ExperimentConfig, key: str) -> Any:
-    """The value of the setting that ``apply_overrides`` sets for ``key``."""
-    return getattr(*_holder(config, key))
-
-
-def _holder(config: ExperimentConfig, key: str) -> tuple[Any, str]:
-    """(the object that holds setting ``key``, its field name): ``data.<field>``/``train.<field>``,
-    a bare field of either, or a top-level field."""
-    data_fields = {f.name for f in dataclasses.fields(DataConfig)}
-    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    top_fields = {f.name for f in dataclasses.fields(ExperimentConfig)} - {"data", "train"}
-    section, _, name = key.rpartition(".")
-    if section in ("data", "") and name in data_fields:
-        return config.data, name
-    if section in ("train", "") and name in train_fields:
-        return config.train, name
-    if not section and name in top_fields:
-        return config, name
-    raise unknown_name("setting", key, sorted(data_fields | train_fields | top_fields))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..config.schema import check_image_limit
+from ..config.checks import check_image_limit
 from ..core.errors import ConfigError, warn
 from .cifar import CifarArrays
 

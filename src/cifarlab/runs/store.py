@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config.schema import DataConfig, ExperimentConfig, check_name
+from ..config.schema import DataConfig, ExperimentConfig
+from ..config.checks import check_name
 from ..training.step import as_float_images, predict_logits
 from ..core.errors import CifarlabError, RunError, UnsafeFileError
 from ..core.fileio import TEMP_SUFFIX, atomic_write_bytes, atomic_write_json, open_file, open_regular, read_text

@@ -188,8 +188,8 @@ def time_to(
 
     ``first_seed`` lets a long benchmark be split over machines or sessions without repeating seeds.
     """
+    from ..config.overrides import apply_overrides
     from ..config.recipes import get_recipe
-    from ..config.schema import apply_overrides
     from ..data.cifar import load_cifar10
     from ..experiment import run_experiment
 

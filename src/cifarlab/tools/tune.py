@@ -27,7 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config.schema import ExperimentConfig, apply_overrides, check_name, get_setting
+from ..config.checks import check_name
+from ..config.overrides import apply_overrides, get_setting, whole_number_settings
+from ..config.schema import ExperimentConfig
 from ..core.errors import CifarlabError, ConfigError
 from ..core.fileio import atomic_write_bytes, atomic_write_json
 
@@ -51,20 +53,9 @@ def require_optuna():
 
 # -- search spaces --------------------------------------------------------------------------------
 
-INT_FIELDS = {
-    "batch_size",
-    "epochs",
-    "translate",
-    "cutout",
-    "crop",
-    "patience",
-    "step_size",
-    "proxy_stride",
-    "proxy_every",
-}
-# Fields that are usually whole but may also be fractional (``--epochs 4.5``): a range with whole
-# bounds samples whole numbers, one with a fractional bound samples any value in between.
-MAY_BE_FRACTIONAL = {"epochs"}
+# Whole-number settings, from the config's annotations; ``epochs`` may also be fractional (4.5): a
+# range with whole bounds samples whole numbers, one with a fractional bound any value in between.
+INT_FIELDS, MAY_BE_FRACTIONAL = whole_number_settings()
 
 
 @dataclass(frozen=True)

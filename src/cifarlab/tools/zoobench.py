@@ -47,8 +47,8 @@ def host() -> dict[str, Any]:
 
 def measure(name: str, budget_s: float, arrays, out: Path, seed: int = 0, data_overrides: dict | None = None) -> dict:
     """Train ``name`` by name within ``budget_s``; one row of the table (or of what did not fit)."""
+    from ..config.overrides import apply_overrides
     from ..config.recipes import for_model
-    from ..config.schema import apply_overrides
     from ..experiment import run_experiment
 
     info = model_info(name)
