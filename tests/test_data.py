@@ -27,16 +27,8 @@ import torch
 
 import cifarlab.data.download as download_mod
 from cifarlab.core.errors import CifarlabWarning, ConfigError, DataError
-from cifarlab.data.cifar import (
-    ARCHIVE_NAME,
-    CLASSES,
-    FOLDER_NAME,
-    CifarArrays,
-    download,
-    load_cifar10,
-    locate,
-    safe_extract,
-)
+from cifarlab.data.cifar import ARCHIVE_NAME, CLASSES, FOLDER_NAME, CifarArrays, download, load_cifar10, safe_extract
+from cifarlab.data.locate import locate
 from cifarlab.data.splits import make_splits, parse_train_batches
 
 ALL_FILES = fakecifar.ALL_FILES

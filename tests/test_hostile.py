@@ -319,7 +319,7 @@ def test_written_files_follow_the_umask(fake_folder, tmp_path, umask):
 
 
 def test_a_second_resume_of_a_run_in_training_is_refused(tiny_run, tmp_path, fake_folder):
-    from cifarlab.runs.store import RunLock
+    from cifarlab.runs.folder import RunLock
 
     run = _copy_run(tiny_run, tmp_path / "run")
     before = (run / "metrics.csv").read_bytes()
@@ -336,7 +336,7 @@ def test_a_second_resume_of_a_run_in_training_is_refused(tiny_run, tmp_path, fak
 
 
 def test_a_dead_holder_does_not_keep_the_lock(tmp_path):
-    from cifarlab.runs.store import RunLock
+    from cifarlab.runs.folder import RunLock
 
     holder = subprocess.Popen(
         [
@@ -595,7 +595,7 @@ def _sparse_npy(path: Path, dtype: str, count: int) -> None:
 def test_a_huge_declared_labels_file_allocates_nothing(tmp_path, which):
     import tracemalloc
 
-    from cifarlab.analysis.robustness import official_sets, shift_set
+    from cifarlab.data.shifted import official_sets, shift_set
     from cifarlab.core.errors import DataError
 
     labels = tmp_path / ("labels.npy" if which == "corruptions" else "cifar10.1_v6_labels.npy")

@@ -179,7 +179,7 @@ TUNE += ["--test-limit", "500", "--batch-size", "100"]
 @pytest.mark.slow
 def test_a_killed_tune_workers_trial_becomes_failed_and_is_counted(fake_folder, tmp_path, monkeypatch):
     # Both workers use a 1 s heartbeat and a 2 s grace (every worker of a study must use the same).
-    patch = "import cifarlab.tools.tune as t; t.HEARTBEAT_INTERVAL_S, t.GRACE_PERIOD_S = 1, 2"
+    patch = "import cifarlab.tools.study_storage as t; t.HEARTBEAT_INTERVAL_S, t.GRACE_PERIOD_S = 1, 2"
     worker = [sys.executable, "-c", f"{patch}; import sys; from cifarlab.cli.app import main; sys.exit(main())"]
     args = ["tune", *TUNE, "--data", str(fake_folder), "--out", str(tmp_path)]
     killed = subprocess.Popen(
@@ -201,8 +201,8 @@ def test_a_killed_tune_workers_trial_becomes_failed_and_is_counted(fake_folder, 
         killed.communicate()
     time.sleep(3.5)  # past the grace (SQLite's clock counts whole seconds)
 
-    monkeypatch.setattr("cifarlab.tools.tune.HEARTBEAT_INTERVAL_S", 1, raising=False)
-    monkeypatch.setattr("cifarlab.tools.tune.GRACE_PERIOD_S", 2, raising=False)
+    monkeypatch.setattr("cifarlab.tools.study_storage.HEARTBEAT_INTERVAL_S", 1, raising=False)
+    monkeypatch.setattr("cifarlab.tools.study_storage.GRACE_PERIOD_S", 2, raising=False)
     proc = cli_in_process(*args, "--trials", "1", "--epochs", "1", check=True)
     assert "2 trials, 1 completed, 0 pruned, 1 failed, 0 running" in proc.stdout, proc.stdout
     with open(tmp_path / "tune" / "hb" / "trials.csv") as f:

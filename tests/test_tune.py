@@ -18,7 +18,9 @@ from test_cli import _SHARED, CLI, _cli_cache, assert_one_line_error, cli, cli_i
 from cifarlab.config.recipes import get_recipe
 from cifarlab.config.schema import ExperimentConfig
 from cifarlab.core.errors import ConfigError
-from cifarlab.tools.tune import Param, TuneError, default_space, open_storage, parse_param, tune
+from cifarlab.tools.search_space import Param, default_space, parse_param
+from cifarlab.tools.study_storage import TuneError, open_storage
+from cifarlab.tools.tune import tune
 
 TINY = ["--epochs", "2", "--train-limit", "600", "--val-size", "200", "--batch-size", "100", "--test-limit", "500"]
 
@@ -233,7 +235,7 @@ def test_open_storage_retries_the_schema_creation_race_only(monkeypatch):
     import psycopg.errors
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    monkeypatch.setattr("cifarlab.tools.tune.time.sleep", lambda s: None)
+    monkeypatch.setattr("cifarlab.tools.study_storage.time.sleep", lambda s: None)
     calls = []
 
     def failing_once(error):

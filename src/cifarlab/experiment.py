@@ -18,16 +18,8 @@ from .data.cifar import CifarArrays, load_cifar10
 from .data.splits import Splits, make_splits
 from .models.registry import count_parameters, create_model
 from .plots import LivePlot
-from .runs.store import (
-    LoadedRun,
-    RunLock,
-    RunWriter,
-    check_writable,
-    default_run_name,
-    new_run_dir,
-    remove_if_unused,
-    rewrite_metrics,
-)
+from .runs.folder import RunLock, check_writable, default_run_name, new_run_dir, remove_if_unused
+from .runs.store import LoadedRun, RunWriter, rewrite_metrics
 from .training import distributed
 from .training.budget import TTA_BUDGET_SHARE, BudgetGuard, BudgetPlan
 from .training.budget import plan as budget_plan

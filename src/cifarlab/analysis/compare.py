@@ -12,7 +12,8 @@ from typing import Any
 
 from ..core.errors import RunError, printable
 from ..core.fileio import atomic_write_bytes
-from ..runs.store import LoadedRun, check_output, read_json, read_metrics
+from ..runs.folder import check_output
+from ..runs.store import LoadedRun, read_json, read_metrics
 from .robustness import read_result
 
 COLUMNS = (

@@ -14,7 +14,8 @@ from ..core.errors import RunError, UnsafeFileError
 from ..core.fileio import atomic_write_json, open_file
 from ..data.cifar import CifarArrays, load_cifar10
 from ..models.registry import create_model
-from ..runs.store import check_writable, load_run
+from ..runs.folder import check_writable
+from ..runs.store import load_run
 from ..training.step import predict_logits
 
 

@@ -13,7 +13,8 @@ import torch
 
 from ..core.errors import ConfigError, RunError, unknown_name
 from ..core.fileio import atomic_write_bytes
-from ..runs.store import check_output, load_run
+from ..runs.folder import check_output
+from ..runs.store import load_run
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 

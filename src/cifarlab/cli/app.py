@@ -17,6 +17,7 @@ from typing import Any
 
 from ..core.errors import CifarlabError, ConfigError, Terminated, install_cli_warning_format, os_error_line
 from .flags import build_parser
+from .run_commands import cmd_compare, cmd_evaluate, cmd_export, cmd_predict, cmd_report, cmd_robustness
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -145,7 +146,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from ..tools.tune import parse_param, tune
+    from ..tools.search_space import parse_param
+    from ..tools.tune import tune
 
     space = [parse_param(spec) for spec in args.param or []]
     names = [p.name for p in space]
@@ -220,59 +222,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..analysis.evaluation import evaluate_run, evaluate_weights
-
-    if args.weights or args.model:
-        if not (args.weights and args.model):
-            raise ConfigError("--weights FILE needs --model NAME (and the other way round)")
-        if args.run_dir:
-            raise ConfigError("give either a RUN_DIR or --model with --weights, not both")
-        result = evaluate_weights(
-            args.model,
-            args.weights,
-            data=args.data,
-            offline=bool(args.offline),
-            tta=args.tta or "none",
-            test_limit=args.test_limit,
-        )
-        print(f"{args.model} with {args.weights}")
-        print(result.table())
-        return 0
-    if not args.run_dir:
-        raise ConfigError("pass a RUN_DIR, or --model NAME --weights FILE")
-    result = evaluate_run(
-        args.run_dir, data=args.data, offline=bool(args.offline), tta=args.tta, test_limit=args.test_limit
-    )
-    print(result.table())
-    print(f"expected calibration error {100 * result.ece():.2f}%")
-    print(f"wrote evaluation.json, confusion.png, per_class.png, mistakes.png, reliability.png in {args.run_dir}")
-    return 0
-
-
-def cmd_robustness(args: argparse.Namespace) -> int:
-    from ..analysis.robustness import robustness_of_run
-
-    result = robustness_of_run(
-        args.run_dir,
-        data=args.data,
-        offline=bool(args.offline),
-        corruptions=args.corruptions,
-        severities=args.severities,
-        corruptions_from=args.corruptions_from,
-        shift=args.shift,
-        images=args.images,
-        seed=args.seed,
-        tta=args.tta,
-        batch_size=args.batch_size,
-        amp=args.amp,
-        progress=True,
-    )
-    print(result.table())
-    print(f"wrote robustness.json, robustness_heatmap.png, robustness_severity.png in {args.run_dir}")
-    return 0
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..models.registry import create_model, list_models
     from ..tools import bench
@@ -326,66 +275,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     out = bench.write_report(args.out, report)
     print(bench.markdown(report))
     print(out / "bench.json")
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    import json
-
-    from ..analysis.predict import predict_files
-    from ..core.errors import printable
-    from ..runs.store import load_run
-
-    if args.topk <= 0:
-        raise ConfigError(f"--topk must be a positive number, got {args.topk}")
-    run = load_run(args.run_dir)
-    results = predict_files(run, args.images, topk=args.topk)
-    if not results:
-        raise ConfigError("no images found in " + ", ".join(map(printable, args.images)))
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "path": r.path,
-                        "error": r.error,
-                        "topk": [{"class": c, "prob": p} for c, p in r.topk] if r.topk else None,
-                    }
-                    for r in results
-                ],
-                indent=2,
-            )
-        )
-    for r in results:  # names are printed with control characters escaped: a file name cannot forge a line
-        if r.error:
-            print(f"cifarlab: error: {printable(r.error)}", file=sys.stderr)
-        elif not args.json:
-            print(f"{printable(r.path)}: " + ", ".join(f"{printable(c)} {100 * p:.1f}%" for c, p in r.topk))
-    return 1 if any(r.error for r in results) else 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from ..analysis.export import export_run
-
-    path = export_run(args.run_dir, args.format, args.out, force=args.force)
-    print(path)
-    return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from ..analysis.compare import compare
-
-    out = Path(args.out)
-    _, table = compare(args.run_dirs, out, force=args.force)
-    print(table, end="")
-    print(f"wrote {out}, {out.with_suffix('.csv')}, {out.with_suffix('.md')}")
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from ..analysis.report import write_report
-
-    print(write_report(args.run_dir, data=args.data, offline=bool(args.offline)))
     return 0
 
 

@@ -290,7 +290,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write_report(out: str | Path, report: dict[str, Any]) -> Path:
-    from ..runs.store import check_writable
+    from ..runs.folder import check_writable
 
     out = check_writable(out)
     atomic_write_json(out / "bench.json", report)

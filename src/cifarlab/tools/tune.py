@@ -7,8 +7,8 @@ numbers, so workers never collide. Each trial is an ordinary run folder ``OUT/tu
 The objective is the best *validation* accuracy of the trial's run; test accuracy is never used.
 
 A worker that dies mid-trial (kill -9, a lost machine) cannot mark its trial finished. Every worker
-records a heartbeat for its running trial (Optuna's, every :data:`HEARTBEAT_INTERVAL_S`); when any
-worker starts a trial, trials silent for :data:`GRACE_PERIOD_S` become FAIL. They are not retried on
+records a heartbeat for its running trial (Optuna's, every ``study_storage.HEARTBEAT_INTERVAL_S``); when any
+worker starts a trial, trials silent for ``GRACE_PERIOD_S`` become FAIL. They are not retried on
 purpose: the kill may come from the trial's own settings (memory for a large batch), and a retry would
 then kill the next worker too; the sampler moves on (a grid counts the point as done), and the trial's
 run folder keeps its completed epochs (``cifarlab train --resume`` continues it).
@@ -19,250 +19,18 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sqlite3
-import time
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config.checks import check_name
-from ..config.overrides import apply_overrides, get_setting, whole_number_settings
+from ..config.overrides import apply_overrides
 from ..config.schema import ExperimentConfig
 from ..core.errors import CifarlabError, ConfigError
 from ..core.fileio import atomic_write_bytes, atomic_write_json
-
-# Optuna's heartbeat (integers, seconds): every worker must use the same values, or one with a shorter
-# grace would fail another's live trials. The grace allows two missed beats (a busy database).
-HEARTBEAT_INTERVAL_S = 60
-GRACE_PERIOD_S = 180
-
-
-class TuneError(CifarlabError):
-    """A study that cannot be used as asked."""
-
-
-def require_optuna():
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError("tuning needs Optuna: pip install optuna (a dependency of cifarlab)") from None
-    return optuna
-
-
-# -- search spaces --------------------------------------------------------------------------------
-
-# Whole-number settings, from the config's annotations; ``epochs`` may also be fractional (4.5): a
-# range with whole bounds samples whole numbers, one with a fractional bound any value in between.
-INT_FIELDS, MAY_BE_FRACTIONAL = whole_number_settings()
-
-
-@dataclass(frozen=True)
-class Param:
-    """One searched setting: a float/int range (optionally log-scaled) or a list of choices."""
-
-    name: str
-    kind: str  # float | int | categorical
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: tuple[Any, ...] = ()
-
-    def suggest(self, trial) -> Any:
-        if self.kind == "categorical":
-            return trial.suggest_categorical(self.name, list(self.choices))
-        if self.kind == "int":
-            return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
-        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
-
-    def contains(self, value: Any) -> bool:
-        if self.kind == "categorical":
-            return value in self.choices
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        return self.low <= value <= self.high and (self.kind == "float" or float(value).is_integer())
-
-    def spec(self) -> str:
-        if self.kind == "categorical":
-            return f"{self.name}={','.join(map(str, self.choices))}"
-        return (
-            f"{self.name}={self.low:g}..{self.high:g}"
-            + (":log" if self.log else "")
-            + (":int" if self.kind == "int" and self.name.rpartition(".")[2] not in INT_FIELDS else "")
-        )
-
-
-def _number(text: str, spec: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(f"--param {spec}: '{text}' is not a number; write e.g. lr=1e-4..1e-1:log") from None
-
-
-def parse_param(spec: str) -> Param:
-    """``lr=1e-4..1e-1:log``, ``epochs=2..8`` (int fields stay int; ``epochs=3.5..5`` is a float range),
-    ``x=0..1:int``, ``batch_size=64,128,256``."""
-    name, sep, rhs = spec.partition("=")
-    name = name.strip()
-    if not sep or not name or not rhs.strip():
-        raise ConfigError(f"--param '{spec}' must be NAME=LOW..HIGH[:log] or NAME=A,B,C (e.g. lr=1e-4..1e-1:log)")
-    _check_field(name)
-    rhs, *flags = [part.strip() for part in rhs.split(":")]
-    bad = [f for f in flags if f not in ("log", "int")]
-    if bad:
-        raise ConfigError(f"--param {spec}: unknown option ':{bad[0]}' (use :log and/or :int)")
-    if ".." in rhs:
-        lo_text, _, hi_text = rhs.partition("..")
-        low, high = _number(lo_text, spec), _number(hi_text, spec)
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ConfigError(f"--param {spec}: the range needs LOW < HIGH")
-        log = "log" in flags
-        if log and low <= 0:
-            raise ConfigError(f"--param {spec}: a :log range must be positive")
-        whole = low.is_integer() and high.is_integer()
-        field = name.rpartition(".")[2]
-        is_int = "int" in flags or (field in INT_FIELDS and (whole or field not in MAY_BE_FRACTIONAL))
-        if is_int and not whole:
-            raise ConfigError(f"--param {spec}: {name} takes whole numbers")
-        return Param(name, "int" if is_int else "float", low, high, log)
-    if flags:
-        raise ConfigError(f"--param {spec}: :log/:int apply to ranges LOW..HIGH, not to a list of choices")
-    choices = tuple(_choice(c.strip()) for c in rhs.split(","))
-    if len(choices) < 2 or any(c == "" for c in choices):
-        raise ConfigError(f"--param {spec}: give a range LOW..HIGH or at least two comma-separated choices")
-    return Param(name, "categorical", choices=choices)
-
-
-def _choice(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _check_field(name: str) -> None:
-    try:
-        apply_overrides(ExperimentConfig(), {name: None})
-    except CifarlabError as e:
-        raise ConfigError(f"--param {name}: {e}") from None
-
-
-def default_space(config: ExperimentConfig) -> list[Param]:
-    """A search space centred on the recipe's own values: LR and weight decay a decade either side
-    (log scale), the batch size halved or doubled; plus label smoothing for the fast recipes."""
-    t = config.train
-    wd = t.weight_decay if t.weight_decay > 0 else 1e-4
-    space = [
-        Param("lr", "float", t.lr / 10, t.lr * 10, log=True),
-        Param("weight_decay", "float", wd / 10, wd * 10, log=True),
-        Param("batch_size", "categorical", choices=(max(t.batch_size // 2, 1), t.batch_size, t.batch_size * 2)),
-    ]
-    if t.label_smoothing > 0:
-        space.append(Param("label_smoothing", "float", 0.0, 0.3))
-    return space
-
-
-# -- the study ------------------------------------------------------------------------------------
-
-
-def baseline_params(config: ExperimentConfig, space: Sequence[Param]) -> dict[str, Any]:
-    """The searched settings as ``config`` has them (recipe plus flags): the first trial of a study
-    started with ``--baseline``, so every other trial is compared with the settings it started from."""
-    params = {}
-    for p in space:
-        value = get_setting(config, p.name)
-        if not p.contains(value):
-            raise ConfigError(
-                f"--baseline: {p.name} is {value!r} here, outside --param {p.spec()}; "
-                f"widen the range or set --{p.name.rpartition('.')[2].replace('_', '-')} inside it"
-            )
-        params[p.name] = int(value) if p.kind == "int" else value
-    return params
-
-
-def default_storage(out: str | Path, study: str) -> str:
-    folder = Path(out) / "tune"
-    return f"sqlite:///{(folder / f'{study}.db').resolve()}"
-
-
-def open_storage(url: str):
-    """An Optuna RDB storage for ``url`` with heartbeats on (a dead worker's trial becomes FAIL), or
-    one line saying why it cannot be used."""
-    optuna = require_optuna()
-    from sqlalchemy.exc import IntegrityError
-
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(6):
-        try:
-            with warnings.catch_warnings():  # "heartbeat is experimental": in Optuna since 2.9, and ours to watch
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(
-                    url,
-                    engine_kwargs=_engine_kwargs(url),
-                    heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                    grace_period=GRACE_PERIOD_S,
-                )
-        except Exception as e:  # noqa: BLE001 - sqlalchemy/driver errors of many kinds, one answer
-            error: Exception = e
-            if not (isinstance(e, IntegrityError) or _lost_schema_race(getattr(e, "orig", None))):
-                break  # anything else will not go away by retrying
-            time.sleep(0.2 * (attempt + 1))
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    raise TuneError(
-        f"cannot use the study storage {_redact(url)}: {reason}; check that the database server is running "
-        "and the URL (e.g. postgresql://user:password@host:5432/dbname) is right"
-    )
-
-
-# SQLSTATEs of "that table / type / key already exists" (PostgreSQL's messages are translated, its codes are not).
-_DUPLICATE_SQLSTATES = {"42P07", "42710", "23505"}
-
-
-def _lost_schema_race(driver_error: BaseException | None) -> bool:
-    """Whether a driver error says another worker created Optuna's schema first.
-
-    Several workers started at once on an empty database all create Optuna's tables; the losers see
-    a duplicate table, type (PostgreSQL's enum studydirection) or key. The schema is there now, so
-    trying again works. PostgreSQL errors are told by their SQLSTATE; SQLite has no such code, but
-    its messages are always English ("table studies already exists").
-    """
-    code = getattr(driver_error, "sqlstate", None) or getattr(driver_error, "pgcode", None)
-    if code is not None:
-        return code in _DUPLICATE_SQLSTATES
-    return isinstance(driver_error, sqlite3.OperationalError) and "already exists" in str(driver_error)
-
-
-def _engine_kwargs(url: str) -> dict[str, Any]:
-    if url.startswith("postgresql"):
-        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
-    return {}
-
-
-def _redact(url: str) -> str:
-    """The URL without its password."""
-    head, at, tail = url.rpartition("@")
-    if not at or "://" not in head:
-        return url
-    scheme, _, userinfo = head.partition("://")
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{tail}" if ":" in userinfo else url
-
-
-def load_study(name: str, storage_url: str):
-    optuna = require_optuna()
-    storage = open_storage(storage_url)
-    try:
-        return optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
-        raise TuneError(
-            f"no study '{name}' in {_redact(storage_url)}; run 'cifarlab tune --study {name}' first, "
-            "or pass the study's --storage URL"
-        ) from None
-
-
-def space_signature(space: Sequence[Param]) -> list[dict[str, Any]]:
-    return [{**asdict(p), "choices": list(p.choices)} for p in sorted(space, key=lambda p: p.name)]
+from .search_space import Param, _grid, baseline_params, default_space, space_signature
+from .study_storage import TuneError, _redact, default_storage, load_study, open_storage, require_optuna
 
 
 class _Pruned(Exception):
@@ -358,13 +126,6 @@ def tune(
     result = summarise(the_study, url, folder)
     write_outputs(the_study, result)
     return result
-
-
-def _grid(space: Sequence[Param]) -> dict[str, list[Any]]:
-    ranges = [p.spec() for p in space if p.kind != "categorical"]
-    if ranges:
-        raise ConfigError(f"--sampler grid takes lists of values; write e.g. lr=0.05,0.1,0.2 instead of {ranges[0]}")
-    return {p.name: list(p.choices) for p in space}
 
 
 def _create_study(optuna, name: str, url: str, pruner: Any, sampler_seed: int | None, grid=None):

@@ -25,7 +25,7 @@ import torch
 from ..core.errors import CifarlabError
 from ..core.fileio import atomic_write_bytes, atomic_write_json
 from ..models.registry import count_parameters, create_model, forward_flops, model_info
-from ..runs.store import check_writable
+from ..runs.folder import check_writable
 
 
 def host() -> dict[str, Any]:
