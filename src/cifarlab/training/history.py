@@ -69,6 +69,19 @@ class History:
         seen = {key: None for row in self.rows for key in row}
         return [c for c in METRIC_COLUMNS if c in seen] + [c for c in seen if c not in METRIC_COLUMNS]
 
+    def figures(self, best_epoch: int) -> dict[str, Any]:
+        """The summary's figures from the rows: bests, the best epoch's validation accuracy, finals."""
+        rows = self.rows
+        return {
+            "epochs_run": len(rows),  # metric rows; a 4.5-epoch run has 5, the last a half epoch
+            "best_val_acc": _nanmax(r["val_acc"] for r in rows),
+            "best_test_acc": _nanmax(r["test_acc"] for r in rows),
+            "val_acc_at_best": rows[best_epoch - 1]["val_acc"],
+            "final_train_acc": rows[-1]["train_acc"],
+            "final_val_acc": rows[-1]["val_acc"],
+            "final_test_acc": rows[-1]["test_acc"],
+        }
+
     def to_frame(self):
         """The rows as a pandas DataFrame indexed by epoch (1, 2, ...), one column per metric; NaN where
         an epoch was not evaluated. Needs pandas (``pip install pandas``, or the notebook extra)."""
@@ -86,3 +99,8 @@ class History:
 
         caption = f"History: {len(self.rows)} epoch{'' if len(self.rows) == 1 else 's'}"
         return html_table(self.columns or list(METRIC_COLUMNS), self.rows, caption=caption, max_height=400)
+
+
+def _nanmax(values: Iterable[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return max(finite) if finite else float("nan")

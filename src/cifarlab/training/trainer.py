@@ -85,15 +85,7 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         if distributed.is_active() and self.device.type == "cuda":
             self.device = torch.device("cuda", torch.cuda.current_device())  # this rank's GPU (LOCAL_RANK)
-        self.amp_dtype = resolve_amp(cfg.amp, self.device)
-        self.channels_last = resolve_channels_last(cfg.channels_last, net)
-        net = net.to(self.device)
-        if self.channels_last:
-            net = net.to(memory_format=torch.channels_last)
-        if cfg.sync_bn and distributed.world_size() > 1:
-            distributed.check_sync_bn(True, self.device)
-            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-        self.net = net
+        self.net = net = self._place(net)
         # The compiled module shares parameters with self.net; state_dicts are taken from self.net.
         # Evaluation runs it without DDP: each process evaluates its share of the images, no collectives.
         self.eval_model = torch.compile(net) if cfg.compile else net
@@ -123,6 +115,19 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.seconds_to_target: float | None = None
         self._step_hooks: list[Callable[[Trainer], None]] = []
+
+    def _place(self, net: nn.Module) -> nn.Module:
+        """``net`` on the device, in the run's precision and memory layout (and SyncBatchNorm's)."""
+        cfg = self.config
+        self.amp_dtype = resolve_amp(cfg.amp, self.device)
+        self.channels_last = resolve_channels_last(cfg.channels_last, net)
+        net = net.to(self.device)
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        if cfg.sync_bn and distributed.world_size() > 1:
+            distributed.check_sync_bn(True, self.device)
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        return net
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -436,20 +441,13 @@ class Trainer:
     def _summary(self, wall: float) -> dict[str, Any]:
         cfg, rows, sets, watched = self.config, self.history.rows, self.sets, self.watched
         best_epoch = self.stopper.best_epoch if (sets[watched] is not None and cfg.restore_best) else rows[-1]["epoch"]
-        best_row = rows[best_epoch - 1]
         summary: dict[str, Any] = {
             "selected_on": watched if sets[watched] is not None else "last epoch",
             "best_epoch": best_epoch,
-            "epochs_run": len(rows),  # metric rows; a 4.5-epoch run has 5, the last a half epoch
             # what was trained: 4.5 for a 4.5-epoch run, fewer whole epochs if it stopped early
             "epochs_trained": min(len(rows), round(self.plan.epochs, 4)),
             "stopped_early": self.stopper.should_stop,
-            "best_val_acc": _nanmax(r["val_acc"] for r in rows),
-            "best_test_acc": _nanmax(r["test_acc"] for r in rows),
-            "val_acc_at_best": best_row["val_acc"],
-            "final_train_acc": rows[-1]["train_acc"],
-            "final_val_acc": rows[-1]["val_acc"],
-            "final_test_acc": rows[-1]["test_acc"],
+            **self.history.figures(best_epoch),
         }
         # test_acc/test_loss are those of exactly the weights the model now holds (the best epoch's).
         last = rows[-1]
@@ -474,11 +472,6 @@ class Trainer:
             **{k: v for k, v in host_info(self.device).items() if k != "threads"},
         )
         return summary
-
-
-def _nanmax(values: Iterable[float]) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return max(finite) if finite else float("nan")
 
 
 def _notebook_config(num_epochs, learning_rate, weight_decay, batch_size, patience, optimizer, options) -> TrainConfig:
