@@ -421,3 +421,16 @@ def test_a_step_plan_resizes_and_what_depends_on_its_end_follows():
     longer = StepPlan.for_epochs(10, 4)
     longer.load_state_dict(state)  # resumed with a new --epochs: that length wins
     assert (longer.done, longer.total) == (12, 40)
+
+
+@pytest.mark.parametrize("flags, machine, said", [({"amx_bf16", "avx512_bf16"}, "cpu-bf16", True),
+                                                  ({"avx512_bf16"}, "cpu-bf16", False),
+                                                  ({"amx_bf16"}, "cpu-fp32", False)])  # fmt: skip
+def test_an_amx_host_is_told_it_gets_the_cpu_bf16_rows(monkeypatch, flags, machine, said):
+    from cifarlab.config import frontier
+    from cifarlab.core import host
+
+    monkeypatch.setattr(frontier, "machine_class", lambda device: machine)
+    monkeypatch.setattr(host, "cpu_flags", lambda: flags)
+    _, line = frontier.pick(600.0, torch.device("cpu"))
+    assert line.endswith("; this Intel AMX host gets the cpu-bf16 rows, measured on a Zen 4") == said

@@ -595,8 +595,8 @@ def _sparse_npy(path: Path, dtype: str, count: int) -> None:
 def test_a_huge_declared_labels_file_allocates_nothing(tmp_path, which):
     import tracemalloc
 
-    from cifarlab.data.shifted import official_sets, shift_set
     from cifarlab.core.errors import DataError
+    from cifarlab.data.shifted import official_sets, shift_set
 
     labels = tmp_path / ("labels.npy" if which == "corruptions" else "cifar10.1_v6_labels.npy")
     _sparse_npy(labels, "|u1", 100_000_000)  # 100 MB on disk as a hole; 800 MB as int64

@@ -279,7 +279,12 @@ def test_trainer_state_exists_before_training():
     training says what to do instead of failing on a missing attribute."""
     from cifarlab.core.errors import CifarlabError
 
-    t = Trainer(softmax_net(), log=None, progress=False)
-    assert t.optimizer is not None and t.scaler is not None and t.step == 0 and len(t.history) == 0
+    net = softmax_net()
+    t = Trainer(net, learning_rate=0.05, log=None, progress=False)
+    optimised = [p for group in t.optimizer.param_groups for p in group["params"]]
+    assert sorted(map(id, optimised)) == sorted(id(p) for p in net.parameters())  # every parameter, once
+    assert [g["lr"] for g in t.optimizer.param_groups] == [0.05] * len(t.optimizer.param_groups) and t.lr == 0.05
+    assert not t.scaler.is_enabled()  # no fp16 on a CPU: nothing to scale
+    assert t.plan is None and t.step == 0 and len(t.history) == 0 and t.loader is None
     with pytest.raises(CifarlabError, match="call train"):
         t.checkpoint_state()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from test_cli import CLI, SMALL, _cli_cache, assert_one_line_error, cli, cli_in_process  # noqa: F401
 
 import cifarlab
@@ -50,17 +51,19 @@ def two_runs(fake_folder, tmp_path_factory):
 
 def test_training_ends_with_report_and_evaluation_files(two_runs):
     a, _ = two_runs
-    for f in (
-        "report.html",
-        "evaluation.json",
-        "confusion.png",
-        "per_class.png",
-        "mistakes.png",
-        "reliability.png",
-        "last.pt",
-        "best.pt",
-    ):
-        assert (a / f).exists(), f
+    for f in ("confusion.png", "per_class.png", "mistakes.png", "reliability.png", "curves.png"):
+        with Image.open(a / f) as im:  # real images, not empty files
+            im.verify()
+            assert im.format == "PNG" and min(im.size) >= 100, (f, im.size)
+    summary = json.loads((a / "summary.json").read_text())
+    ev = json.loads((a / "evaluation.json").read_text())
+    assert ev["test_images"] > 0 and 0 <= ev["test_acc"] <= 1
+    assert len(ev["per_class_acc"]) == 10 and sum(map(sum, ev["confusion"])) == ev["test_images"]
+    hits = sum(ev["confusion"][k][k] for k in range(10))
+    assert hits / ev["test_images"] == pytest.approx(ev["test_acc"])  # accuracy is the confusion's diagonal
+    # the checkpoints hold the trained epochs: last.pt the final one, best.pt the selected one
+    last, best = (torch.load(a / f, weights_only=False) for f in ("last.pt", "best.pt"))
+    assert last["epoch"] == summary["epochs_run"] and best["epoch"] == summary["best_epoch"]
     page = (a / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') >= 5 and "http" not in page.split("<body>")[1]
 
