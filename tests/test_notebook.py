@@ -134,12 +134,18 @@ def execute_quickstart(fake_folder: Path, work: Path) -> Record:
     return record
 
 
-def test_committed_notebook_has_no_outputs_and_explains_each_step():
+def test_committed_notebook_shows_a_real_run_and_explains_each_step():
+    """Stored with the outputs of one run from top to bottom (so it shows something where people read
+    it): every code cell ran, in order, none raised, and the figures are there."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, "outputs must be cleared before committing"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "run every cell once, in order"
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    figures = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(figures) >= 4  # the two live plots, the comparison's curves, the confusion matrix, the mistakes
+    text = json.dumps([c.outputs for c in code])
+    assert not re.search(r"(/work/|/home/|/tmp/|/Users/)", text), "a machine's absolute path in the outputs"
     # every code cell but the parameters follows a markdown cell that says what it does
     kinds = [c.cell_type for c in nb.cells]
     assert kinds[0] == "markdown"
