@@ -20,11 +20,11 @@ written once holds everywhere:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import ConfigError, warn
+from ..core.host import is_launcher_main
 from .overrides import apply_overrides, transfer_settings
 from .recipe_book import DEFAULT_RECIPE, FAMILY_RECIPES, RECIPES, Recipe, default_recipe, get_recipe
 from .schema import DataConfig, ExperimentConfig
@@ -96,12 +96,12 @@ def resolve(
         from .frontier import pick
 
         recipe, line = pick(float(overrides["time_budget"]), resolve_device(overrides.get("device", "auto")))
-        if os.environ.get("RANK", "0") == "0":
+        if is_launcher_main():
             note(line)
     base = get_recipe(recipe or (default_recipe(model) if model else DEFAULT_RECIPE))
     if recipe and model:
         mismatch = mismatch_note(recipe, model)
-        if mismatch and os.environ.get("RANK", "0") == "0":  # once, not in every torchrun process
+        if mismatch and is_launcher_main():  # once, not in every torchrun process
             warn(mismatch)
     budget_rule = overrides.get("time_budget") is not None and not {"val_size", "select_on"} & set(overrides)
     config = base.config(time_budget=budget_rule)

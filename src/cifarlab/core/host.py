@@ -7,6 +7,7 @@ Intel Xeon whose bf16 matrix units make bf16 matmuls ~5x fp32 ones.
 
 from __future__ import annotations
 
+import os
 import platform
 from functools import cache
 from pathlib import Path
@@ -96,3 +97,9 @@ def host_info(device: torch.device | None = None) -> dict[str, Any]:
         "python_version": platform.python_version(),
     }
     return info
+
+
+def is_launcher_main() -> bool:
+    """True except in the processes torchrun started with a rank above 0 (read from ``RANK``, so it
+    holds before the process group exists): what is said once is said by this process."""
+    return os.environ.get("RANK", "0") == "0"
