@@ -143,6 +143,16 @@ def _accuracy(
     return evaluate(model, x, y, batch_size, tta=tta, amp_dtype=amp_dtype, channels_last=channels_last)[1]
 
 
+def _as_uint8_images(test_x: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """(N, 3, 32, 32) uint8 images; the notebook's float images in [0, 1] are converted."""
+    test_x = torch.as_tensor(test_x)
+    if test_x.is_floating_point() and len(test_x) and 0 <= float(test_x.min()) and float(test_x.max()) <= 1:
+        test_x = (test_x * 255).round().to(torch.uint8)
+    if test_x.dtype != torch.uint8 or test_x.ndim != 4 or tuple(test_x.shape[1:]) != (3, 32, 32):
+        raise ConfigError(f"test images must be uint8 (N, 3, 32, 32), got {test_x.dtype} {tuple(test_x.shape)}")
+    return test_x
+
+
 def evaluate_robustness(
     model: nn.Module,
     test_x: torch.Tensor | np.ndarray,
@@ -170,11 +180,7 @@ def evaluate_robustness(
     amp_dtype = resolve_amp(amp, next(model.parameters()).device)
     names, sevs = parse_corruptions(corruptions), parse_severities(severities)
     check_numbers(images=images, seed=seed, batch_size=batch_size)
-    test_x = torch.as_tensor(test_x)
-    if test_x.is_floating_point() and len(test_x) and 0 <= float(test_x.min()) and float(test_x.max()) <= 1:
-        test_x = (test_x * 255).round().to(torch.uint8)  # the notebook's float images in [0, 1]
-    if test_x.dtype != torch.uint8 or test_x.ndim != 4 or tuple(test_x.shape[1:]) != (3, 32, 32):
-        raise ConfigError(f"test images must be uint8 (N, 3, 32, 32), got {test_x.dtype} {tuple(test_x.shape)}")
+    test_x = _as_uint8_images(test_x)
     n = len(test_x) if images is None else min(images, len(test_x))
     x_nhwc = test_x[:n].permute(0, 2, 3, 1).contiguous().numpy()
     y = torch.as_tensor(test_y)[:n].numpy()
@@ -190,12 +196,9 @@ def evaluate_robustness(
         seed=None if official else seed,
         precision="fp32" if amp_dtype is None else str(amp_dtype).removeprefix("torch."),
     )
-    if official:
-        result.corruptions = {name.rstrip("*"): [None] * 5 for name in names}
-    else:
-        result.corruptions = {name: [None] * 5 for name in names}
-        if "frost*" in names:
-            result.notes.append("frost* is a procedural stand-in for the original's frost photographs")
+    result.corruptions = {(name.rstrip("*") if official else name): [None] * 5 for name in names}
+    if not official and "frost*" in names:
+        result.notes.append("frost* is a procedural stand-in for the original's frost photographs")
     for name in result.corruptions:
         for s in sevs:
             if official:

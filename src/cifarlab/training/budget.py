@@ -220,17 +220,8 @@ def plan(
         _, full_s = _probe_steps(model, replace(probe_cfg, crop=0), train_x, train_y, budget_s)
         crop_ratio = step_s / full_s
         step_s = cfg.crop_until * step_s + (1 - cfg.crop_until) * full_s
-    n_eval = min(len(train_x), max(PROBE_EVAL_IMAGES, min(cfg.eval_batch_size, PROBE_EVAL_MAX)))
-    # untimed: an evaluation's first call also picks its kernels, and would be charged to every later one
-    trainer.evaluate(train_x[:100].to(trainer.device), train_y[:100].to(trainer.device))
-    e0 = time.perf_counter()
-    trainer.evaluate(train_x[:n_eval].to(trainer.device), train_y[:n_eval].to(trainer.device))
-    eval_s = (time.perf_counter() - e0) * eval_images / n_eval
-    eval_s, tta = views_that_pay(eval_s, cfg.tta, budget_s, tta_share)
-    c0 = time.perf_counter()
-    buf = io.BytesIO()
-    torch.save(trainer.checkpoint_state(), buf)  # serialising dominates; the write is a memcpy to the page cache
-    checkpoint_s = 1.5 * (time.perf_counter() - c0)
+    eval_s, tta = views_that_pay(_probe_eval(trainer, train_x, train_y, eval_images), cfg.tta, budget_s, tta_share)
+    checkpoint_s = _probe_checkpoint(trainer)
     torch.set_rng_state(rng)
     probe_s = time.perf_counter() - t0
 
@@ -260,6 +251,24 @@ def plan(
         crop_ratio,
         tta,
     )
+
+
+def _probe_eval(trainer, train_x: torch.Tensor, train_y: torch.Tensor, eval_images: int) -> float:
+    """Seconds of one evaluation of ``eval_images`` images, from one timed batch of the run's size."""
+    n_eval = min(len(train_x), max(PROBE_EVAL_IMAGES, min(trainer.config.eval_batch_size, PROBE_EVAL_MAX)))
+    # untimed: an evaluation's first call also picks its kernels, and would be charged to every later one
+    trainer.evaluate(train_x[:100].to(trainer.device), train_y[:100].to(trainer.device))
+    e0 = time.perf_counter()
+    trainer.evaluate(train_x[:n_eval].to(trainer.device), train_y[:n_eval].to(trainer.device))
+    return (time.perf_counter() - e0) * eval_images / n_eval
+
+
+def _probe_checkpoint(trainer) -> float:
+    """Seconds to write one checkpoint (with a margin): serialising dominates; the write is a memcpy to
+    the page cache."""
+    c0 = time.perf_counter()
+    torch.save(trainer.checkpoint_state(), io.BytesIO())
+    return 1.5 * (time.perf_counter() - c0)
 
 
 def views_that_pay(eval_s: float, tta: str, budget_s: float, share: float | None) -> tuple[float, str | None]:
