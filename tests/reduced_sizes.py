@@ -2,7 +2,7 @@
 train on a laptop CPU in a test."""
 
 REDUCED: dict[str, dict] = {
-    # models.py's (the notebook's networks have no size options, and at <= 0.19 s need none)
+    # the notebook's networks have no size options, and at <= 0.19 s a step need none
     "softmax": {},
     "mlp_first": {},
     "mlp_final": {},
@@ -13,7 +13,7 @@ REDUCED: dict[str, dict] = {
     "resnet18": {"width": 8},
     "fastnet": {"width": 0.25},
     "resnet9": {"width": 16},
-    # the zoo's
+    # the rest of the zoo
     "resnet20": {"width": 8},
     "resnet32": {"depth": 20, "width": 8},
     "resnet44": {"depth": 20, "width": 8},

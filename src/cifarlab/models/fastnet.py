@@ -9,7 +9,7 @@ from torch import nn
 from .parts import Normalize
 from .registry import register_model
 
-# --- fast networks (issue 3): airbench-class whitened net and ResNet-9 ---------------------------
+# --- fast networks: the airbench-class whitened net, and ResNet-9 ------------------------------------
 
 
 class _GhostlessBN(nn.BatchNorm2d):

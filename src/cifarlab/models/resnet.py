@@ -18,7 +18,7 @@ from torch import nn
 from .parts import Normalize, _blocks, _bn_relu, _depth, _dropout, _Net, _pool_head, _positive_int
 from .registry import register_model
 
-# --- beyond the notebook ------------------------------------------------------------------------
+# --- ResNet-18, CIFAR variant (as kuangliu/pytorch-cifar) ------------------------------------------
 
 
 class BasicBlock(nn.Module):
