@@ -275,7 +275,7 @@ def test_mismatched_recipe_warns_in_one_line(tmp_path):
     with pytest.warns(
         UserWarning,
         match=r"recipe 'fast' was made for fastnet, not resnet18; settings that may not "
-        r"transfer: optimizer 'muon', lr 1.125",
+        r"transfer: epochs 4.5, lr 1.125, optimizer 'muon', momentum 0.85",
     ):
         config = config_from_args(build_parser().parse_args(["train", "--recipe", "fast", "--model", "resnet18"]))
     assert config.recipe == "fast" and config.model == "resnet18" and config.model_kwargs == {}

@@ -342,7 +342,7 @@ def test_a_dead_holder_does_not_keep_the_lock(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from cifarlab.runs.store import RunLock; "
+            "import sys, time; from cifarlab.runs.folder import RunLock; "
             f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -563,17 +563,18 @@ def test_a_fifo_in_a_run_folder_is_one_line_not_a_hang(tiny_run, fake_folder, tm
 
 
 def test_options_in_a_model_file_allocate_nothing_before_the_weights_fit(tiny_run, tmp_path, monkeypatch):
+    import cifarlab.runs.model_file as model_file
     import cifarlab.runs.store as runs
 
     run = _copy_run(tiny_run, tmp_path / "run")
     _edit_model(run, lambda p: p.update(model="fastnet", model_kwargs={"width": 64}, state_dict={}))
-    built_on, create = [], runs.create_model
+    built_on, create = [], model_file.create_model
 
     def spy(*args, **kwargs):
         built_on.append(torch.empty(0).device.type)  # "meta" inside `with torch.device("meta")`
         return create(*args, **kwargs)
 
-    monkeypatch.setattr(runs, "create_model", spy)
+    monkeypatch.setattr(model_file, "create_model", spy)
     with pytest.raises(RunError, match="its weights do not fit a 'fastnet'"):
         runs.load_run(run)
     assert built_on == ["meta"]

@@ -2,7 +2,7 @@
 
 This is the check that would have caught `cifarlab train --model resnet18` ending at 7.88% (below
 chance) under a recipe tuned for another network (issue 17). Each model trains at the reduced size of
-the same builder (``cifarlab.models.resnet.REDUCED``) on a subset, through the one-call Python API, with its
+the same builder (``tests/reduced_sizes.py``) on a subset, through the one-call Python API, with its
 recipe's optimizer, schedule, augmentation and evaluation untouched but for the length.
 
 Names whose reduced network and recipe are the same as an earlier name's (resnet32/44/56/110 reduce to
@@ -18,11 +18,11 @@ import warnings
 
 import pytest
 import torch
+from reduced_sizes import REDUCED
 
 import cifarlab
 from cifarlab.config.recipes import default_recipe, for_model
 from cifarlab.models.registry import create_model, forward_flops
-from cifarlab.models.resnet import REDUCED
 
 CHANCE = 0.10
 # Twice chance: a recipe that does not fit its model ends near 10%, or diverges. On 1,000 test images
