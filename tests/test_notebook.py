@@ -287,3 +287,22 @@ def test_quickstart_runs_in_a_kernel(fake_folder, tmp_path):
     check_runs_render_as_html_and_reload_to_the_same_predictions(record)
     check_evaluation_and_prediction_show_figures_and_a_class(record)
     check_bad_model_name_is_the_cli_one_line_error_and_the_kernel_survives(record, fake_folder)
+
+
+def test_stored_outputs_name_files_relative_to_the_notebook():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_notebook", NOTEBOOK.parents[1] / "scripts" / "run_notebook.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    root = Path("/srv/checkout")
+    output = {
+        "output_type": "stream",
+        "text": ["/srv/checkout/src/cifarlab/data/cifar.py:1: /srv/shared/data/x.tar.gz is not official\n"],
+        "data": {"image/png": "/srv/checkout/not-a-path-but-base64", "text/plain": "'/srv/shared/runs/a'"},
+    }
+    assert module.relative_paths(output, root) == {
+        "output_type": "stream",
+        "text": ["../src/cifarlab/data/cifar.py:1: ../../shared/data/x.tar.gz is not official\n"],
+        "data": {"image/png": "/srv/checkout/not-a-path-but-base64", "text/plain": "'../../shared/runs/a'"},
+    }
