@@ -18,6 +18,7 @@ import stat
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -659,7 +660,6 @@ def test_a_failed_first_checkpoint_gives_no_false_resume_hint(fake_folder, tmp_p
 def test_an_unwritable_run_folder_is_refused_before_the_work(tiny_run, fake_folder, tmp_path, monkeypatch, command):
     import errno
 
-    import cifarlab.runs.store as runs
     import cifarlab.training.step as engine
 
     run = _copy_run(tiny_run, tmp_path / "run")
@@ -668,7 +668,7 @@ def test_an_unwritable_run_folder_is_refused_before_the_work(tiny_run, fake_fold
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), kwargs.get("dir"))
 
     predicted = []
-    monkeypatch.setattr(runs.tempfile, "NamedTemporaryFile", read_only)
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
     monkeypatch.setattr(engine, "predict_logits", lambda *a, **k: predicted.append(1))
     extra = ["--corruptions", "fog", "--severities", "1", "--images", "50"] if command == "robustness" else []
     proc = cli_in_process(command, run, "--data", fake_folder, *extra)

@@ -2,28 +2,16 @@
 process out, the output paths no command may overwrite, and removing a folder a failed start left empty."""
 
 from __future__ import annotations
-import contextlib
-import copy
-import csv
-import io
-import json
-import math
+
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-import torch
-from torch import nn
-from ..config.schema import DataConfig, ExperimentConfig
+
 from ..config.checks import check_name
-from ..training.step import as_float_images, predict_logits
-from ..core.errors import CifarlabError, RunError, UnsafeFileError
-from ..core.fileio import TEMP_SUFFIX, atomic_write_bytes, atomic_write_json, open_file, open_regular, read_text
-from .model_file import _check_registered_shape, build_saved_model, load_model_file, save_model
-from ..training.history import METRIC_COLUMNS, History
-from ..models.registry import count_parameters, create_model
+from ..config.schema import ExperimentConfig
+from ..core.errors import RunError
+from ..core.fileio import TEMP_SUFFIX, open_regular, read_text
 
 # What cifarlab writes into a run folder; no command's --out may replace one of them.
 RUN_FILES = frozenset(

@@ -15,7 +15,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +24,13 @@ import torch
 from torch import nn
 
 from ..config.schema import DataConfig, ExperimentConfig
-from ..config.checks import check_name
-from ..training.step import as_float_images, predict_logits
 from ..core.errors import CifarlabError, RunError, UnsafeFileError
-from ..core.fileio import TEMP_SUFFIX, atomic_write_bytes, atomic_write_json, open_file, open_regular, read_text
-from .model_file import _check_registered_shape, build_saved_model, load_model_file, save_model
+from ..core.fileio import atomic_write_bytes, atomic_write_json, open_file, read_text
+from ..models.registry import count_parameters
 from ..training.history import METRIC_COLUMNS, History
-from ..models.registry import count_parameters, create_model
-from .folder import new_run_dir, default_run_name
+from ..training.step import as_float_images, predict_logits
+from .folder import default_run_name, new_run_dir
+from .model_file import _check_registered_shape, build_saved_model, load_model_file, save_model
 
 
 class MetricsWriter:
