@@ -5,11 +5,6 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh" "$1"
-zoo() {
-  echo "=== $(date -u +%FT%TZ) start $* ($(git -C "$wt" rev-parse --short HEAD))"
-  "$py" -m cifarlab bench --zoo --baseline --time-budget 10m --out "$here" "$@"
-  echo "=== $(date -u +%FT%TZ) end rc $?"
-}
 zoo --models resnet20
 zoo --models resnet56
 zoo --models vgg16_bn

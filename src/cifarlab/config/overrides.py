@@ -81,3 +81,22 @@ def transfer_settings() -> list[str]:
     """Settings that decide whether a recipe carries over to another network, in field order."""
     fields = [*dataclasses.fields(TrainConfig), *dataclasses.fields(DataConfig)]
     return [f.name for f in fields if f.metadata.get("transfers")]
+
+
+def notebook_config(num_epochs, learning_rate, weight_decay, batch_size, patience, optimizer, options) -> TrainConfig:
+    """The notebook's positional arguments plus any TrainConfig field by name."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    bad = sorted(set(options) - names)
+    if bad:
+        raise unknown_name("Trainer option", bad[0], sorted(names))
+    # A torch.optim class (the notebook passed Optim=SGD) is recorded by its name.
+    opt_name = optimizer if isinstance(optimizer, str) else optimizer.__name__.lower()
+    return TrainConfig(
+        epochs=num_epochs,
+        lr=learning_rate,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        patience=patience,
+        optimizer=opt_name,
+        **options,
+    )

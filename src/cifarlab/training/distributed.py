@@ -288,3 +288,15 @@ def note_run_dir(run_dir: Path) -> None:
     if path and is_main():
         Path(path).write_text(str(run_dir))
     start_training()
+
+
+def evaluate_sharded(run, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Mean loss and accuracy of ``run(x, y)`` over all processes: each evaluates its share of the
+    images, and the sums are added (no collective inside the model). One process: ``run(x, y)``."""
+    if not is_active():
+        return run(x, y)
+    part = shard(len(x))
+    loss, acc = run(x[part], y[part])
+    k = len(y[part])
+    loss_sum, hits = all_reduce_sum(torch.tensor(loss * k), torch.tensor(acc * k))
+    return loss_sum.item() / len(x), round(hits.item()) / len(x)

@@ -104,3 +104,17 @@ class History:
 def _nanmax(values: Iterable[float]) -> float:
     finite = [v for v in values if not math.isnan(v)]
     return max(finite) if finite else float("nan")
+
+
+def epoch_line(row: dict[str, float], steps: int, steps_per_epoch: int, last_epoch: int) -> str:
+    """The log line of an epoch's row (``steps`` of ``steps_per_epoch`` batches: a partial last epoch)."""
+
+    def part(split: str) -> str:
+        acc = row[f"{split}_acc"]
+        return "" if math.isnan(acc) else f"  {split} loss {row[f'{split}_loss']:.4f} acc {100 * acc:.2f}%"
+
+    partial = f" ({steps} of {steps_per_epoch} batches)" if steps < steps_per_epoch else ""
+    return (
+        f"epoch {row['epoch']:>3}/{last_epoch}{partial}  train loss {row['train_loss']:.4f} "
+        f"acc {100 * row['train_acc']:.2f}%{part('val')}{part('test')}  lr {row['lr']:.2e}  {row['seconds']:.1f}s"
+    )

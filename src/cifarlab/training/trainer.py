@@ -24,21 +24,21 @@ import importlib
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import fields
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..config.overrides import notebook_config
 from ..config.schema import TrainConfig
-from ..core.errors import CifarlabError, ConfigError, unknown_name
+from ..core.errors import CifarlabError, ConfigError
 from ..core.host import host_info, resolve_device
 from ..core.jupyter import progress_bar
 from ..data.augmix import jsd_loss
 from . import distributed
 from .device import grad_scaler, keep_cpu_allocations, resolve_amp, resolve_channels_last, tune_cuda
 from .hard_examples import HardSelector
-from .history import EarlyStopping, History
+from .history import EarlyStopping, History, epoch_line
 from .loader import DeviceLoader
 from .optim import Lookahead, build_loss, build_optimizer, param_groups
 from .plan import StepPlan
@@ -73,7 +73,7 @@ class Trainer:
         **options: Any,
     ):
         if config is None:
-            config = _notebook_config(num_epochs, learning_rate, weight_decay, batch_size, patience, optimizer, options)
+            config = notebook_config(num_epochs, learning_rate, weight_decay, batch_size, patience, optimizer, options)
         config.validate(check_optimizer=not isinstance(optimizer, type))
         self.config = cfg = config
         self.loss_fn = build_loss(loss, cfg.label_smoothing)
@@ -157,7 +157,7 @@ class Trainer:
             row.update(self.evaluate_epoch(epoch), lr=row.pop("lr"), seconds=row.pop("seconds"))
             self.history.append(row)
             self._select(row)
-            self.log(self._epoch_line(row))
+            self.log(epoch_line(row, self.plan.steps_in(row["epoch"]), self.plan.steps_per_epoch, self.plan.last_epoch))
             reached = self.config.target_acc is not None and row["test_acc"] >= self.config.target_acc
             if reached:
                 self.seconds_to_target = self.plan.elapsed()
@@ -253,13 +253,7 @@ class Trainer:
                 channels_last=self.channels_last,
             )
 
-        if not distributed.is_active():
-            return run(x, y)
-        part = distributed.shard(len(x))  # each process evaluates its share; sums are added over processes
-        loss, acc = run(x[part], y[part])
-        k = len(y[part])
-        loss_sum, hits = distributed.all_reduce_sum(torch.tensor(loss * k), torch.tensor(acc * k))
-        return loss_sum.item() / len(x), round(hits.item()) / len(x)
+        return distributed.evaluate_sharded(run, x, y)
 
     def _set_lr(self) -> None:
         cfg = self.config
@@ -426,18 +420,6 @@ class Trainer:
 
     # -- reporting --------------------------------------------------------------------------------
 
-    def _epoch_line(self, row: dict[str, float]) -> str:
-        def part(split: str) -> str:
-            acc = row[f"{split}_acc"]
-            return "" if math.isnan(acc) else f"  {split} loss {row[f'{split}_loss']:.4f} acc {100 * acc:.2f}%"
-
-        steps, per_epoch = self.plan.steps_in(row["epoch"]), self.plan.steps_per_epoch
-        partial = f" ({steps} of {per_epoch} batches)" if steps < per_epoch else ""
-        return (
-            f"epoch {row['epoch']:>3}/{self.plan.last_epoch}{partial}  train loss {row['train_loss']:.4f} "
-            f"acc {100 * row['train_acc']:.2f}%{part('val')}{part('test')}  lr {row['lr']:.2e}  {row['seconds']:.1f}s"
-        )
-
     def _summary(self, wall: float) -> dict[str, Any]:
         cfg, rows, sets, watched = self.config, self.history.rows, self.sets, self.watched
         best_epoch = self.stopper.best_epoch if (sets[watched] is not None and cfg.restore_best) else rows[-1]["epoch"]
@@ -472,22 +454,3 @@ class Trainer:
             **{k: v for k, v in host_info(self.device).items() if k != "threads"},
         )
         return summary
-
-
-def _notebook_config(num_epochs, learning_rate, weight_decay, batch_size, patience, optimizer, options) -> TrainConfig:
-    """The notebook's positional arguments plus any TrainConfig field by name."""
-    names = {f.name for f in fields(TrainConfig)}
-    bad = sorted(set(options) - names)
-    if bad:
-        raise unknown_name("Trainer option", bad[0], sorted(names))
-    # A torch.optim class (the notebook passed Optim=SGD) is recorded by its name.
-    opt_name = optimizer if isinstance(optimizer, str) else optimizer.__name__.lower()
-    return TrainConfig(
-        epochs=num_epochs,
-        lr=learning_rate,
-        weight_decay=weight_decay,
-        batch_size=batch_size,
-        patience=patience,
-        optimizer=opt_name,
-        **options,
-    )
