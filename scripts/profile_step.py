@@ -7,7 +7,8 @@ SGD step) on random images (--pixels 24: the size of --crop 24's steps), channel
 fp32 unless --bf16, eager unless --compile (torch.compile of the whole step; its compilation, timed
 apart, is left out of the rate). Prints images/s, the
 torch.profiler table by self CPU time for one step, then every Conv2d of the model timed alone
-(forward, and forward + backward minus forward) in GFLOP/s. docs/performance.md quotes its output.
+(forward, and forward + backward minus forward) in GFLOP/s, in bf16 tensors with --bf16 (what autocast
+hands the convolutions). docs/performance.md quotes its output.
 """
 
 import argparse
@@ -31,7 +32,7 @@ def _timed(fn, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def conv_rates(model: nn.Module, x: torch.Tensor, memory_format, repeats: int) -> None:
+def conv_rates(model: nn.Module, x: torch.Tensor, memory_format, repeats: int, dtype=torch.float32) -> None:
     shapes = []
     hooks = [
         m.register_forward_hook(lambda m, i, o: shapes.append((m, tuple(i[0].shape), tuple(o.shape))))
@@ -46,9 +47,9 @@ def conv_rates(model: nn.Module, x: torch.Tensor, memory_format, repeats: int) -
     print("|---|---|---:|---:|---:|---:|")
     for conv, in_shape, out_shape in shapes:
         kh, kw = conv.kernel_size
-        inp = torch.randn(in_shape).contiguous(memory_format=memory_format).requires_grad_()
-        grad = torch.randn(out_shape).contiguous(memory_format=memory_format)
-        weight = conv.weight.detach().clone().requires_grad_()
+        inp = torch.randn(in_shape, dtype=dtype).contiguous(memory_format=memory_format).requires_grad_()
+        grad = torch.randn(out_shape, dtype=dtype).contiguous(memory_format=memory_format)
+        weight = conv.weight.detach().to(dtype).contiguous(memory_format=memory_format).requires_grad_()
         layer = lambda: nn.functional.conv2d(inp, weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)  # noqa: E731
         counter = FlopCounterMode(display=False)  # torch's own count, as cifarlab.models.registry.forward_flops uses
         with counter, torch.no_grad():
@@ -108,8 +109,7 @@ def main() -> None:
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
-    if not args.bf16:
-        conv_rates(model, x, fmt, args.steps)
+    conv_rates(model, x, fmt, args.steps, torch.bfloat16 if args.bf16 else torch.float32)
 
 
 if __name__ == "__main__":

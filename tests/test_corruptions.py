@@ -143,7 +143,7 @@ def ref_plasma(draws: Draws, mapsize: int = 32, wibbledecay: float = 3) -> np.nd
 
 
 def plasma_draws(n: int, wibbledecay: float, g: np.random.Generator, mapsize: int = 32) -> list[np.ndarray]:
-    """The U(-wibble, wibble) draws of C.plasma_fractal, level by level, in its shapes and order."""
+    """The U(-wibble, wibble) draws of image_ops.plasma_fractal, level by level, in its shapes and order."""
     out, step, wibble = [], mapsize, 100.0
     while step >= 2:
         k = mapsize // step

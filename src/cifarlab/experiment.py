@@ -150,8 +150,8 @@ def plan_budget(config: ExperimentConfig, splits: Splits, model: torch.nn.Module
     # the Trainer watches val (or test, the notebook's protocol) when it has it; else it keeps the last weights
     restores = t.restore_best and (splits.val is not None if t.select_on == "val" else True)
     # The zoo's recipes (those with settings for a budget) give up their test-time views when these
-    # would cost over a tenth of it: flip TTA gains a few tenths of a point, and at 2 minutes it would
-    # take resnet20 a sixth of its budget on one thread of a 2-core Zen 3 (fast's recipes were measured with theirs on).
+    # would cost over a tenth of it: flip TTA gains a few tenths of a point, and at 2 minutes it can take a
+    # sixth of the budget (docs/zoo.md, "The rule under a budget"; fast's recipes were measured with theirs on).
     recipe = RECIPES.get(config.recipe or "")
     share = TTA_BUDGET_SHARE if recipe is not None and recipe.budget else None
     plan = budget_plan(t.time_budget, model, t, splits.train.x, splits.train.y, eval_images, restores, share)

@@ -1,4 +1,4 @@
-# Sourced by the zoo queues (zoo2-zen3/queue.sh, zoo2-zen3-2m/queue.sh, zoo2-amx/queue.sh) with WORKTREE as $1: the frozen
+# Sourced by the zoo queues (zoo2-zen3/, zoo2-zen3-2m/, zoo2-amx/, zoo2-amx-2m/ queue.sh) with WORKTREE as $1: the frozen
 # code on PYTHONPATH, the data copy beside the checkout, the checkout's venv.
 wt=$(cd "$1" && pwd)
 export PYTHONPATH=$wt/src

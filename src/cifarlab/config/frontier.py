@@ -22,7 +22,7 @@ TABLE_FILE = Path(__file__).with_name("frontier.csv")  # the measurements: data,
 
 @dataclass(frozen=True)
 class Point:
-    machine: str  # cpu-bf16 | cpu-fp32 | cuda
+    machine: str  # cpu-amx | cpu-bf16 | cpu-fp32 | cuda
     seconds: float  # the whole run took this long (or its budget was this)
     recipe: str
     acc: float  # test accuracy reached (single seed or median), on the JPEG-derived CIFAR-10 copy
@@ -51,26 +51,33 @@ def load_table(path: Path = TABLE_FILE) -> tuple[Point, ...]:
 
 
 TABLE = load_table()
+# A class without rows of its own takes another's: an Intel Xeon with AMX has native bf16 as a Zen 4 has.
+STAND_IN = {"cpu-amx": "cpu-bf16"}
 
 
 def machine_class(device: torch.device) -> str:
-    """cuda, or a CPU with native bf16 (autocast 'auto' picks bf16 there), or an fp32 CPU."""
-    from ..core.host import cpu_has_fast_bf16
+    """cuda; a CPU with AMX tiles (Intel Xeon, 4th generation on), or another with native bf16 (AVX512-BF16:
+    autocast 'auto' picks bf16 on both); or an fp32 CPU."""
+    from ..core.host import cpu_flags, cpu_has_fast_bf16
 
     if device.type == "cuda":
         return "cuda"
-    if device.type == "cpu":
-        return "cpu-bf16" if cpu_has_fast_bf16() else "cpu-fp32"
-    return "cpu-fp32"  # mps and others: no measurements; the conservative table
+    if device.type == "cpu" and cpu_has_fast_bf16():
+        return "cpu-amx" if "amx_bf16" in cpu_flags() else "cpu-bf16"
+    return "cpu-fp32"  # fp32 CPUs, and mps and others: no measurements; the conservative table
 
 
 def pick(budget_s: float, device: torch.device) -> tuple[str, str]:
     """(recipe, one line saying which and why) for a budget of ``budget_s`` seconds on ``device``."""
     from ..core.durations import fmt_seconds as _fmt
-    from ..core.host import cpu_flags
 
     machine = machine_class(device)
     points = [p for p in TABLE if p.machine == machine]
+    stand_in = ""
+    if not points and machine in STAND_IN:
+        stand_in = f"; this {machine} host has no rows of its own yet and gets the {STAND_IN[machine]} ones"
+        machine = STAND_IN[machine]
+        points = [p for p in TABLE if p.machine == machine]
     fits = [p for p in points if p.seconds <= budget_s]
     if fits:
         best = max(fits, key=lambda p: (p.acc, -p.seconds))
@@ -80,9 +87,6 @@ def pick(budget_s: float, device: torch.device) -> tuple[str, str]:
         why = f"the quickest measured; {_fmt(budget_s)} is shorter, so it trains fewer epochs"
     where = best.source.split(":")[0]
     estimate = ", estimated from step-matched runs on a bf16 host" if best.estimated else ""
-    # An Intel Xeon with AMX has native bf16 too; its own rows are not measured yet (Zen 4's stand in).
-    amx = machine == "cpu-bf16" and device.type == "cpu" and "amx_bf16" in cpu_flags()
-    stand_in = "; this Intel AMX host gets the cpu-bf16 rows, measured on a Zen 4" if amx else ""
     return best.recipe, (
         f"note: no model or recipe given: recipe '{best.recipe}', {why} on a {machine} host "
         f"({100 * best.acc:.2f}% in {_fmt(best.seconds)}{estimate}, {where}); its schedule is laid over the budget"

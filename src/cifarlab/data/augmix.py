@@ -159,8 +159,8 @@ class AugMix:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu" or torch.get_num_threads() == 1:
             return self._mix(x)
-        # Measured on a 2-core EPYC: these ~200 small ops take 0.07 s per batch of 512 on one thread and
-        # 0.37 s on two (each op's parallel region costs more than it saves), so run them on one.
+        # These ~200 small ops run faster on one thread than on several (each op's parallel region costs
+        # more than it saves: DEVELOPERS.md, "Measurements behind the code"), so run them on one.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:

@@ -110,9 +110,8 @@ class RunWriter:
         self.metrics.append(row)
         self._rows = trainer.history.rows
         # Redraw curves.png only while that costs under ~5% of the time since the last redraw: after
-        # every epoch on a CPU, every few seconds on a GPU, where an epoch (0.5-0.9 s for fast90 and
-        # fast94 on an H200) is not much longer than a redraw (~0.2 s on a 2-core CPU). The end of
-        # training always draws the final curves.
+        # every epoch on a CPU, every few seconds on a GPU, where an epoch can take less than a second,
+        # not much longer than a redraw. The end of training always draws the final curves.
         if time.perf_counter() - self._last_plot >= 20 * self._plot_cost:
             self.finish_curves()
 

@@ -14,8 +14,7 @@ it is measured against plain PyTorch, not against itself. tests/test_baseline.py
 The budget is wall-clock from the first step to the reported accuracy, as the lab's ``--time-budget``
 counts it: the LR schedule is a function of the time used (so it ends exactly at the deadline on a
 machine of any speed), and the deadline leaves room for the test evaluation, timed on 500 images first
-(after 100 untimed ones: timed on its first call, vgg16_bn's was planned at 260 s and left 135 s of
-10 minutes unused on one thread of a 2-core Zen 3).
+(after 100 untimed ones: its first call costs far more than the rest and would leave the budget unused).
 """
 
 from __future__ import annotations

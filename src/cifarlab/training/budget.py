@@ -39,11 +39,10 @@ SAFETY = 0.95
 PROBE_STEPS = 6  # timed steps at most, after WARMUP_STEPS untimed ones (oneDNN picks kernels on the first)
 WARMUP_STEPS = 2
 # A slow model times fewer steps, down to 2, so the probe stays within this share of the budget
-# (wrn28_10 takes ~19 s a step on a 2-core CPU: six timed steps would be a 2-minute budget).
+# (DEVELOPERS.md, "Measurements behind the code").
 PROBE_SHARE = 0.03
 # Images evaluated to time an evaluation (its cost per image is scaled to the run's sets): at least 500,
-# and one whole batch of the run's evaluation batch size up to 1,000, since per-image cost depends on it
-# (a 500-image probe under-estimated resnet56's 1,000-image batches on one Zen 3 thread).
+# and one whole batch of the run's evaluation batch size up to 1,000, since per-image cost depends on it.
 PROBE_EVAL_IMAGES = 500
 PROBE_EVAL_MAX = 1000
 # Fewer steps than this is no training worth a run folder: the textbook loop trained vgg16_bn for 67
@@ -140,9 +139,9 @@ class BudgetGuard:
     to the time left, at the cost per step observed so far (steps, evaluations, checkpoints and plots
     included); the LR schedule stretches or shrinks to the new end. Changes under 3% of the steps still
     to come are ignored: early that keeps the schedule steady, and late it still lets the last re-plan
-    fill the budget (a dead band of 3% of all the steps had left 1 to 31 s of 45 runs' 695 s unused,
-    15 s on average: docs/performance.md). With progressive resizing the steps are weighed by the
-    probe's crop/full time ratio, so cheap early crop steps do not promise cheap late full-size ones."""
+    fill the budget (a dead band over all the steps left seconds unused: DEVELOPERS.md). With
+    progressive resizing the steps are weighed by the probe's crop/full time ratio, so cheap early crop
+    steps do not promise cheap late full-size ones."""
 
     def __init__(self, seconds: float, eval_s: float, log=print, crop_ratio: float = 1.0, every: float = REPLAN_S):
         self.seconds, self.eval_s, self.log = seconds, eval_s, log or (lambda m: None)

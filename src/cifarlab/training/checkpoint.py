@@ -1,14 +1,14 @@
 """Training checkpoints: ``last.pt`` every epoch, ``best.pt`` when the watched accuracy improves.
 
-A checkpoint holds the trainer's whole state (:meth:`cifarlab.training.trainer.Trainer.checkpoint_state`:
+A checkpoint holds the trainer's whole state (:func:`trainer_state`:
 model, optimizer, schedule step, early-stopping state, every RNG state, history) plus the run's
 config and class names. Files are written to a temp file and ``os.replace``d, so a kill at any moment
 leaves either the old or the new checkpoint, never half of one.
 
 On CUDA the file is written in a background thread: the state is serialised to bytes at the end of
 the epoch (a consistent snapshot), and writing and fsyncing them overlaps the next epoch. A fast
-GPU epoch is under a second: in fast94's runs on an H200 the work after each epoch, this ~150 MB
-write among it, added ~0.6 s to each (docs/bench/performance-log/README.md, "GPU"). At most one write is in flight;
+GPU epoch is under a second, and a synchronous write would add a large share to each (DEVELOPERS.md,
+"Measurements behind the code"). At most one write is in flight;
 a failed write is raised at the next epoch's end or at the end of training. A kill while one is in
 flight leaves the previous epoch's checkpoint, and resuming repeats that epoch.
 """
@@ -26,8 +26,61 @@ import torch
 
 from ..core.errors import CifarlabError, RunError, UnsafeFileError
 from ..core.fileio import atomic_path, atomic_write_bytes, open_file
+from .history import History
 
 CHECKPOINT_FORMAT = "cifarlab.checkpoint/1"
+
+
+def trainer_state(trainer) -> dict[str, Any]:
+    """What a checkpoint holds of a :class:`~cifarlab.training.trainer.Trainer` under way, at the end of
+    an epoch: everything needed to continue its training exactly."""
+    cuda = trainer.device.type == "cuda"
+    return {
+        "epoch": len(trainer.history),
+        # steps taken; the length the config asked for, and the one a time budget's guard may have set
+        **trainer.plan.state_dict(),
+        "history": [dict(r) for r in trainer.history.rows],
+        "model": {k: v.detach().cpu().clone() for k, v in trainer.net.state_dict().items()},
+        "optimizer": trainer.optimizer.state_dict(),
+        "scaler": trainer.scaler.state_dict(),
+        "stopper": trainer.stopper.state_dict(),
+        "best_state": trainer.best_state,
+        "lookahead": {k: v.cpu().clone() for k, v in trainer.lookahead.ema.items()} if trainer.lookahead else None,
+        "selector": trainer.selector.state_dict() if trainer.selector is not None else None,
+        "augment": trainer.loader.augment.state_dict(),
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "shuffle": trainer.loader.shuffle.get_state(),
+            "cuda": torch.cuda.get_rng_state(trainer.device) if cuda else None,
+        },
+        "seconds_to_target": trainer.seconds_to_target,
+        "elapsed": trainer.plan.elapsed(),
+    }
+
+
+def restore_trainer_state(trainer, state: dict[str, Any]) -> float:
+    """Restore a :func:`trainer_state` into a set-up Trainer; returns the seconds the run had already taken."""
+    trainer.plan.load_state_dict(state)  # steps taken, and a length a budget guard set (a new --epochs wins)
+    trainer.net.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.scaler.load_state_dict(state["scaler"])
+    trainer.stopper.load_state_dict(state["stopper"])
+    trainer.best_state = state["best_state"]
+    if trainer.lookahead is not None and state["lookahead"] is not None:
+        for k, v in state["lookahead"].items():
+            trainer.lookahead.ema[k].copy_(v)
+    if trainer.selector is not None:
+        if state.get("selector") is None:
+            raise CifarlabError("this checkpoint was trained without --keep-hard: resume it without --keep-hard")
+        trainer.selector.load_state_dict(state["selector"])
+    trainer.loader.augment.load_state_dict(state["augment"])
+    torch.set_rng_state(state["rng"]["torch"])  # rank 0's: Trainer.setup gives other ranks streams of their own
+    trainer.loader.shuffle.set_state(state["rng"]["shuffle"])
+    if state["rng"]["cuda"] is not None and trainer.device.type == "cuda":
+        torch.cuda.set_rng_state(state["rng"]["cuda"], trainer.device)
+    trainer.history = History(state["history"])
+    trainer.seconds_to_target = state["seconds_to_target"]
+    return float(state["elapsed"])
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -77,8 +77,8 @@ def keep_cpu_allocations() -> bool:
 
     A CPU training step allocates and frees the same tensors of several MB each time. Above glibc's
     mmap threshold every such tensor is a fresh ``mmap`` whose pages the kernel zeroes again, and a
-    freed heap top is trimmed back: in one measured epoch on a 2-core CPU, 7-11% of the CPU time went
-    to the kernel (docs/performance.md). PyTorch's CPU allocator is plain ``malloc`` (the CUDA one
+    freed heap top is trimmed back, so a large share of the CPU time goes to the kernel (DEVELOPERS.md,
+    "Measurements behind the code"). PyTorch's CPU allocator is plain ``malloc`` (the CUDA one
     caches), and jemalloc or tcmalloc would need ``LD_PRELOAD`` before start-up, so this sets the two
     thresholds at run time with ``mallopt``: allocations up to 32 MB (glibc's maximum) come from the
     heap, and the heap is never trimmed. Returns False where there is no glibc (macOS, Windows, musl)

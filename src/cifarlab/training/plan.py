@@ -73,7 +73,7 @@ class StepPlan:
     def eval_from(self) -> int:
         """First evaluated epoch: the config's, moved with the end when the run is resized, so a recipe
         that evaluates its last epochs only still does (not every epoch between the planned end and
-        the new one: on ``fast90`` over 20 minutes each costs ~37 s on a 2-core CPU)."""
+        the new one, each of which would cost a whole evaluation)."""
         if self.eval_from_config <= 1:
             return self.eval_from_config
         planned_last = math.ceil(self.planned / self.steps_per_epoch)

@@ -36,6 +36,7 @@ from ..core.host import host_info, resolve_device
 from ..core.jupyter import progress_bar
 from ..data.augmix import jsd_loss
 from . import distributed
+from .checkpoint import restore_trainer_state, trainer_state
 from .device import grad_scaler, keep_cpu_allocations, resolve_amp, resolve_channels_last, tune_cuda
 from .hard_examples import HardSelector
 from .history import EarlyStopping, History, epoch_line
@@ -91,7 +92,7 @@ class Trainer:
         self.eval_model = torch.compile(net) if cfg.compile else net
         self.forward = self.eval_model  # wrapped for data-parallel training in setup()
         # The first optimizer a process builds makes torch import its compiler stack (torch._dynamo,
-        # sympy: ~2.5 s on a 2-core CPU, once per process): start-up, not training, like building the model.
+        # sympy: seconds, once per process): start-up, not training, like building the model.
         importlib.import_module("torch._dynamo")
         # A torch.optim class (the notebook's Optim=SGD) is used as given; otherwise the config names it.
         spec = optimizer if isinstance(optimizer, type) else cfg.optimizer
@@ -341,7 +342,11 @@ class Trainer:
             ddp = nn.parallel.DistributedDataParallel(self.net, device_ids=[device] if device.type == "cuda" else None)
             self.forward = torch.compile(ddp) if cfg.compile else ddp
         if resume is not None:
-            self.plan.started = time.perf_counter() - self._load_checkpoint_state(resume)
+            self.plan.started = time.perf_counter() - restore_trainer_state(self, resume)
+            if distributed.rank() > 0:
+                # The checkpoint holds rank 0's generator; other ranks draw their dropout masks from a
+                # stream of their own (so a resumed multi-process run is exact up to those masks).
+                torch.manual_seed(cfg.seed + distributed.rank() + 7919 * len(resume["history"]))
 
     def _check_data(self, X, y, X_test, X_val) -> None:
         cfg, watched = self.config, self.watched
@@ -364,59 +369,11 @@ class Trainer:
     # -- checkpoints ------------------------------------------------------------------------------
 
     def checkpoint_state(self) -> dict[str, Any]:
-        """Everything needed to continue this training exactly, taken at the end of an epoch."""
+        """Everything needed to continue this training exactly, taken at the end of an epoch
+        (what it holds: :func:`cifarlab.training.checkpoint.trainer_state`)."""
         if self.loader is None:
             raise CifarlabError("checkpoint_state() describes a training under way: call train() or setup() first")
-        cuda = self.device.type == "cuda"
-        return {
-            "epoch": len(self.history),
-            # steps taken; the length the config asked for, and the one a time budget's guard may have set
-            **self.plan.state_dict(),
-            "history": [dict(r) for r in self.history.rows],
-            "model": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "stopper": self.stopper.state_dict(),
-            "best_state": self.best_state,
-            "lookahead": {k: v.cpu().clone() for k, v in self.lookahead.ema.items()} if self.lookahead else None,
-            "selector": self.selector.state_dict() if self.selector is not None else None,
-            "augment": self.loader.augment.state_dict(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "shuffle": self.loader.shuffle.get_state(),
-                "cuda": torch.cuda.get_rng_state(self.device) if cuda else None,
-            },
-            "seconds_to_target": self.seconds_to_target,
-            "elapsed": self.plan.elapsed(),
-        }
-
-    def _load_checkpoint_state(self, state: dict[str, Any]) -> float:
-        """Restore a :meth:`checkpoint_state`; returns the seconds the run had already taken."""
-        self.plan.load_state_dict(state)  # steps taken, and a length a budget guard set (a new --epochs wins)
-        self.net.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.stopper.load_state_dict(state["stopper"])
-        self.best_state = state["best_state"]
-        if self.lookahead is not None and state["lookahead"] is not None:
-            for k, v in state["lookahead"].items():
-                self.lookahead.ema[k].copy_(v)
-        if self.selector is not None:
-            if state.get("selector") is None:
-                raise CifarlabError("this checkpoint was trained without --keep-hard: resume it without --keep-hard")
-            self.selector.load_state_dict(state["selector"])
-        self.loader.augment.load_state_dict(state["augment"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if distributed.rank() > 0:
-            # The checkpoint holds rank 0's generator; other ranks draw their dropout masks from a
-            # stream of their own (so a resumed multi-process run is exact up to those masks).
-            torch.manual_seed(self.config.seed + distributed.rank() + 7919 * len(state["history"]))
-        self.loader.shuffle.set_state(state["rng"]["shuffle"])
-        if state["rng"]["cuda"] is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-        self.history = History(state["history"])
-        self.seconds_to_target = state["seconds_to_target"]
-        return float(state["elapsed"])
+        return trainer_state(self)
 
     # -- reporting --------------------------------------------------------------------------------
 
