@@ -5,8 +5,9 @@ A small table of measured points per machine class -- (budget, recipe, accuracy 
 the recipe with the highest accuracy among the points that fit the budget; below every point, the quickest
 recipe. The budget planner (budget.py) then lays the chosen recipe's schedule over the whole budget, so a
 longer budget than the point's still gains (more epochs). Every point names where it was measured; all CPU
-points are from 2-core AMD EPYC hosts (docs/performance.md, docs/zoo.md): a host with more cores gets the
-same choice, which is then conservative. A point marked ``estimated`` says so in the line it gives.
+points are from 2-core hosts, AMD EPYC (cpu-bf16, cpu-fp32) and Intel Xeon with AMX (cpu-amx)
+(docs/performance.md): a host with more cores gets the same choice, which is then conservative. A point
+marked ``estimated`` says so in the line it gives.
 """
 
 from __future__ import annotations
