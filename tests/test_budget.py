@@ -333,6 +333,7 @@ def test_zoo_bench_refuses_bad_input(tmp_path):
         ("cpu-amx", 300, "fast89", "the most measured within 5.0 min on a cpu-amx host (89.37% in 5.0 min"),
         ("cpu-amx", 600, "fast90-sel", "within 10.0 min on a cpu-amx host (91.19% in 10.0 min"),
         ("cpu-amx", 1200, "fast90-sel", "within 20.0 min on a cpu-amx host (91.19% in 10.0 min"),
+        ("cpu-amx", 3600, "fast90", "within 60.0 min on a cpu-amx host (91.76% in 60.0 min"),
         ("cuda", 30, "fast90", "on a cuda host (90.00% in 8 s"),
         ("cuda", 120, "fast94", "(93.50% in 60 s"),
     ],
