@@ -10,3 +10,11 @@ zoo() {
   "$py" -m cifarlab bench --zoo --baseline --time-budget 10m --out "$here" "$@"
   echo "=== $(date -u +%FT%TZ) end rc $?"
 }
+# stream NAME MODELS ARGS...: one `bench --zoo --threads 1` over MODELS into $here/NAME, logged (the 2-minute
+# columns run two streams at once)
+stream() {
+  local name=$1 models=$2; shift 2
+  echo "=== $(date -u +%FT%TZ) start $name: $models ($(git -C "$wt" rev-parse --short HEAD))"
+  "$py" -m cifarlab bench --zoo --threads 1 --out "$here/$name" --models "$models" "$@"
+  echo "=== $(date -u +%FT%TZ) end $name rc $?"
+}
