@@ -36,7 +36,7 @@ def save_model(
     return atomic_torch_save(payload, path)
 
 
-def _check_registered_shape(net: nn.Module, model: str, num_classes: int, kwargs: dict[str, Any]) -> None:
+def check_registered_shape(net: nn.Module, model: str, num_classes: int, kwargs: dict[str, Any]) -> None:
     """Refuse (one RunError line) a net whose weights would not load into ``create_model(model, ...)``."""
     with torch.device("meta"):  # shapes only; an unknown name or option is one ConfigError line
         fresh = create_model(model, num_classes=num_classes, **kwargs)

@@ -30,7 +30,7 @@ from ..models.registry import count_parameters
 from ..training.history import METRIC_COLUMNS, History
 from ..training.step import as_float_images, predict_logits
 from .folder import default_run_name, new_run_dir
-from .model_file import _check_registered_shape, build_saved_model, load_model_file, save_model
+from .model_file import build_saved_model, check_registered_shape, load_model_file, save_model
 
 
 class MetricsWriter:
@@ -248,7 +248,7 @@ def save_run(
     if not rows or not trainer.summary:
         raise RunError("save_run() saves a finished training: call trainer.train(...) first")
     kwargs = dict(model_kwargs or {})
-    _check_registered_shape(trainer.net, model, len(classes), kwargs)
+    check_registered_shape(trainer.net, model, len(classes), kwargs)
     config = ExperimentConfig(
         model=model,
         model_kwargs=kwargs,
